@@ -1,0 +1,170 @@
+//! Bindings for Rust guests (feature `guest`).
+//!
+//! A guest crate writes its logic as ordinary functions over [`crate::imports::Host`]
+//! and exports them with one of [`export_rpc!`](crate::export_rpc),
+//! [`export_execution!`](crate::export_execution) or
+//! [`export_consensus!`](crate::export_consensus). The macros generate `molt_abi_version`,
+//! `molt_alloc`, `molt_free` and the kind's entry points, only when compiling for
+//! `wasm32`: the same crate built natively is a plain library the host links directly.
+//!
+//! Each handler has the signature
+//! `fn(&impl Host, &[u8]) -> Result<Vec<u8>, GuestError>`; the macros frame its result
+//! as described in [`crate::envelope`].
+
+use alloc::alloc::{Layout, alloc as raw_alloc, dealloc};
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+
+use crate::envelope::{GuestError, encode_output, pack};
+
+/// The host as seen from inside WebAssembly: each method calls the `molt` import of
+/// the same name.
+#[cfg(target_arch = "wasm32")]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct WasmHost;
+
+#[cfg(target_arch = "wasm32")]
+mod sys {
+    #[link(wasm_import_module = "molt")]
+    unsafe extern "C" {
+        pub fn log(level: u32, ptr: *const u8, len: usize);
+        pub fn keccak256(ptr: *const u8, len: usize, out: *mut u8);
+    }
+}
+
+#[cfg(target_arch = "wasm32")]
+impl crate::imports::Host for WasmHost {
+    fn log(&self, level: crate::imports::Level, message: &str) {
+        // SAFETY: the pointer and length describe `message`, which outlives the call;
+        // the host only reads that range.
+        unsafe { sys::log(level as u32, message.as_ptr(), message.len()) }
+    }
+
+    fn keccak256(&self, data: &[u8]) -> [u8; 32] {
+        let mut out = [0u8; 32];
+        // SAFETY: `data` is readable for its length and `out` writable for 32 bytes;
+        // the host writes exactly 32 bytes at `out`.
+        unsafe { sys::keccak256(data.as_ptr(), data.len(), out.as_mut_ptr()) };
+        out
+    }
+}
+
+/// `molt_alloc`: a fresh region of `len` bytes, or 0 if it cannot be allocated.
+pub fn alloc(len: u32) -> u32 {
+    if len == 0 {
+        return 0;
+    }
+    match Layout::from_size_align(len as usize, 1) {
+        // SAFETY: the layout has a non-zero size.
+        Ok(layout) => unsafe { raw_alloc(layout) as usize as u32 },
+        Err(_) => 0,
+    }
+}
+
+/// `molt_free`: releases a region returned by [`alloc`] or by an entry point.
+///
+/// # Safety
+/// `(ptr, len)` must be a region this module allocated and has not freed.
+pub unsafe fn free(ptr: u32, len: u32) {
+    if ptr == 0 || len == 0 {
+        return;
+    }
+    if let Ok(layout) = Layout::from_size_align(len as usize, 1) {
+        // SAFETY: the caller passes a live region allocated with this layout.
+        unsafe { dealloc(ptr as usize as *mut u8, layout) }
+    }
+}
+
+/// Runs `handler` on the input region and returns the packed output region. The
+/// input is freed afterwards: the host hands its ownership to the guest.
+///
+/// # Safety
+/// `(ptr, len)` must be a live region from [`alloc`] (or `(0, 0)`), filled by the host.
+pub unsafe fn run(
+    ptr: u32,
+    len: u32,
+    handler: impl FnOnce(&[u8]) -> Result<Vec<u8>, GuestError>,
+) -> u64 {
+    let result = if len == 0 {
+        handler(&[])
+    } else {
+        // SAFETY: per the contract, `len` initialised bytes live at `ptr`.
+        let input = unsafe { core::slice::from_raw_parts(ptr as usize as *const u8, len as usize) };
+        handler(input)
+    };
+    // SAFETY: the input region came from `alloc` and is no longer borrowed.
+    unsafe { free(ptr, len) };
+    let out: Box<[u8]> = encode_output(result).into_boxed_slice();
+    let out_len = out.len() as u32;
+    let out_ptr = Box::into_raw(out) as *mut u8 as usize as u32;
+    pack(out_ptr, out_len)
+}
+
+/// Generates the common exports and the given entry points, on `wasm32` only.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __export_entries {
+    ($($export:ident => $handler:path),+ $(,)?) => {
+        #[cfg(target_arch = "wasm32")]
+        const _: () = {
+            #[unsafe(no_mangle)]
+            pub extern "C" fn molt_abi_version() -> u32 {
+                $crate::ABI_VERSION
+            }
+
+            #[unsafe(no_mangle)]
+            pub extern "C" fn molt_alloc(len: u32) -> u32 {
+                $crate::guest::alloc(len)
+            }
+
+            /// # Safety
+            /// Called by the host with a region this module allocated.
+            #[unsafe(no_mangle)]
+            pub unsafe extern "C" fn molt_free(ptr: u32, len: u32) {
+                // SAFETY: the host only frees regions the module handed it.
+                unsafe { $crate::guest::free(ptr, len) }
+            }
+
+            $(
+                /// # Safety
+                /// Called by the host with an input region from `molt_alloc`.
+                #[unsafe(no_mangle)]
+                pub unsafe extern "C" fn $export(ptr: u32, len: u32) -> u64 {
+                    // SAFETY: the host passes a region it filled after `molt_alloc`.
+                    unsafe {
+                        $crate::guest::run(ptr, len, |input| {
+                            $handler(&$crate::guest::WasmHost, input)
+                        })
+                    }
+                }
+            )+
+        };
+    };
+}
+
+/// Exports an `rpc` module: `molt_rpc_handle` runs `$handle(host, request_json)`.
+#[macro_export]
+macro_rules! export_rpc {
+    ($handle:path) => {
+        $crate::__export_entries!(molt_rpc_handle => $handle);
+    };
+}
+
+/// Exports an `execution` module: `molt_execute_block` and `molt_execute_call`.
+#[macro_export]
+macro_rules! export_execution {
+    ($block:path, $call:path) => {
+        $crate::__export_entries!(molt_execute_block => $block, molt_execute_call => $call);
+    };
+}
+
+/// Exports a `consensus` module: `molt_consensus_propose` and `molt_consensus_validate`.
+#[macro_export]
+macro_rules! export_consensus {
+    ($propose:path, $validate:path) => {
+        $crate::__export_entries!(
+            molt_consensus_propose => $propose,
+            molt_consensus_validate => $validate,
+        );
+    };
+}

@@ -1,0 +1,348 @@
+//! What each kind of module must export and may import.
+//!
+//! The host checks a module against these tables when it verifies a package and again
+//! when it loads one, so a module that would fail at call time is refused up front,
+//! with the name of the offending export or import.
+
+use alloc::string::{String, ToString};
+use core::fmt;
+
+use crate::{IMPORT_MODULE, Kind};
+
+/// A WebAssembly value type, as far as the ABI is concerned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ValType {
+    /// `i32`: pointers, lengths, small integers.
+    I32,
+    /// `i64`: packed results.
+    I64,
+    /// Any other type; never valid in an ABI signature.
+    Other,
+}
+
+/// The signature of a function export or import.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FuncSig<'a> {
+    /// Parameter types in order.
+    pub params: &'a [ValType],
+    /// Result types in order.
+    pub results: &'a [ValType],
+}
+
+impl fmt::Display for FuncSig<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let list = |f: &mut fmt::Formatter<'_>, tys: &[ValType]| {
+            f.write_str("(")?;
+            for (i, t) in tys.iter().enumerate() {
+                let name = match t {
+                    ValType::I32 => "i32",
+                    ValType::I64 => "i64",
+                    ValType::Other => "?",
+                };
+                write!(f, "{}{name}", if i > 0 { ", " } else { "" })?;
+            }
+            f.write_str(")")
+        };
+        list(f, self.params)?;
+        f.write_str(" -> ")?;
+        list(f, self.results)
+    }
+}
+
+/// What an export or import is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ItemType<'a> {
+    /// A function with this signature.
+    Func(FuncSig<'a>),
+    /// A linear memory.
+    Memory,
+    /// A table, global or tag.
+    Other,
+}
+
+use ValType::{I32, I64};
+
+const ENTRY: FuncSig<'static> = FuncSig {
+    params: &[I32, I32],
+    results: &[I64],
+};
+
+/// Exports every module has, whatever its kind.
+pub const COMMON_EXPORTS: &[(&str, ItemType<'static>)] = &[
+    ("memory", ItemType::Memory),
+    (
+        "molt_abi_version",
+        ItemType::Func(FuncSig {
+            params: &[],
+            results: &[I32],
+        }),
+    ),
+    (
+        "molt_alloc",
+        ItemType::Func(FuncSig {
+            params: &[I32],
+            results: &[I32],
+        }),
+    ),
+    (
+        "molt_free",
+        ItemType::Func(FuncSig {
+            params: &[I32, I32],
+            results: &[],
+        }),
+    ),
+];
+
+/// The optional migration hook; checked for its signature when present.
+pub const MIGRATE_EXPORT: &str = "molt_migrate";
+
+/// The entry points a kind must export, each `(ptr: i32, len: i32) -> i64`.
+pub const fn entry_points(kind: Kind) -> &'static [&'static str] {
+    match kind {
+        Kind::Consensus => &["molt_consensus_propose", "molt_consensus_validate"],
+        Kind::Execution => &["molt_execute_block", "molt_execute_call"],
+        Kind::Rpc => &["molt_rpc_handle"],
+    }
+}
+
+/// Host functions in module `molt` that every kind may import.
+pub const HOST_IMPORTS: &[(&str, FuncSig<'static>)] = &[
+    (
+        "log",
+        FuncSig {
+            params: &[I32, I32, I32],
+            results: &[],
+        },
+    ),
+    (
+        "keccak256",
+        FuncSig {
+            params: &[I32, I32, I32],
+            results: &[],
+        },
+    ),
+];
+
+/// The WASI preview 1 import module.
+pub const WASI_MODULE: &str = "wasi_snapshot_preview1";
+
+/// WASI functions a deterministic module may import: none of them can observe time,
+/// randomness, the environment or the filesystem (the host gives such a module empty
+/// arguments and environment, and no preopened directory).
+pub const DETERMINISTIC_WASI: &[&str] = &[
+    "args_get",
+    "args_sizes_get",
+    "environ_get",
+    "environ_sizes_get",
+    "fd_close",
+    "fd_fdstat_get",
+    "fd_prestat_get",
+    "fd_prestat_dir_name",
+    "fd_read",
+    "fd_seek",
+    "fd_write",
+    "proc_exit",
+];
+
+/// Whether a module of `kind` may import `module.name`, and with which signature
+/// (`None`: any signature the host's implementation accepts).
+pub fn allowed_import(kind: Kind, module: &str, name: &str) -> Option<Option<FuncSig<'static>>> {
+    if module == IMPORT_MODULE {
+        return HOST_IMPORTS
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, sig)| Some(*sig));
+    }
+    if module == WASI_MODULE && (!kind.is_deterministic() || DETERMINISTIC_WASI.contains(&name)) {
+        return Some(None);
+    }
+    None
+}
+
+/// Why a module does not fit the ABI for its kind.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum InterfaceError {
+    /// A required export is absent.
+    MissingExport(&'static str),
+    /// An ABI export has the wrong type or signature.
+    ExportType {
+        /// The export's name.
+        name: String,
+        /// What the ABI requires, as text.
+        expected: String,
+    },
+    /// An import this kind may not use.
+    ImportNotAllowed {
+        /// Import module.
+        module: String,
+        /// Import name.
+        name: String,
+        /// The module's kind.
+        kind: Kind,
+    },
+    /// An allowed import declared with the wrong signature.
+    ImportType {
+        /// Import module.
+        module: String,
+        /// Import name.
+        name: String,
+        /// The signature the host provides, as text.
+        expected: String,
+    },
+}
+
+impl fmt::Display for InterfaceError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            InterfaceError::MissingExport(n) => write!(f, "missing required export `{n}`"),
+            InterfaceError::ExportType { name, expected } => {
+                write!(f, "export `{name}` must be {expected}")
+            }
+            InterfaceError::ImportNotAllowed { module, name, kind } => {
+                write!(f, "import `{module}.{name}` is not allowed for {kind} modules")
+            }
+            InterfaceError::ImportType {
+                module,
+                name,
+                expected,
+            } => write!(f, "import `{module}.{name}` must be {expected}"),
+        }
+    }
+}
+
+impl core::error::Error for InterfaceError {}
+
+/// Checks a module's imports and exports against the ABI for `kind`.
+///
+/// `imports` yields `(module, name, type)`, `exports` yields `(name, type)`, both as
+/// declared by the module. Extra exports are allowed.
+pub fn check<'a>(
+    kind: Kind,
+    imports: impl IntoIterator<Item = (&'a str, &'a str, ItemType<'a>)>,
+    exports: impl IntoIterator<Item = (&'a str, ItemType<'a>)> + Clone,
+) -> Result<(), InterfaceError> {
+    for (module, name, ty) in imports {
+        let not_allowed = || InterfaceError::ImportNotAllowed {
+            module: module.to_string(),
+            name: name.to_string(),
+            kind,
+        };
+        let allowed = allowed_import(kind, module, name).ok_or_else(not_allowed)?;
+        match (allowed, ty) {
+            (Some(sig), ItemType::Func(found)) if sig != found => {
+                return Err(InterfaceError::ImportType {
+                    module: module.to_string(),
+                    name: name.to_string(),
+                    expected: sig.to_string(),
+                });
+            }
+            (_, ItemType::Func(_)) => {}
+            _ => return Err(not_allowed()),
+        }
+    }
+    let find = |wanted: &str| {
+        exports
+            .clone()
+            .into_iter()
+            .find(|(n, _)| *n == wanted)
+            .map(|(_, t)| t)
+    };
+    let entries = entry_points(kind).iter().map(|n| (*n, ItemType::Func(ENTRY)));
+    for (name, expected) in COMMON_EXPORTS.iter().copied().chain(entries) {
+        match find(name) {
+            None => return Err(InterfaceError::MissingExport(name)),
+            Some(found) if found != expected => {
+                return Err(InterfaceError::ExportType {
+                    name: name.to_string(),
+                    expected: describe(expected),
+                });
+            }
+            Some(_) => {}
+        }
+    }
+    match find(MIGRATE_EXPORT) {
+        Some(found) if found != ItemType::Func(ENTRY) => Err(InterfaceError::ExportType {
+            name: MIGRATE_EXPORT.to_string(),
+            expected: describe(ItemType::Func(ENTRY)),
+        }),
+        _ => Ok(()),
+    }
+}
+
+fn describe(ty: ItemType<'_>) -> String {
+    match ty {
+        ItemType::Func(sig) => alloc::format!("a function {sig}"),
+        ItemType::Memory => "a memory".to_string(),
+        ItemType::Other => "something else".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::vec::Vec;
+
+    fn rpc_exports() -> Vec<(&'static str, ItemType<'static>)> {
+        let mut e: Vec<_> = COMMON_EXPORTS.to_vec();
+        e.push(("molt_rpc_handle", ItemType::Func(ENTRY)));
+        e
+    }
+
+    #[test]
+    fn accepts_a_minimal_rpc_module() {
+        let log = ItemType::Func(HOST_IMPORTS[0].1);
+        let imports = [("molt", "log", log), (WASI_MODULE, "random_get", ItemType::Func(ENTRY))];
+        assert_eq!(check(Kind::Rpc, imports, rpc_exports()), Ok(()));
+    }
+
+    #[test]
+    fn refuses_randomness_for_execution() {
+        let imports = [(WASI_MODULE, "random_get", ItemType::Func(ENTRY))];
+        assert_eq!(
+            check(Kind::Execution, imports, rpc_exports()),
+            Err(InterfaceError::ImportNotAllowed {
+                module: WASI_MODULE.into(),
+                name: "random_get".into(),
+                kind: Kind::Execution
+            })
+        );
+    }
+
+    #[test]
+    fn names_the_missing_export() {
+        let mut exports = rpc_exports();
+        exports.retain(|(n, _)| *n != "molt_alloc");
+        assert_eq!(
+            check(Kind::Rpc, [], exports),
+            Err(InterfaceError::MissingExport("molt_alloc"))
+        );
+        assert_eq!(
+            check(Kind::Execution, [], rpc_exports()),
+            Err(InterfaceError::MissingExport("molt_execute_block"))
+        );
+    }
+
+    #[test]
+    fn checks_signatures() {
+        let mut exports = rpc_exports();
+        exports.push((
+            MIGRATE_EXPORT,
+            ItemType::Func(FuncSig {
+                params: &[],
+                results: &[],
+            }),
+        ));
+        assert!(matches!(
+            check(Kind::Rpc, [], exports),
+            Err(InterfaceError::ExportType { .. })
+        ));
+        let bad_log = ItemType::Func(FuncSig {
+            params: &[I32],
+            results: &[],
+        });
+        assert!(matches!(
+            check(Kind::Rpc, [("molt", "log", bad_log)], rpc_exports()),
+            Err(InterfaceError::ImportType { .. })
+        ));
+    }
+}

@@ -1,0 +1,113 @@
+//! A module's imports and exports, read with `wasmparser`, in the form the ABI checks.
+
+use molt_abi::Kind;
+use molt_abi::interface::{self, FuncSig, InterfaceError, ItemType, ValType};
+use wasmparser::{ExternalKind, Parser, Payload, TypeRef, Validator};
+
+/// An import's or export's type, owned.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OwnedItem {
+    /// A function: parameter and result types.
+    Func(Vec<ValType>, Vec<ValType>),
+    /// A linear memory.
+    Memory,
+    /// A table, global or tag.
+    Other,
+}
+
+impl OwnedItem {
+    fn as_item(&self) -> ItemType<'_> {
+        match self {
+            OwnedItem::Func(params, results) => ItemType::Func(FuncSig { params, results }),
+            OwnedItem::Memory => ItemType::Memory,
+            OwnedItem::Other => ItemType::Other,
+        }
+    }
+}
+
+impl std::fmt::Display for OwnedItem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.as_item() {
+            ItemType::Func(sig) => write!(f, "func {sig}"),
+            ItemType::Memory => f.write_str("memory"),
+            ItemType::Other => f.write_str("other"),
+        }
+    }
+}
+
+/// What a module imports and exports.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Interface {
+    /// `(module, name, type)` for each import, in order.
+    pub imports: Vec<(String, String, OwnedItem)>,
+    /// `(name, type)` for each export, in order.
+    pub exports: Vec<(String, OwnedItem)>,
+}
+
+impl Interface {
+    /// Validates `bytes` as a WebAssembly module and reads its interface.
+    pub fn read(bytes: &[u8]) -> Result<Interface, wasmparser::BinaryReaderError> {
+        let types = Validator::new().validate_all(bytes)?;
+        let types = types.as_ref();
+        let func = |type_id: wasmparser::types::CoreTypeId| {
+            let f = types[type_id].unwrap_func();
+            OwnedItem::Func(
+                f.params().iter().map(val_type).collect(),
+                f.results().iter().map(val_type).collect(),
+            )
+        };
+        let mut out = Interface::default();
+        for payload in Parser::new(0).parse_all(bytes) {
+            match payload? {
+                Payload::ImportSection(reader) => {
+                    for import in reader.into_imports() {
+                        let import = import?;
+                        let ty = match import.ty {
+                            TypeRef::Func(i) | TypeRef::FuncExact(i) => {
+                                func(types.core_type_at_in_module(i))
+                            }
+                            TypeRef::Memory(_) => OwnedItem::Memory,
+                            _ => OwnedItem::Other,
+                        };
+                        out.imports
+                            .push((import.module.into(), import.name.into(), ty));
+                    }
+                }
+                Payload::ExportSection(reader) => {
+                    for export in reader {
+                        let export = export?;
+                        let ty = match export.kind {
+                            ExternalKind::Func | ExternalKind::FuncExact => {
+                                func(types.core_function_at(export.index))
+                            }
+                            ExternalKind::Memory => OwnedItem::Memory,
+                            _ => OwnedItem::Other,
+                        };
+                        out.exports.push((export.name.into(), ty));
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(out)
+    }
+
+    /// Checks the interface against the ABI for `kind`.
+    pub fn check(&self, kind: Kind) -> Result<(), InterfaceError> {
+        interface::check(
+            kind,
+            self.imports
+                .iter()
+                .map(|(m, n, t)| (m.as_str(), n.as_str(), t.as_item())),
+            self.exports.iter().map(|(n, t)| (n.as_str(), t.as_item())),
+        )
+    }
+}
+
+fn val_type(t: &wasmparser::ValType) -> ValType {
+    match t {
+        wasmparser::ValType::I32 => ValType::I32,
+        wasmparser::ValType::I64 => ValType::I64,
+        _ => ValType::Other,
+    }
+}
