@@ -51,6 +51,8 @@ impl fmt::Display for UnknownKind {
     }
 }
 
+impl core::error::Error for UnknownKind {}
+
 impl FromStr for Kind {
     type Err = UnknownKind;
 

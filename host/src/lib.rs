@@ -1,1 +1,21 @@
-//! placeholder
+//! # molt-host — the molt node
+//!
+//! The host owns everything that must never be swapped at run time: keys, storage,
+//! networking, the command line and the sandbox that runs guest modules. It never
+//! interprets what a module decides; a module never touches what the host owns.
+//!
+//! Where to start reading:
+//! - [`runtime`]: wasmtime engines, budgets, WASI without ambient authority, host
+//!   imports; load a module, call it.
+//! - [`builtin`]: the guest modules compiled into the binary.
+//! - [`native`]: the same guests linked natively, for WASM-vs-native comparisons.
+//! - [`cli`]: the `molt` command.
+
+#![deny(unsafe_op_in_unsafe_fn)]
+#![deny(missing_docs)]
+
+pub mod builtin;
+pub mod cli;
+pub mod native;
+pub mod runtime;
+pub mod services;

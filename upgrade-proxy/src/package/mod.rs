@@ -10,6 +10,7 @@
 //! [`Verifier::verify`] decides whether the node may run it and says why not.
 
 mod interface;
+mod manifest_file;
 mod sections;
 pub mod signature;
 
@@ -19,6 +20,7 @@ use molt_abi::{ABI_VERSION, Kind, MANIFEST_SECTION, Manifest, SIGNATURE_SECTION}
 use sha2::{Digest, Sha256};
 
 pub use interface::{Interface, OwnedItem};
+pub use manifest_file::parse_toml;
 pub use signature::SignatureSection;
 
 /// Why a module was refused. Each variant names one reason, so an operator (and a

@@ -1,0 +1,91 @@
+//! Builds the built-in guest modules for `wasm32-wasip1` and tells the host crate
+//! where they are (`MOLT_GUEST_<NAME>` environment variables for `include_bytes!`).
+//!
+//! This is the project's one way to build guests: the README's commands, the tests,
+//! CI and the benches all get them through here. The guests get their own target
+//! directory (`<target>/guest-build`), so this nested cargo never waits on the outer
+//! one's lock, and every host profile shares one guest build.
+
+use std::env;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// `(env suffix, package, artifact stem)` of each built-in guest.
+const GUESTS: &[(&str, &str, &str)] = &[("ECHO", "molt-echo", "molt_echo")];
+
+const TARGET: &str = "wasm32-wasip1";
+const PROFILE: &str = "guest";
+
+fn main() {
+    let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("set by cargo"));
+    let root = manifest_dir.parent().expect("host/ sits in the workspace root");
+    for watched in ["guest-modules", "abi", "Cargo.lock", "Cargo.toml"] {
+        println!("cargo:rerun-if-changed={}", root.join(watched).display());
+    }
+    println!("cargo:rerun-if-env-changed=CARGO_TARGET_DIR");
+    let target_dir = env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target"))
+        .join("guest-build");
+
+    ensure_target_installed();
+
+    let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(root)
+        .args(["build", "--target", TARGET, "--profile", PROFILE, "--target-dir"])
+        .arg(&target_dir);
+    for (_, package, _) in GUESTS {
+        cmd.args(["-p", package]);
+    }
+    clean_env(&mut cmd);
+    let status = cmd.status().expect("run cargo for the guest modules");
+    assert!(status.success(), "building the guest modules failed (see the output above)");
+
+    for (name, _, stem) in GUESTS {
+        let wasm = target_dir.join(TARGET).join(PROFILE).join(format!("{stem}.wasm"));
+        assert!(wasm.exists(), "{} was not produced", wasm.display());
+        println!("cargo:rustc-env=MOLT_GUEST_{name}={}", wasm.display());
+    }
+}
+
+/// The outer cargo's settings (its target, flags, wrappers such as clippy) must not
+/// leak into the guest build.
+fn clean_env(cmd: &mut Command) {
+    for (key, _) in env::vars_os() {
+        let Some(key) = key.to_str() else { continue };
+        let keep = matches!(key, "CARGO_HOME" | "CARGO_NET_OFFLINE")
+            || key.starts_with("CARGO_REGISTRIES_")
+            || key.starts_with("CARGO_HTTP_");
+        let drop = (key.starts_with("CARGO_") && !keep)
+            || matches!(
+                key,
+                "RUSTFLAGS" | "RUSTDOCFLAGS" | "RUSTC_WRAPPER" | "RUSTC_WORKSPACE_WRAPPER"
+            );
+        if drop {
+            cmd.env_remove(key);
+        }
+    }
+}
+
+/// Installs the wasm target with rustup if the active toolchain lacks it, so a fresh
+/// machine needs no manual step (`rust-toolchain.toml` lists it, but rustup only
+/// honours that when it installs the toolchain itself).
+fn ensure_target_installed() {
+    let rustc = env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    let sysroot = Command::new(rustc)
+        .args(["--print", "sysroot"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()));
+    let installed = |root: &Path| root.join("lib/rustlib").join(TARGET).exists();
+    if sysroot.as_deref().is_some_and(installed) {
+        return;
+    }
+    let status = Command::new("rustup").args(["target", "add", TARGET]).status();
+    assert!(
+        status.is_ok_and(|s| s.success()),
+        "the {TARGET} target is missing and `rustup target add {TARGET}` failed"
+    );
+}

@@ -1,0 +1,44 @@
+//! The guest modules compiled into the `molt` binary (built by `host/build.rs`).
+//!
+//! They are embedded unsigned; a node signs them with its dev key at start so that
+//! they go through the same verification as any module an operator deploys.
+
+use molt_abi::{ABI_VERSION, Budgets, Capability, Kind, Manifest};
+
+/// A built-in guest: its code and the manifest it is signed with.
+#[derive(Clone, Copy, Debug)]
+pub struct Builtin {
+    /// Module name.
+    pub name: &'static str,
+    /// Module kind.
+    pub kind: Kind,
+    /// Module version (the guest crate's version).
+    pub version: &'static str,
+    /// The unsigned `wasm32-wasip1` binary.
+    pub wasm: &'static [u8],
+}
+
+/// The `echo` test guest (kind `rpc`).
+pub const ECHO: Builtin = Builtin {
+    name: "echo",
+    kind: Kind::Rpc,
+    version: molt_echo::VERSION,
+    wasm: include_bytes!(env!("MOLT_GUEST_ECHO")),
+};
+
+/// Every built-in guest.
+pub const ALL: &[Builtin] = &[ECHO];
+
+impl Builtin {
+    /// The manifest the node signs this module with.
+    pub fn manifest(&self) -> Manifest {
+        Manifest {
+            abi_version: ABI_VERSION,
+            kind: self.kind,
+            name: self.name.into(),
+            version: self.version.into(),
+            budgets: Budgets::default(),
+            capabilities: vec![Capability::Stdio],
+        }
+    }
+}

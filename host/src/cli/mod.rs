@@ -1,0 +1,49 @@
+//! The `molt` command line: argument definitions and dispatch.
+
+mod dev;
+mod module;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// molt: a blockchain node whose logic upgrades without a restart.
+#[derive(Debug, Parser)]
+#[command(name = "molt", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Start a dev node: sign the built-in modules with a dev key, load and call them.
+    Dev(dev::DevArgs),
+    /// Create, sign, verify, inspect and call module packages.
+    #[command(subcommand)]
+    Module(module::ModuleCommand),
+}
+
+/// Runs a parsed command line.
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Dev(args) => dev::run(args),
+        Command::Module(cmd) => module::run(cmd),
+    }
+}
+
+/// Logs go to stderr; `RUST_LOG` filters them (default: `info`).
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// The default data directory.
+fn default_datadir() -> PathBuf {
+    PathBuf::from(".molt")
+}

@@ -1,0 +1,348 @@
+//! `molt module …`: publisher keys and module packages.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use clap::{Args, Subcommand};
+use molt_abi::{ABI_VERSION, Budgets, Capability, Kind, Manifest};
+use molt_upgrade_proxy::keys;
+use molt_upgrade_proxy::package::{self, Package, Verifier};
+
+use crate::runtime::{Grants, Runtime, RuntimeConfig};
+
+#[derive(Debug, Subcommand)]
+pub(super) enum ModuleCommand {
+    /// Generate a publisher key: writes KEY (secret, mode 0600) and KEY.pub.
+    Keygen {
+        /// Where to write the secret key.
+        #[arg(short, long)]
+        out: PathBuf,
+    },
+    /// Add a manifest and a signature to a module.
+    Sign(SignArgs),
+    /// Check that a module may run: exit 0 if so, 1 with the reason if not.
+    Verify(VerifyArgs),
+    /// Print a module's manifest, digest, signer, imports and exports.
+    Inspect {
+        /// The module.
+        module: PathBuf,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Verify a module, load it and call one entry point; prints the output.
+    Call(CallArgs),
+}
+
+#[derive(Debug, Args)]
+pub(super) struct SignArgs {
+    /// The module to sign (a plain module or a package to re-sign).
+    input: PathBuf,
+    /// Where to write the signed module.
+    #[arg(short, long)]
+    out: PathBuf,
+    /// The publisher's secret key file.
+    #[arg(long)]
+    key: PathBuf,
+    /// A manifest TOML file; the flags below override its fields.
+    #[arg(long)]
+    manifest: Option<PathBuf>,
+    /// consensus, execution or rpc.
+    #[arg(long)]
+    kind: Option<Kind>,
+    /// Module name.
+    #[arg(long)]
+    name: Option<String>,
+    /// Semantic version.
+    #[arg(long = "module-version")]
+    version: Option<String>,
+    /// Memory budget in bytes.
+    #[arg(long)]
+    memory: Option<u64>,
+    /// Fuel budget per call.
+    #[arg(long)]
+    fuel: Option<u64>,
+    /// Time budget per call, in milliseconds.
+    #[arg(long)]
+    time_ms: Option<u64>,
+    /// A capability to ask for (repeatable): stdio, preopen-dir.
+    #[arg(long = "cap")]
+    caps: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub(super) struct VerifyArgs {
+    /// The module.
+    module: PathBuf,
+    /// A trusted publisher key: hex, or a path to a .pub file (repeatable).
+    #[arg(long, required = true)]
+    trusted: Vec<String>,
+    /// Refuse a module of another kind.
+    #[arg(long)]
+    kind: Option<Kind>,
+    /// Refuse a module that is not newer than this installed version.
+    #[arg(long)]
+    installed: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub(super) struct CallArgs {
+    #[command(flatten)]
+    verify: VerifyArgs,
+    /// Entry point to call (default: the kind's first entry point).
+    #[arg(long)]
+    entry: Option<String>,
+    /// Input bytes, as text.
+    #[arg(long, conflicts_with = "input_file")]
+    input: Option<String>,
+    /// Input bytes, from a file.
+    #[arg(long)]
+    input_file: Option<PathBuf>,
+    /// Forward the module's stdout/stderr into the log (if it asks for stdio).
+    #[arg(long)]
+    grant_stdio: bool,
+    /// Give the module this directory as /data (if it asks for preopen-dir).
+    #[arg(long)]
+    grant_dir: Option<PathBuf>,
+}
+
+pub(super) fn run(cmd: ModuleCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
+        ModuleCommand::Keygen { out } => keygen(&out),
+        ModuleCommand::Sign(args) => sign(args),
+        ModuleCommand::Verify(args) => Ok(match verify(&args) {
+            Ok(v) => {
+                println!(
+                    "ok: {} {} ({}) digest {} signed by {}",
+                    v.manifest.name,
+                    v.manifest.version,
+                    v.manifest.kind,
+                    hex::encode(v.digest),
+                    hex::encode(v.signer.to_bytes())
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("refused: {e:#}");
+                ExitCode::FAILURE
+            }
+        }),
+        ModuleCommand::Inspect { module, json } => inspect(&module, json),
+        ModuleCommand::Call(args) => call(args),
+    }
+}
+
+fn keygen(out: &Path) -> anyhow::Result<ExitCode> {
+    if out.exists() {
+        bail!("{} exists; refusing to overwrite a key", out.display());
+    }
+    let key = keys::generate();
+    keys::write_signing_key(out, &key)?;
+    println!("{}", hex::encode(key.verifying_key().to_bytes()));
+    eprintln!(
+        "wrote {} and {}",
+        out.display(),
+        keys::public_path(out).display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn sign(a: SignArgs) -> anyhow::Result<ExitCode> {
+    let key = keys::read_signing_key(&a.key)?;
+    let mut manifest = match &a.manifest {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            package::parse_toml(&text)?
+        }
+        None => {
+            let (Some(kind), Some(name), Some(version)) = (a.kind, &a.name, &a.version) else {
+                bail!("give --manifest FILE, or --kind, --name and --module-version");
+            };
+            Manifest {
+                abi_version: ABI_VERSION,
+                kind,
+                name: name.clone(),
+                version: version.clone(),
+                budgets: Budgets::default(),
+                capabilities: vec![],
+            }
+        }
+    };
+    if let Some(k) = a.kind {
+        manifest.kind = k;
+    }
+    if let Some(n) = a.name {
+        manifest.name = n;
+    }
+    if let Some(v) = a.version {
+        manifest.version = v;
+    }
+    if let Some(m) = a.memory {
+        manifest.budgets.memory_bytes = m;
+    }
+    if let Some(f) = a.fuel {
+        manifest.budgets.fuel = f;
+    }
+    if let Some(t) = a.time_ms {
+        manifest.budgets.time_ms = t;
+    }
+    for c in &a.caps {
+        let cap: Capability = c.parse()?;
+        if !manifest.wants(cap) {
+            manifest.capabilities.push(cap);
+        }
+    }
+    package::parse_version(&manifest.version)?;
+    let module = read_module(&a.input)?;
+    let signed = package::sign(&module, &manifest, &key)?;
+    std::fs::write(&a.out, &signed).with_context(|| format!("writing {}", a.out.display()))?;
+    let digest = Package::parse(signed)?.digest_hex();
+    println!(
+        "signed {} {} ({}) -> {} digest {digest}",
+        manifest.name,
+        manifest.version,
+        manifest.kind,
+        a.out.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn read_module(path: &Path) -> anyhow::Result<Vec<u8>> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let is_text = path.extension().is_some_and(|e| e == "wat");
+    if is_text {
+        return wat::parse_bytes(&bytes)
+            .map(|b| b.into_owned())
+            .with_context(|| format!("parsing {}", path.display()));
+    }
+    Ok(bytes)
+}
+
+fn verify(a: &VerifyArgs) -> anyhow::Result<package::Verified> {
+    let trusted = a
+        .trusted
+        .iter()
+        .map(|t| keys::parse_verifying_key(t))
+        .collect::<Result<Vec<_>, _>>()?;
+    let installed = a
+        .installed
+        .as_deref()
+        .map(semver::Version::parse)
+        .transpose()
+        .context("--installed")?;
+    let package = Package::parse(read_module(&a.module)?)?;
+    Ok(Verifier::new(trusted).verify(package, a.kind, installed.as_ref())?)
+}
+
+fn inspect(path: &Path, json: bool) -> anyhow::Result<ExitCode> {
+    let p = Package::parse(read_module(path)?)?;
+    let manifest = p.manifest.as_ref().map_err(|e| e.to_string());
+    let signer = p.signature.as_ref().map_err(|e| e.to_string()).map(|s| {
+        (
+            hex::encode(s.signer.to_bytes()),
+            s.is_valid_for(&p.digest),
+        )
+    });
+    let abi_fit = match &manifest {
+        Ok(m) => p.interface.check(m.kind).map_err(|e| e.to_string()),
+        Err(_) => Err("no manifest, so no kind to check against".to_string()),
+    };
+    let imports: Vec<String> = p
+        .interface
+        .imports
+        .iter()
+        .map(|(m, n, t)| format!("{m}.{n}: {t}"))
+        .collect();
+    let exports: Vec<String> = p
+        .interface
+        .exports
+        .iter()
+        .map(|(n, t)| format!("{n}: {t}"))
+        .collect();
+    if json {
+        let v = serde_json::json!({
+            "digest": p.digest_hex(),
+            "size": p.bytes.len(),
+            "manifest": manifest.as_ref().map(|m| serde_json::json!({
+                "abi_version": m.abi_version, "kind": m.kind.as_str(), "name": m.name,
+                "version": m.version,
+                "budgets": {"memory_bytes": m.budgets.memory_bytes, "fuel": m.budgets.fuel, "time_ms": m.budgets.time_ms},
+                "capabilities": m.capabilities.iter().map(|c| c.as_str()).collect::<Vec<_>>(),
+            })).map_err(|e| serde_json::json!({"error": e})).unwrap_or_else(|e| e),
+            "signer": signer.as_ref().map(|(k, valid)| serde_json::json!({"key": k, "valid": valid}))
+                .unwrap_or_else(|e| serde_json::json!({"error": e})),
+            "abi": abi_fit.as_ref().map(|_| serde_json::json!({"fits": true}))
+                .unwrap_or_else(|e| serde_json::json!({"fits": false, "error": e})),
+            "imports": imports,
+            "exports": exports,
+        });
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("module    {}", path.display());
+    println!("size      {} bytes", p.bytes.len());
+    println!("digest    sha256:{}", p.digest_hex());
+    match &manifest {
+        Ok(m) => {
+            println!("manifest  {} {} ({}), ABI v{}", m.name, m.version, m.kind, m.abi_version);
+            let b = m.budgets;
+            println!(
+                "budgets   memory {} bytes, fuel {}, time {} ms (0 = node default)",
+                b.memory_bytes, b.fuel, b.time_ms
+            );
+            let caps: Vec<_> = m.capabilities.iter().map(|c| c.as_str()).collect();
+            println!("caps      {}", if caps.is_empty() { "none".into() } else { caps.join(", ") });
+        }
+        Err(e) => println!("manifest  {e}"),
+    }
+    match &signer {
+        Ok((key, true)) => println!("signer    {key} (signature valid)"),
+        Ok((key, false)) => println!("signer    {key} (SIGNATURE DOES NOT MATCH: tampered)"),
+        Err(e) => println!("signer    {e}"),
+    }
+    match &abi_fit {
+        Ok(()) => println!("abi       fits its kind"),
+        Err(e) => println!("abi       DOES NOT FIT: {e}"),
+    }
+    println!("imports");
+    for i in &imports {
+        println!("  {i}");
+    }
+    println!("exports");
+    for e in &exports {
+        println!("  {e}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn call(a: CallArgs) -> anyhow::Result<ExitCode> {
+    let verified = verify(&a.verify)?;
+    let input = match (&a.input, &a.input_file) {
+        (Some(text), _) => text.as_bytes().to_vec(),
+        (None, Some(path)) => std::fs::read(path).with_context(|| format!("reading {}", path.display()))?,
+        (None, None) => Vec::new(),
+    };
+    let runtime = Runtime::new(RuntimeConfig::default())?;
+    let grants = Grants {
+        stdio: a.grant_stdio,
+        dir: a.grant_dir,
+    };
+    let module = runtime.load(&verified.manifest, &verified.bytes, &grants)?;
+    let entry = a
+        .entry
+        .unwrap_or_else(|| molt_abi::interface::entry_points(verified.manifest.kind)[0].to_string());
+    let (out, stats) = module.call_measured(&entry, &input)?;
+    use std::io::Write;
+    std::io::stdout().write_all(&out)?;
+    println!();
+    eprintln!(
+        "{entry}: {} bytes out in {:.3} ms, peak memory {} KiB, fuel {}",
+        out.len(),
+        stats.elapsed.as_secs_f64() * 1e3,
+        stats.peak_memory / 1024,
+        stats.fuel_used
+    );
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,95 @@
+//! wasmtime engines: one per metering mode, configured for determinism and fast
+//! instantiation.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use wasmtime::{
+    Config, Engine, InstanceAllocationStrategy, OptLevel, PoolingAllocationConfig, Strategy,
+};
+
+use super::RuntimeConfig;
+use super::limits::MAX_TABLE_ELEMENTS;
+
+/// How calls on an engine are bounded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Metering {
+    /// Deterministic instruction budget (consensus, execution).
+    Fuel,
+    /// Wall-clock deadline via epoch interruption (rpc).
+    Epoch,
+}
+
+/// How often the epoch advances; an `rpc` deadline is counted in these ticks.
+pub const EPOCH_TICK: Duration = Duration::from_millis(1);
+
+/// Builds an engine. Both modes canonicalise NaNs and disable threads and relaxed
+/// SIMD, so the same module computes the same bits on every machine.
+pub fn build(metering: Metering, config: &RuntimeConfig) -> wasmtime::Result<Engine> {
+    let mut c = Config::new();
+    c.strategy(Strategy::Cranelift)
+        .cranelift_opt_level(OptLevel::Speed)
+        .cranelift_nan_canonicalization(true)
+        .wasm_relaxed_simd(false)
+        .wasm_simd(true)
+        .wasm_wide_arithmetic(true)
+        .wasm_memory64(false)
+        .max_wasm_stack(config.max_wasm_stack)
+        .memory_init_cow(true)
+        .parallel_compilation(true);
+    match metering {
+        Metering::Fuel => c.consume_fuel(true),
+        Metering::Epoch => c.epoch_interruption(true),
+    };
+    if config.pooling {
+        let mut pool = PoolingAllocationConfig::default();
+        pool.total_core_instances(config.pool_slots)
+            .total_memories(config.pool_slots)
+            .total_tables(config.pool_slots)
+            .max_memories_per_module(1)
+            .max_tables_per_module(1)
+            .table_elements(MAX_TABLE_ELEMENTS)
+            .max_memory_size(config.max_memory_bytes as usize);
+        c.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    }
+    Engine::new(&c)
+}
+
+/// A background thread that advances an engine's epoch every [`EPOCH_TICK`] until
+/// dropped.
+#[derive(Debug)]
+pub struct EpochTicker {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl EpochTicker {
+    /// Starts ticking `engine`.
+    pub fn start(engine: Engine) -> std::io::Result<Self> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("molt-epoch".into())
+            .spawn(move || {
+                while !flag.load(Ordering::Relaxed) {
+                    std::thread::sleep(EPOCH_TICK);
+                    engine.increment_epoch();
+                }
+            })?;
+        Ok(EpochTicker {
+            stop,
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for EpochTicker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
