@@ -18,7 +18,9 @@ const PROFILE: &str = "guest";
 
 fn main() {
     let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("set by cargo"));
-    let root = manifest_dir.parent().expect("host/ sits in the workspace root");
+    let root = manifest_dir
+        .parent()
+        .expect("host/ sits in the workspace root");
     for watched in ["guest-modules", "abi", "Cargo.lock", "Cargo.toml"] {
         println!("cargo:rerun-if-changed={}", root.join(watched).display());
     }
@@ -33,17 +35,30 @@ fn main() {
     let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(root)
-        .args(["build", "--target", TARGET, "--profile", PROFILE, "--target-dir"])
+        .args([
+            "build",
+            "--target",
+            TARGET,
+            "--profile",
+            PROFILE,
+            "--target-dir",
+        ])
         .arg(&target_dir);
     for (_, package, _) in GUESTS {
         cmd.args(["-p", package]);
     }
     clean_env(&mut cmd);
     let status = cmd.status().expect("run cargo for the guest modules");
-    assert!(status.success(), "building the guest modules failed (see the output above)");
+    assert!(
+        status.success(),
+        "building the guest modules failed (see the output above)"
+    );
 
     for (name, _, stem) in GUESTS {
-        let wasm = target_dir.join(TARGET).join(PROFILE).join(format!("{stem}.wasm"));
+        let wasm = target_dir
+            .join(TARGET)
+            .join(PROFILE)
+            .join(format!("{stem}.wasm"));
         assert!(wasm.exists(), "{} was not produced", wasm.display());
         println!("cargo:rustc-env=MOLT_GUEST_{name}={}", wasm.display());
     }
@@ -83,7 +98,9 @@ fn ensure_target_installed() {
     if sysroot.as_deref().is_some_and(installed) {
         return;
     }
-    let status = Command::new("rustup").args(["target", "add", TARGET]).status();
+    let status = Command::new("rustup")
+        .args(["target", "add", TARGET])
+        .status();
     assert!(
         status.is_ok_and(|s| s.success()),
         "the {TARGET} target is missing and `rustup target add {TARGET}` failed"

@@ -72,7 +72,10 @@ mod tests {
 
     #[test]
     fn pack_round_trips() {
-        assert_eq!(unpack(pack(0xdead_beef, 0x1234_5678)), (0xdead_beef, 0x1234_5678));
+        assert_eq!(
+            unpack(pack(0xdead_beef, 0x1234_5678)),
+            (0xdead_beef, 0x1234_5678)
+        );
         assert_eq!(unpack(pack(u32::MAX, u32::MAX)), (u32::MAX, u32::MAX));
     }
 

@@ -199,7 +199,10 @@ impl fmt::Display for InterfaceError {
                 write!(f, "export `{name}` must be {expected}")
             }
             InterfaceError::ImportNotAllowed { module, name, kind } => {
-                write!(f, "import `{module}.{name}` is not allowed for {kind} modules")
+                write!(
+                    f,
+                    "import `{module}.{name}` is not allowed for {kind} modules"
+                )
             }
             InterfaceError::ImportType {
                 module,
@@ -247,7 +250,9 @@ pub fn check<'a>(
             .find(|(n, _)| *n == wanted)
             .map(|(_, t)| t)
     };
-    let entries = entry_points(kind).iter().map(|n| (*n, ItemType::Func(ENTRY)));
+    let entries = entry_points(kind)
+        .iter()
+        .map(|n| (*n, ItemType::Func(ENTRY)));
     for (name, expected) in COMMON_EXPORTS.iter().copied().chain(entries) {
         match find(name) {
             None => return Err(InterfaceError::MissingExport(name)),
@@ -291,7 +296,10 @@ mod tests {
     #[test]
     fn accepts_a_minimal_rpc_module() {
         let log = ItemType::Func(HOST_IMPORTS[0].1);
-        let imports = [("molt", "log", log), (WASI_MODULE, "random_get", ItemType::Func(ENTRY))];
+        let imports = [
+            ("molt", "log", log),
+            (WASI_MODULE, "random_get", ItemType::Func(ENTRY)),
+        ];
         assert_eq!(check(Kind::Rpc, imports, rpc_exports()), Ok(()));
     }
 

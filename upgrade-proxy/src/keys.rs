@@ -82,15 +82,17 @@ pub fn read_signing_key(path: &Path) -> Result<SigningKey, KeyError> {
         path: path.display().to_string(),
         source,
     })?;
-    Ok(SigningKey::from_bytes(&parse_32(text.trim(), &path.display().to_string())?))
+    Ok(SigningKey::from_bytes(&parse_32(
+        text.trim(),
+        &path.display().to_string(),
+    )?))
 }
 
 /// Parses a trusted key given as hex (optionally `0x`-prefixed) or as a path to a file
 /// holding that hex.
 pub fn parse_verifying_key(text_or_path: &str) -> Result<VerifyingKey, KeyError> {
     let hex_text = text_or_path.strip_prefix("0x").unwrap_or(text_or_path);
-    let (text, what) = if hex_text.len() == 64 && hex_text.bytes().all(|b| b.is_ascii_hexdigit())
-    {
+    let (text, what) = if hex_text.len() == 64 && hex_text.bytes().all(|b| b.is_ascii_hexdigit()) {
         (hex_text.to_string(), "key".to_string())
     } else {
         let text = std::fs::read_to_string(text_or_path).map_err(|source| KeyError::Io {

@@ -25,9 +25,7 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 pub fn handle(host: &impl Host, body: &[u8]) -> Result<Vec<u8>, GuestError> {
     let response = match serde_json::from_slice::<Value>(body) {
         Err(e) => error(Value::Null, -32700, &format!("parse error: {e}")),
-        Ok(Value::Array(batch)) if batch.is_empty() => {
-            error(Value::Null, -32600, "empty batch")
-        }
+        Ok(Value::Array(batch)) if batch.is_empty() => error(Value::Null, -32600, "empty batch"),
         Ok(Value::Array(batch)) => Value::Array(
             batch
                 .into_iter()
@@ -141,7 +139,10 @@ mod tests {
     #[test]
     fn answers_single_and_batch_requests() {
         let host = FakeHost::default();
-        let v = call(&host, r#"{"jsonrpc":"2.0","id":7,"method":"molt_echo","params":[1,"a"]}"#);
+        let v = call(
+            &host,
+            r#"{"jsonrpc":"2.0","id":7,"method":"molt_echo","params":[1,"a"]}"#,
+        );
         assert_eq!(v, json!({"jsonrpc":"2.0","id":7,"result":[1,"a"]}));
         let v = call(
             &host,
@@ -157,9 +158,15 @@ mod tests {
         let host = FakeHost::default();
         assert_eq!(call(&host, "{oops")["error"]["code"], json!(-32700));
         assert_eq!(call(&host, "[]")["error"]["code"], json!(-32600));
-        let v = call(&host, r#"{"id":1,"method":"molt_keccak","params":["0xabc"]}"#);
+        let v = call(
+            &host,
+            r#"{"id":1,"method":"molt_keccak","params":["0xabc"]}"#,
+        );
         assert_eq!(v["error"]["code"], json!(-32602));
-        let v = call(&host, r#"{"id":1,"method":"molt_keccak","params":["0xabcd"]}"#);
+        let v = call(
+            &host,
+            r#"{"id":1,"method":"molt_keccak","params":["0xabcd"]}"#,
+        );
         assert_eq!(v["result"], json!(format!("0x{}", "02".repeat(32))));
     }
 

@@ -68,7 +68,14 @@ pub(super) fn run(args: DevArgs) -> anyhow::Result<ExitCode> {
         std::fs::write(&path, &signed)?;
         let verified = verifier.verify(Package::parse(signed)?, Some(b.kind), None)?;
         let started = std::time::Instant::now();
-        let loaded = runtime.load(&verified.manifest, &verified.bytes, &Grants { stdio: true, dir: None })?;
+        let loaded = runtime.load(
+            &verified.manifest,
+            &verified.bytes,
+            &Grants {
+                stdio: true,
+                dir: None,
+            },
+        )?;
         println!(
             "module    {} {} ({}) sha256:{} -> {} ({:?}, loaded in {:.1} ms)",
             b.name,

@@ -239,12 +239,11 @@ fn verify(a: &VerifyArgs) -> anyhow::Result<package::Verified> {
 fn inspect(path: &Path, json: bool) -> anyhow::Result<ExitCode> {
     let p = Package::parse(read_module(path)?)?;
     let manifest = p.manifest.as_ref().map_err(|e| e.to_string());
-    let signer = p.signature.as_ref().map_err(|e| e.to_string()).map(|s| {
-        (
-            hex::encode(s.signer.to_bytes()),
-            s.is_valid_for(&p.digest),
-        )
-    });
+    let signer = p
+        .signature
+        .as_ref()
+        .map_err(|e| e.to_string())
+        .map(|s| (hex::encode(s.signer.to_bytes()), s.is_valid_for(&p.digest)));
     let abi_fit = match &manifest {
         Ok(m) => p.interface.check(m.kind).map_err(|e| e.to_string()),
         Err(_) => Err("no manifest, so no kind to check against".to_string()),
@@ -286,14 +285,24 @@ fn inspect(path: &Path, json: bool) -> anyhow::Result<ExitCode> {
     println!("digest    sha256:{}", p.digest_hex());
     match &manifest {
         Ok(m) => {
-            println!("manifest  {} {} ({}), ABI v{}", m.name, m.version, m.kind, m.abi_version);
+            println!(
+                "manifest  {} {} ({}), ABI v{}",
+                m.name, m.version, m.kind, m.abi_version
+            );
             let b = m.budgets;
             println!(
                 "budgets   memory {} bytes, fuel {}, time {} ms (0 = node default)",
                 b.memory_bytes, b.fuel, b.time_ms
             );
             let caps: Vec<_> = m.capabilities.iter().map(|c| c.as_str()).collect();
-            println!("caps      {}", if caps.is_empty() { "none".into() } else { caps.join(", ") });
+            println!(
+                "caps      {}",
+                if caps.is_empty() {
+                    "none".into()
+                } else {
+                    caps.join(", ")
+                }
+            );
         }
         Err(e) => println!("manifest  {e}"),
     }
@@ -321,7 +330,9 @@ fn call(a: CallArgs) -> anyhow::Result<ExitCode> {
     let verified = verify(&a.verify)?;
     let input = match (&a.input, &a.input_file) {
         (Some(text), _) => text.as_bytes().to_vec(),
-        (None, Some(path)) => std::fs::read(path).with_context(|| format!("reading {}", path.display()))?,
+        (None, Some(path)) => {
+            std::fs::read(path).with_context(|| format!("reading {}", path.display()))?
+        }
         (None, None) => Vec::new(),
     };
     let runtime = Runtime::new(RuntimeConfig::default())?;
@@ -330,9 +341,9 @@ fn call(a: CallArgs) -> anyhow::Result<ExitCode> {
         dir: a.grant_dir,
     };
     let module = runtime.load(&verified.manifest, &verified.bytes, &grants)?;
-    let entry = a
-        .entry
-        .unwrap_or_else(|| molt_abi::interface::entry_points(verified.manifest.kind)[0].to_string());
+    let entry = a.entry.unwrap_or_else(|| {
+        molt_abi::interface::entry_points(verified.manifest.kind)[0].to_string()
+    });
     let (out, stats) = module.call_measured(&entry, &input)?;
     use std::io::Write;
     std::io::stdout().write_all(&out)?;

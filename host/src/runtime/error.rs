@@ -69,7 +69,9 @@ pub enum CallError {
     #[error("guest trapped: {0}")]
     Trap(String),
     /// A pointer and length from the guest do not lie inside its memory.
-    #[error("bad pointer from guest: {len} bytes at {ptr:#x} is outside its {memory} bytes of memory")]
+    #[error(
+        "bad pointer from guest: {len} bytes at {ptr:#x} is outside its {memory} bytes of memory"
+    )]
     BadPointer {
         /// The pointer.
         ptr: u32,

@@ -134,7 +134,12 @@ impl Runtime {
     ///
     /// `bytes` should come from a verified package; this function does not check
     /// signatures.
-    pub fn load(&self, manifest: &Manifest, bytes: &[u8], grants: &Grants) -> Result<LoadedModule, LoadError> {
+    pub fn load(
+        &self,
+        manifest: &Manifest,
+        bytes: &[u8],
+        grants: &Grants,
+    ) -> Result<LoadedModule, LoadError> {
         if manifest.abi_version != ABI_VERSION {
             return Err(LoadError::UnknownAbi(manifest.abi_version));
         }
@@ -143,26 +148,37 @@ impl Runtime {
             Metering::Fuel => (&self.fuel_engine, &self.fuel),
             Metering::Epoch => (&self.epoch_engine, &self.epoch),
         };
-        let (module, hit) = cache.get(bytes).map_err(|e| LoadError::Compile(format!("{e:#}")))?;
+        let (module, hit) = cache
+            .get(bytes)
+            .map_err(|e| LoadError::Compile(format!("{e:#}")))?;
         check_interface(manifest.kind, &module)?;
 
         let mut linker = Linker::new(engine);
         let link = |e: wasmtime::Error| LoadError::Link(format!("{e:#}"));
-        wasi_common::sync::add_to_linker(&mut linker, |s: &mut StoreData| &mut s.wasi).map_err(link)?;
+        wasi_common::sync::add_to_linker(&mut linker, |s: &mut StoreData| &mut s.wasi)
+            .map_err(link)?;
         imports::add_common(&mut linker).map_err(link)?;
         let pre = linker.instantiate_pre(&module).map_err(link)?;
 
         let name: Arc<str> = manifest.name.as_str().into();
         let stdio = grants.stdio && manifest.wants(Capability::Stdio);
-        let dir = grants.dir.as_ref().filter(|_| manifest.wants(Capability::PreopenDir));
+        let dir = grants
+            .dir
+            .as_ref()
+            .filter(|_| manifest.wants(Capability::PreopenDir));
         let c = &self.config;
-        let pick = |asked: u64, default: u64, max: u64| if asked == 0 { default } else { asked.min(max) };
+        let pick =
+            |asked: u64, default: u64, max: u64| if asked == 0 { default } else { asked.min(max) };
         let loaded = LoadedModule {
             kind: manifest.kind,
             name: name.clone(),
             pre,
             wasi: WasiPlan::new(name, stdio, dir)?,
-            memory_bytes: pick(manifest.budgets.memory_bytes, c.default_memory_bytes, c.max_memory_bytes),
+            memory_bytes: pick(
+                manifest.budgets.memory_bytes,
+                c.default_memory_bytes,
+                c.max_memory_bytes,
+            ),
             fuel: pick(manifest.budgets.fuel, c.max_fuel, c.max_fuel),
             time_ms: pick(manifest.budgets.time_ms, c.max_time_ms, c.max_time_ms),
             max_io_bytes: c.max_io_bytes,
@@ -207,7 +223,10 @@ fn check_interface(kind: Kind, module: &Module) -> Result<(), LoadError> {
         .imports()
         .map(|i| (i.module(), i.name(), owned(&i.ty())))
         .collect();
-    let exports: Vec<_> = module.exports().map(|e| (e.name(), owned(&e.ty()))).collect();
+    let exports: Vec<_> = module
+        .exports()
+        .map(|e| (e.name(), owned(&e.ty())))
+        .collect();
     interface::check(
         kind,
         imports.iter().map(|(m, n, t)| (*m, *n, item(t))),
@@ -278,7 +297,11 @@ impl LoadedModule {
     }
 
     /// Like [`call`](Self::call), with the call's figures.
-    pub fn call_measured(&self, entry: &str, input: &[u8]) -> Result<(Vec<u8>, CallStats), CallError> {
+    pub fn call_measured(
+        &self,
+        entry: &str,
+        input: &[u8],
+    ) -> Result<(Vec<u8>, CallStats), CallError> {
         let start = Instant::now();
         let max = self.max_io_bytes;
         if input.len() > max {
@@ -312,7 +335,10 @@ impl LoadedModule {
                 })?;
             ptr
         };
-        let (ptr, out_len) = unpack(func.call(&mut store, (in_ptr, len)).map_err(|e| self.classify(e))?);
+        let (ptr, out_len) = unpack(
+            func.call(&mut store, (in_ptr, len))
+                .map_err(|e| self.classify(e))?,
+        );
         if out_len as usize > max {
             return Err(CallError::OutputTooLarge {
                 len: out_len as usize,
@@ -381,7 +407,10 @@ impl LoadedModule {
                 store.epoch_deadline_trap();
             }
         }
-        let instance = self.pre.instantiate(&mut store).map_err(|e| self.classify(e))?;
+        let instance = self
+            .pre
+            .instantiate(&mut store)
+            .map_err(|e| self.classify(e))?;
         if let Ok(init) = instance.get_typed_func::<(), ()>(&mut store, "_initialize") {
             init.call(&mut store, ()).map_err(|e| self.classify(e))?;
         }
@@ -418,7 +447,10 @@ impl LoadedModule {
     }
 }
 
-fn memory(instance: &Instance, store: &mut Store<StoreData>) -> Result<wasmtime::Memory, CallError> {
+fn memory(
+    instance: &Instance,
+    store: &mut Store<StoreData>,
+) -> Result<wasmtime::Memory, CallError> {
     instance
         .get_memory(&mut *store, "memory")
         .ok_or_else(|| CallError::Host("module exports no memory".into()))

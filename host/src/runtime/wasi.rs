@@ -40,7 +40,11 @@ pub(crate) struct WasiPlan {
 }
 
 impl WasiPlan {
-    pub(crate) fn new(module: Arc<str>, stdio: bool, dir: Option<&PathBuf>) -> Result<Self, LoadError> {
+    pub(crate) fn new(
+        module: Arc<str>,
+        stdio: bool,
+        dir: Option<&PathBuf>,
+    ) -> Result<Self, LoadError> {
         let dir = dir
             .map(|path| {
                 Dir::open_ambient_dir(path, ambient_authority()).map_err(|source| LoadError::Dir {
@@ -57,8 +61,14 @@ impl WasiPlan {
     pub(crate) fn context(&self) -> Result<WasiCtx, String> {
         let mut b = WasiCtxBuilder::new();
         if self.stdio {
-            b.stdout(Box::new(WritePipe::new(LogLines::new(&self.module, "stdout"))));
-            b.stderr(Box::new(WritePipe::new(LogLines::new(&self.module, "stderr"))));
+            b.stdout(Box::new(WritePipe::new(LogLines::new(
+                &self.module,
+                "stdout",
+            ))));
+            b.stderr(Box::new(WritePipe::new(LogLines::new(
+                &self.module,
+                "stderr",
+            ))));
         }
         if let Some(dir) = &self.dir {
             let dir = dir.try_clone().map_err(|e| e.to_string())?;

@@ -41,7 +41,11 @@ pub(crate) fn split(bytes: &[u8]) -> Result<Vec<Section<'_>>, wasmparser::Binary
 }
 
 /// The module with every custom section whose name satisfies `drop` removed.
-pub(crate) fn without(bytes: &[u8], sections: &[Section<'_>], drop: impl Fn(&str) -> bool) -> Vec<u8> {
+pub(crate) fn without(
+    bytes: &[u8],
+    sections: &[Section<'_>],
+    drop: impl Fn(&str) -> bool,
+) -> Vec<u8> {
     let mut out = Vec::with_capacity(bytes.len());
     let mut kept_to = 0;
     for s in sections {

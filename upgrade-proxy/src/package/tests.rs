@@ -60,7 +60,11 @@ fn a_signed_module_verifies_and_keeps_its_manifest() {
 #[test]
 fn refuses_an_unsigned_module() {
     let mut m = rpc_module("");
-    sections::append_custom(&mut m, MANIFEST_SECTION, &manifest(Kind::Rpc, "1.0.0").encode_to_vec());
+    sections::append_custom(
+        &mut m,
+        MANIFEST_SECTION,
+        &manifest(Kind::Rpc, "1.0.0").encode_to_vec(),
+    );
     assert_eq!(verify_with(m, &key(1)).unwrap_err(), PackageError::Unsigned);
 }
 
@@ -72,14 +76,24 @@ fn refuses_a_tampered_module() {
     let mut code = signed.clone();
     let at = code.windows(2).position(|w| w == [0x41, 0x08]).unwrap();
     code[at + 1] = 0x09;
-    assert!(matches!(verify_with(code, &k), Err(PackageError::Tampered { .. })));
+    assert!(matches!(
+        verify_with(code, &k),
+        Err(PackageError::Tampered { .. })
+    ));
     // Change the manifest: re-encode with another version but keep the signature.
     let sections = sections::split(&signed).unwrap();
     let mut forged = sections::without(&signed, &sections, |_| true);
-    sections::append_custom(&mut forged, MANIFEST_SECTION, &manifest(Kind::Rpc, "9.0.0").encode_to_vec());
+    sections::append_custom(
+        &mut forged,
+        MANIFEST_SECTION,
+        &manifest(Kind::Rpc, "9.0.0").encode_to_vec(),
+    );
     let sig = Package::parse(signed).unwrap().signature.unwrap();
     sections::append_custom(&mut forged, SIGNATURE_SECTION, &sig.encode_to_vec());
-    assert!(matches!(verify_with(forged, &k), Err(PackageError::Tampered { .. })));
+    assert!(matches!(
+        verify_with(forged, &k),
+        Err(PackageError::Tampered { .. })
+    ));
 }
 
 #[test]
@@ -132,13 +146,19 @@ fn refuses_a_malformed_manifest() {
     let mut garbage = rpc_module("");
     sections::append_custom(&mut garbage, MANIFEST_SECTION, b"\xc5\x01");
     let err = verify_with(sign_raw(garbage, &k), &k).unwrap_err();
-    assert!(matches!(err, PackageError::MalformedManifest(ref m) if m.contains("RLP")), "{err}");
+    assert!(
+        matches!(err, PackageError::MalformedManifest(ref m) if m.contains("RLP")),
+        "{err}"
+    );
 
     let mut bad_version = manifest(Kind::Rpc, "one.two");
     let mut m = rpc_module("");
     sections::append_custom(&mut m, MANIFEST_SECTION, &bad_version.encode_to_vec());
     let err = verify_with(sign_raw(m, &k), &k).unwrap_err();
-    assert!(matches!(err, PackageError::MalformedManifest(ref m) if m.contains("one.two")), "{err}");
+    assert!(
+        matches!(err, PackageError::MalformedManifest(ref m) if m.contains("one.two")),
+        "{err}"
+    );
 
     // `sign` refuses to produce one in the first place.
     bad_version.name = String::new();
@@ -206,7 +226,9 @@ fn refuses_an_import_outside_the_kinds_allow_list() {
     let signed = sign(&m, &manifest(Kind::Rpc, "1.0.0"), &k).unwrap();
     assert!(matches!(
         verify_with(signed, &k),
-        Err(PackageError::Interface(InterfaceError::ImportNotAllowed { .. }))
+        Err(PackageError::Interface(
+            InterfaceError::ImportNotAllowed { .. }
+        ))
     ));
 }
 
@@ -215,7 +237,12 @@ fn refuses_a_downgrade() {
     let k = key(1);
     let verifier = Verifier::new([k.verifying_key()]);
     let installed = semver::Version::new(1, 2, 0);
-    for (candidate, ok) in [("1.1.9", false), ("1.2.0", false), ("1.2.1", true), ("2.0.0-rc.1", true)] {
+    for (candidate, ok) in [
+        ("1.1.9", false),
+        ("1.2.0", false),
+        ("1.2.1", true),
+        ("2.0.0-rc.1", true),
+    ] {
         let signed = sign(&rpc_module(""), &manifest(Kind::Rpc, candidate), &k).unwrap();
         let got = verifier.verify(Package::parse(signed).unwrap(), None, Some(&installed));
         if ok {
@@ -238,7 +265,10 @@ fn refuses_what_is_not_a_module() {
         Package::parse(b"\0asm\x01\0\0\0\x05garbage".to_vec()),
         Err(PackageError::NotWasm(_))
     ));
-    assert!(matches!(Package::parse(b"hello".to_vec()), Err(PackageError::NotWasm(_))));
+    assert!(matches!(
+        Package::parse(b"hello".to_vec()),
+        Err(PackageError::NotWasm(_))
+    ));
     let mut twice = rpc_module("");
     sections::append_custom(&mut twice, MANIFEST_SECTION, b"a");
     sections::append_custom(&mut twice, MANIFEST_SECTION, b"b");
