@@ -197,8 +197,12 @@ fn sign(a: SignArgs) -> anyhow::Result<ExitCode> {
     package::parse_version(&manifest.version)?;
     let module = read_module(&a.input)?;
     let signed = package::sign(&module, &manifest, &key)?;
+    let package = Package::parse(signed.clone())?;
+    if let Err(e) = package.interface.check(manifest.kind) {
+        eprintln!("warning: signed anyway, but nodes will refuse it: {e}");
+    }
     std::fs::write(&a.out, &signed).with_context(|| format!("writing {}", a.out.display()))?;
-    let digest = Package::parse(signed)?.digest_hex();
+    let digest = package.digest_hex();
     println!(
         "signed {} {} ({}) -> {} digest {digest}",
         manifest.name,

@@ -70,10 +70,10 @@ impl ModuleCache {
             Some(m) => (m, CacheHit::Disk),
             None => {
                 let m = Module::new(&self.engine, bytes)?;
-                if let Some(p) = &path {
-                    if let Err(e) = store(&m, p) {
-                        tracing::warn!(path = %p.display(), "could not cache compiled module: {e}");
-                    }
+                if let Some(p) = &path
+                    && let Err(e) = store(&m, p)
+                {
+                    tracing::warn!(path = %p.display(), "could not cache compiled module: {e}");
                 }
                 (m, CacheHit::Compiled)
             }

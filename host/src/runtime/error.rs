@@ -10,7 +10,7 @@ pub enum LoadError {
     Compile(String),
     /// The module does not fit the ABI for its kind.
     #[error("does not fit the ABI: {0}")]
-    Interface(#[from] InterfaceError),
+    Interface(InterfaceError),
     /// The manifest names an ABI version this node does not run.
     #[error("unknown ABI version {0}")]
     UnknownAbi(u32),
@@ -24,7 +24,7 @@ pub enum LoadError {
     },
     /// The module could not even report its ABI version.
     #[error("first call failed: {0}")]
-    FirstCall(#[from] CallError),
+    FirstCall(CallError),
     /// The operator granted a directory that cannot be opened.
     #[error("cannot open granted directory {path}: {source}")]
     Dir {
@@ -36,6 +36,20 @@ pub enum LoadError {
     /// Linking failed (a host-side bug, not the module's fault).
     #[error("link failed: {0}")]
     Link(String),
+}
+
+// Not `#[from]`: the messages above already include the inner error, and a `source`
+// would make reports that print the chain repeat it.
+impl From<InterfaceError> for LoadError {
+    fn from(e: InterfaceError) -> Self {
+        LoadError::Interface(e)
+    }
+}
+
+impl From<CallError> for LoadError {
+    fn from(e: CallError) -> Self {
+        LoadError::FirstCall(e)
+    }
 }
 
 /// Why one call into a guest failed. The module stays loaded; the next call gets a

@@ -1,8 +1,8 @@
 //! WASI preview 1 for guests, with no ambient authority.
 //!
-//! A guest's WASI context has no arguments, no environment and no stdin. Its stdout and
-//! stderr go line by line into the node log if its manifest asks for `stdio` (and are
-//! closed otherwise). It gets one preopened directory, at guest path `/data`, only if
+//! A guest's WASI context has no arguments, no environment and an empty stdin. Its
+//! stdout and stderr go line by line into the node log if its manifest asks for
+//! `stdio` and the operator grants it (and are discarded otherwise). It gets one preopened directory, at guest path `/data`, only if
 //! its manifest asks for `preopen-dir` and the operator grants a directory. Clocks and
 //! randomness exist in the context, but deterministic kinds can never import the
 //! functions that reach them (see `molt_abi::interface::DETERMINISTIC_WASI`).
@@ -14,7 +14,7 @@ use std::sync::Arc;
 use cap_std::ambient_authority;
 use cap_std::fs::Dir;
 use wasi_common::WasiCtx;
-use wasi_common::pipe::WritePipe;
+use wasi_common::pipe::{ReadPipe, WritePipe};
 use wasi_common::sync::WasiCtxBuilder;
 
 use super::LoadError;
@@ -60,6 +60,7 @@ impl WasiPlan {
     /// A fresh context for one call.
     pub(crate) fn context(&self) -> Result<WasiCtx, String> {
         let mut b = WasiCtxBuilder::new();
+        b.stdin(Box::new(ReadPipe::new(std::io::empty())));
         if self.stdio {
             b.stdout(Box::new(WritePipe::new(LogLines::new(
                 &self.module,
@@ -69,6 +70,9 @@ impl WasiPlan {
                 &self.module,
                 "stderr",
             ))));
+        } else {
+            b.stdout(Box::new(WritePipe::new(std::io::sink())));
+            b.stderr(Box::new(WritePipe::new(std::io::sink())));
         }
         if let Some(dir) = &self.dir {
             let dir = dir.try_clone().map_err(|e| e.to_string())?;

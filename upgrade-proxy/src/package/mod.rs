@@ -55,7 +55,7 @@ pub enum PackageError {
     #[error("unknown signer {0}: not among the trusted publisher keys")]
     UnknownSigner(String),
     /// The module is for another slot.
-    #[error("wrong kind: expected a {expected} module, found {found}")]
+    #[error("wrong kind: expected kind {expected}, found {found}")]
     WrongKind {
         /// The kind asked for.
         expected: Kind,
@@ -70,7 +70,7 @@ pub enum PackageError {
     },
     /// The module's imports or exports do not fit its kind.
     #[error("does not fit the ABI: {0}")]
-    Interface(#[from] InterfaceError),
+    Interface(InterfaceError),
     /// The module is older than (or as old as) the installed version.
     #[error("downgrade refused: {candidate} is not newer than installed {installed}")]
     Downgrade {
@@ -162,6 +162,14 @@ pub fn sign(module: &[u8], manifest: &Manifest, key: &SigningKey) -> Result<Vec<
     let signature = SignatureSection::sign(key, &digest);
     sections::append_custom(&mut out, SIGNATURE_SECTION, &signature.encode_to_vec());
     Ok(out)
+}
+
+// Not `#[from]`: that would also make the inner error the `source`, and reports that
+// print the chain would say it twice.
+impl From<InterfaceError> for PackageError {
+    fn from(e: InterfaceError) -> Self {
+        PackageError::Interface(e)
+    }
 }
 
 /// A package the node may run: signed by a trusted key, fitting the ABI for its kind.
