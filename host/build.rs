@@ -11,7 +11,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// `(env suffix, package, artifact stem)` of each built-in guest.
-const GUESTS: &[(&str, &str, &str)] = &[("ECHO", "molt-echo", "molt_echo")];
+const GUESTS: &[(&str, &str, &str)] = &[
+    ("ECHO", "molt-echo", "molt_echo"),
+    ("EXECUTION", "molt-execution-revm", "molt_execution_revm"),
+];
 
 const TARGET: &str = "wasm32-wasip1";
 const PROFILE: &str = "guest";

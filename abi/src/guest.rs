@@ -29,6 +29,10 @@ mod sys {
     unsafe extern "C" {
         pub fn log(level: u32, ptr: *const u8, len: usize);
         pub fn keccak256(ptr: *const u8, len: usize, out: *mut u8);
+        pub fn state_account(address: *const u8, out: *mut u8) -> i32;
+        pub fn state_storage(address: *const u8, slot: *const u8, out: *mut u8);
+        pub fn state_code(hash: *const u8, out: *mut u8, cap: usize) -> i32;
+        pub fn block_hash(number: u64, out: *mut u8) -> i32;
     }
 }
 
@@ -46,6 +50,55 @@ impl crate::imports::Host for WasmHost {
         // the host writes exactly 32 bytes at `out`.
         unsafe { sys::keccak256(data.as_ptr(), data.len(), out.as_mut_ptr()) };
         out
+    }
+}
+
+#[cfg(target_arch = "wasm32")]
+impl crate::imports::StateHost for WasmHost {
+    fn account(&self, address: &alloy_primitives::Address) -> Option<crate::imports::Account> {
+        let mut out = [0u8; 72];
+        // SAFETY: `address` is 20 readable bytes and `out` 72 writable ones, which is
+        // exactly what `molt.state_account` reads and writes.
+        let found = unsafe { sys::state_account(address.as_ptr(), out.as_mut_ptr()) };
+        (found == 1).then(|| crate::imports::Account {
+            balance: alloy_primitives::U256::from_be_slice(&out[..32]),
+            nonce: u64::from_be_bytes(out[32..40].try_into().unwrap_or_default()),
+            code_hash: alloy_primitives::B256::from_slice(&out[40..]),
+        })
+    }
+
+    fn storage(
+        &self,
+        address: &alloy_primitives::Address,
+        slot: &alloy_primitives::U256,
+    ) -> alloy_primitives::U256 {
+        let slot = slot.to_be_bytes::<32>();
+        let mut out = [0u8; 32];
+        // SAFETY: 20 readable address bytes, 32 readable slot bytes, 32 writable bytes.
+        unsafe { sys::state_storage(address.as_ptr(), slot.as_ptr(), out.as_mut_ptr()) };
+        alloy_primitives::U256::from_be_bytes(out)
+    }
+
+    fn code(&self, code_hash: &alloy_primitives::B256) -> Option<Vec<u8>> {
+        let mut buf = alloc::vec![0u8; 32 * 1024];
+        loop {
+            // SAFETY: 32 readable hash bytes; `buf` is writable for its length, and the
+            // host writes only if the code fits.
+            let len = unsafe { sys::state_code(code_hash.as_ptr(), buf.as_mut_ptr(), buf.len()) };
+            let len = usize::try_from(len).ok()?;
+            if len <= buf.len() {
+                buf.truncate(len);
+                return Some(buf);
+            }
+            buf.resize(len, 0);
+        }
+    }
+
+    fn block_hash(&self, number: u64) -> Option<alloy_primitives::B256> {
+        let mut out = [0u8; 32];
+        // SAFETY: `out` is 32 writable bytes.
+        let found = unsafe { sys::block_hash(number, out.as_mut_ptr()) };
+        (found == 1).then_some(alloy_primitives::B256::from(out))
     }
 }
 

@@ -43,3 +43,34 @@ pub trait Host {
     /// Keccak-256 of `data`, computed natively by the host.
     fn keccak256(&self, data: &[u8]) -> [u8; 32];
 }
+
+/// An account as the `execution` kind's state imports report it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Account {
+    /// Balance in wei.
+    pub balance: alloy_primitives::U256,
+    /// Nonce.
+    pub nonce: u64,
+    /// Keccak-256 of the account's code.
+    pub code_hash: alloy_primitives::B256,
+}
+
+/// Host services of the `execution` kind: read access to the state the block executes
+/// on. Reads see the state before the block; the module keeps its own changes.
+pub trait StateHost: Host {
+    /// The account at `address`, or `None` if it does not exist.
+    fn account(&self, address: &alloy_primitives::Address) -> Option<Account>;
+
+    /// The value of storage `slot` of `address` (zero if unset).
+    fn storage(
+        &self,
+        address: &alloy_primitives::Address,
+        slot: &alloy_primitives::U256,
+    ) -> alloy_primitives::U256;
+
+    /// The code whose Keccak-256 is `code_hash`, or `None` if the host has none.
+    fn code(&self, code_hash: &alloy_primitives::B256) -> Option<alloc::vec::Vec<u8>>;
+
+    /// The hash of block `number`, or `None` if the host does not know it.
+    fn block_hash(&self, number: u64) -> Option<alloy_primitives::B256>;
+}

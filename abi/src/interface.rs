@@ -123,6 +123,42 @@ pub const HOST_IMPORTS: &[(&str, FuncSig<'static>)] = &[
     ),
 ];
 
+/// Host functions in module `molt` that only `execution` modules may import.
+pub const EXECUTION_IMPORTS: &[(&str, FuncSig<'static>)] = &[
+    (
+        "state_account",
+        FuncSig {
+            params: &[I32, I32],
+            results: &[I32],
+        },
+    ),
+    (
+        "state_storage",
+        FuncSig {
+            params: &[I32, I32, I32],
+            results: &[],
+        },
+    ),
+    (
+        "state_code",
+        FuncSig {
+            params: &[I32, I32, I32],
+            results: &[I32],
+        },
+    ),
+    (
+        "block_hash",
+        FuncSig {
+            params: &[I64, I32],
+            results: &[I32],
+        },
+    ),
+];
+
+/// `alloy-primitives`' `native-keccak` feature imports Keccak-256 under this module
+/// and name; the host provides it as an alias of `molt.keccak256`, to every kind.
+pub const KECCAK_ALIAS: (&str, &str) = ("vm_hooks", "native_keccak256");
+
 /// The WASI preview 1 import module.
 pub const WASI_MODULE: &str = "wasi_snapshot_preview1";
 
@@ -148,10 +184,18 @@ pub const DETERMINISTIC_WASI: &[&str] = &[
 /// (`None`: any signature the host's implementation accepts).
 pub fn allowed_import(kind: Kind, module: &str, name: &str) -> Option<Option<FuncSig<'static>>> {
     if module == IMPORT_MODULE {
+        let kind_imports: &[_] = match kind {
+            Kind::Execution => EXECUTION_IMPORTS,
+            _ => &[],
+        };
         return HOST_IMPORTS
             .iter()
+            .chain(kind_imports)
             .find(|(n, _)| *n == name)
             .map(|(_, sig)| Some(*sig));
+    }
+    if (module, name) == KECCAK_ALIAS {
+        return Some(Some(HOST_IMPORTS[1].1));
     }
     if module == WASI_MODULE && (!kind.is_deterministic() || DETERMINISTIC_WASI.contains(&name)) {
         return Some(None);
@@ -313,6 +357,38 @@ mod tests {
                 name: "random_get".into(),
                 kind: Kind::Execution
             })
+        );
+    }
+
+    #[test]
+    fn state_imports_are_for_execution_only() {
+        let sig = ItemType::Func(EXECUTION_IMPORTS[0].1);
+        let mut exec_exports: Vec<_> = COMMON_EXPORTS.to_vec();
+        exec_exports.extend(
+            entry_points(Kind::Execution)
+                .iter()
+                .map(|n| (*n, ItemType::Func(ENTRY))),
+        );
+        assert_eq!(
+            check(
+                Kind::Execution,
+                [("molt", "state_account", sig)],
+                exec_exports
+            ),
+            Ok(())
+        );
+        assert!(matches!(
+            check(Kind::Rpc, [("molt", "state_account", sig)], rpc_exports()),
+            Err(InterfaceError::ImportNotAllowed { .. })
+        ));
+        let keccak = ItemType::Func(HOST_IMPORTS[1].1);
+        assert_eq!(
+            check(
+                Kind::Rpc,
+                [("vm_hooks", "native_keccak256", keccak)],
+                rpc_exports()
+            ),
+            Ok(())
         );
     }
 

@@ -4,9 +4,10 @@
 //! and nothing else: the module [`Kind`]s, the [`Manifest`] a module carries, the
 //! exports each kind must provide and the imports it may use ([`interface`]), how
 //! results cross the boundary ([`envelope`]), and the host services a guest may call
-//! ([`imports::Host`]). It is `no_std` + `alloc` with a single dependency (`alloy-rlp`)
-//! so that any guest can use it. It must not know about wasmtime, storage, networking
-//! or Ethereum semantics: those belong to the host and to the modules.
+//! ([`imports::Host`]), and the shape of the payloads of each kind ([`execution`]).
+//! It is `no_std` + `alloc`, depending only on `alloy-rlp` and `alloy-primitives`, so
+//! that any guest can use it. It must not know about wasmtime, storage or networking,
+//! nor implement Ethereum semantics: those belong to the host and to the modules.
 //!
 //! The language-neutral specification is `abi/ABI.md`; a C, AssemblyScript or WAT
 //! author reads that instead of this crate.
@@ -43,6 +44,7 @@
 extern crate alloc;
 
 pub mod envelope;
+pub mod execution;
 pub mod imports;
 pub mod interface;
 pub mod kind;

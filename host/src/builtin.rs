@@ -26,8 +26,16 @@ pub const ECHO: Builtin = Builtin {
     wasm: include_bytes!(env!("MOLT_GUEST_ECHO")),
 };
 
+/// The revm execution guest (kind `execution`).
+pub const EXECUTION: Builtin = Builtin {
+    name: "execution-revm",
+    kind: Kind::Execution,
+    version: env!("CARGO_PKG_VERSION"),
+    wasm: include_bytes!(env!("MOLT_GUEST_EXECUTION")),
+};
+
 /// Every built-in guest.
-pub const ALL: &[Builtin] = &[ECHO];
+pub const ALL: &[Builtin] = &[ECHO, EXECUTION];
 
 impl Builtin {
     /// The manifest the node signs this module with.

@@ -9,6 +9,9 @@
 //!   imports; load a module, call it.
 //! - [`builtin`]: the guest modules compiled into the binary.
 //! - [`native`]: the same guests linked natively, for WASM-vs-native comparisons.
+//! - [`state`]: Ethereum state, the `StateView` the execution module reads, roots.
+//! - [`execution`]: runs blocks and calls on the execution module, WASM or native.
+//! - [`statetest`]: the Ethereum GeneralStateTests conformance runner.
 //! - [`cli`]: the `molt` command.
 
 #![deny(unsafe_op_in_unsafe_fn)]
@@ -16,6 +19,9 @@
 
 pub mod builtin;
 pub mod cli;
+pub mod execution;
 pub mod native;
 pub mod runtime;
 pub mod services;
+pub mod state;
+pub mod statetest;

@@ -4,9 +4,13 @@
 //! implements that trait directly, so the same code runs without WebAssembly. This is
 //! the baseline of every WASM-vs-native measurement.
 
-use molt_abi::imports::{Host, Level};
+use std::cell::RefCell;
+
+use alloy_primitives::{Address, B256, U256};
+use molt_abi::imports::{Account, Host, Level, StateHost};
 
 use crate::services;
+use crate::state::{StateError, StateView};
 
 /// The host services for a guest running natively.
 #[derive(Clone, Debug)]
@@ -30,5 +34,65 @@ impl Host for NativeHost {
 
     fn keccak256(&self, data: &[u8]) -> [u8; 32] {
         services::keccak256(data)
+    }
+}
+
+/// The `execution` kind's host services for a native twin: state reads from a
+/// [`StateView`]. A failed read is remembered and reported after the call, the way
+/// the WebAssembly host fails the call.
+pub struct NativeStateHost<'a> {
+    host: NativeHost,
+    state: &'a dyn StateView,
+    error: RefCell<Option<StateError>>,
+}
+
+impl<'a> NativeStateHost<'a> {
+    /// Services for module `module` reading `state`.
+    pub fn new(module: impl Into<String>, state: &'a dyn StateView) -> Self {
+        NativeStateHost {
+            host: NativeHost::new(module),
+            state,
+            error: RefCell::new(None),
+        }
+    }
+
+    /// The first state read that failed, if any.
+    pub fn take_error(&self) -> Option<StateError> {
+        self.error.borrow_mut().take()
+    }
+
+    fn read<T: Default>(&self, r: Result<T, StateError>) -> T {
+        r.unwrap_or_else(|e| {
+            self.error.borrow_mut().get_or_insert(e);
+            T::default()
+        })
+    }
+}
+
+impl Host for NativeStateHost<'_> {
+    fn log(&self, level: Level, message: &str) {
+        self.host.log(level, message);
+    }
+
+    fn keccak256(&self, data: &[u8]) -> [u8; 32] {
+        self.host.keccak256(data)
+    }
+}
+
+impl StateHost for NativeStateHost<'_> {
+    fn account(&self, address: &Address) -> Option<Account> {
+        self.read(self.state.account(address))
+    }
+
+    fn storage(&self, address: &Address, slot: &U256) -> U256 {
+        self.read(self.state.storage(address, slot))
+    }
+
+    fn code(&self, code_hash: &B256) -> Option<Vec<u8>> {
+        self.read(self.state.code(code_hash)).map(|c| c.to_vec())
+    }
+
+    fn block_hash(&self, number: u64) -> Option<B256> {
+        self.read(self.state.block_hash(number))
     }
 }

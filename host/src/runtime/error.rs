@@ -122,6 +122,9 @@ pub enum CallError {
     /// The guest refused its input with this message (status byte 1).
     #[error("refused by the module: {0}")]
     Refused(String),
+    /// The host could not serve a state read the guest asked for.
+    #[error("state unavailable: {0}")]
+    State(String),
     /// The guest called WASI `proc_exit`.
     #[error("guest exited with code {0}")]
     Exited(i32),

@@ -4,8 +4,10 @@
 //! range outside memory fails the call with [`GuestFault::BadPointer`] instead of
 //! touching anything. What an import *does* lives in `crate::services`.
 
+use alloy_primitives::{Address, B256, U256};
 use molt_abi::IMPORT_MODULE;
 use molt_abi::imports::Level;
+use molt_abi::interface::KECCAK_ALIAS;
 use wasmtime::{Caller, Extern, Linker, Memory};
 
 use super::StoreData;
@@ -14,6 +16,9 @@ use crate::services;
 /// A guest passed the host something it cannot use; the call fails.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum GuestFault {
+    /// The host could not read the state the guest asked for.
+    #[error("{0}")]
+    State(String),
     /// `(ptr, len)` is not inside the guest's memory.
     #[error("{len} bytes at {ptr:#x} lie outside the guest's {memory} bytes of memory")]
     BadPointer {
@@ -68,16 +73,107 @@ pub fn add_common(linker: &mut Linker<StoreData>) -> wasmtime::Result<()> {
             Ok(())
         },
     )?;
+    for (module, name) in [(IMPORT_MODULE, "keccak256"), KECCAK_ALIAS] {
+        linker.func_wrap(
+            module,
+            name,
+            |mut caller: Caller<'_, StoreData>, ptr: u32, len: u32, out: u32| {
+                let mem = memory(&mut caller)?;
+                let data = mem.data_mut(&mut caller);
+                let hash = services::keccak256(&data[range(data, ptr, len)?]);
+                let dst = range(data, out, 32)?;
+                data[dst].copy_from_slice(&hash);
+                Ok(())
+            },
+        )?;
+    }
+    Ok(())
+}
+
+fn state_fault(e: crate::state::StateError) -> wasmtime::Error {
+    wasmtime::Error::new(GuestFault::State(e.to_string()))
+}
+
+fn no_state() -> wasmtime::Error {
+    wasmtime::Error::new(GuestFault::State("this call has no state to read".into()))
+}
+
+/// Adds the `execution` kind's state reads. They serve the [`StateView`] the call
+/// was started with (see `LoadedModule::call_with_state`).
+///
+/// [`StateView`]: crate::state::StateView
+pub fn add_execution(linker: &mut Linker<StoreData>) -> wasmtime::Result<()> {
     linker.func_wrap(
         IMPORT_MODULE,
-        "keccak256",
-        |mut caller: Caller<'_, StoreData>, ptr: u32, len: u32, out: u32| {
+        "state_account",
+        |mut caller: Caller<'_, StoreData>, address: u32, out: u32| -> wasmtime::Result<i32> {
             let mem = memory(&mut caller)?;
-            let data = mem.data_mut(&mut caller);
-            let hash = services::keccak256(&data[range(data, ptr, len)?]);
+            let (data, store) = mem.data_and_store_mut(&mut caller);
+            let address = Address::from_slice(&data[range(data, address, 20)?]);
+            let state = store.state.as_ref().ok_or_else(no_state)?;
+            let Some(account) = state.account(&address).map_err(state_fault)? else {
+                return Ok(0);
+            };
+            let dst = range(data, out, 72)?;
+            let dst = &mut data[dst];
+            dst[..32].copy_from_slice(&account.balance.to_be_bytes::<32>());
+            dst[32..40].copy_from_slice(&account.nonce.to_be_bytes());
+            dst[40..].copy_from_slice(account.code_hash.as_slice());
+            Ok(1)
+        },
+    )?;
+    linker.func_wrap(
+        IMPORT_MODULE,
+        "state_storage",
+        |mut caller: Caller<'_, StoreData>, address: u32, slot: u32, out: u32| {
+            let mem = memory(&mut caller)?;
+            let (data, store) = mem.data_and_store_mut(&mut caller);
+            let address = Address::from_slice(&data[range(data, address, 20)?]);
+            let slot = U256::from_be_slice(&data[range(data, slot, 32)?]);
+            let state = store.state.as_ref().ok_or_else(no_state)?;
+            let value = state.storage(&address, &slot).map_err(state_fault)?;
             let dst = range(data, out, 32)?;
-            data[dst].copy_from_slice(&hash);
+            data[dst].copy_from_slice(&value.to_be_bytes::<32>());
             Ok(())
+        },
+    )?;
+    linker.func_wrap(
+        IMPORT_MODULE,
+        "state_code",
+        |mut caller: Caller<'_, StoreData>,
+         hash: u32,
+         out: u32,
+         cap: u32|
+         -> wasmtime::Result<i32> {
+            let mem = memory(&mut caller)?;
+            let (data, store) = mem.data_and_store_mut(&mut caller);
+            let hash = B256::from_slice(&data[range(data, hash, 32)?]);
+            let state = store.state.as_ref().ok_or_else(no_state)?;
+            let Some(code) = state.code(&hash).map_err(state_fault)? else {
+                return Ok(-1);
+            };
+            let len =
+                i32::try_from(code.len()).map_err(|_| wasmtime::Error::msg("code too large"))?;
+            if code.len() <= cap as usize {
+                let dst = range(data, out, code.len() as u32)?;
+                data[dst].copy_from_slice(&code);
+            }
+            Ok(len)
+        },
+    )?;
+    linker.func_wrap(
+        IMPORT_MODULE,
+        "block_hash",
+        |mut caller: Caller<'_, StoreData>, number: u64, out: u32| -> wasmtime::Result<i32> {
+            let mem = memory(&mut caller)?;
+            let (data, store) = mem.data_and_store_mut(&mut caller);
+            let state = store.state.as_ref().ok_or_else(no_state)?;
+            let Some(hash) = state.block_hash(number).map_err(state_fault)? else {
+                return Ok(0);
+            };
+            let dst = range(data, out, 32)?;
+            data[dst].copy_from_slice(hash.as_slice());
+            Ok(1)
         },
     )?;
     Ok(())

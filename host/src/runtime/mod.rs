@@ -36,6 +36,7 @@ pub use imports::GuestFault;
 pub use limits::MemoryLimitExceeded;
 pub use wasi::{GUEST_DIR, Grants};
 
+use crate::state::StateView;
 use limits::Limiter;
 use wasi::WasiPlan;
 
@@ -85,6 +86,7 @@ pub struct StoreData {
     pub module: Arc<str>,
     wasi: wasi_common::WasiCtx,
     limiter: Limiter,
+    state: Option<Arc<dyn StateView>>,
 }
 
 /// Engines and caches for both metering modes.
@@ -158,6 +160,7 @@ impl Runtime {
         wasi_common::sync::add_to_linker(&mut linker, |s: &mut StoreData| &mut s.wasi)
             .map_err(link)?;
         imports::add_common(&mut linker).map_err(link)?;
+        imports::add_execution(&mut linker).map_err(link)?;
         let pre = linker.instantiate_pre(&module).map_err(link)?;
 
         let name: Arc<str> = manifest.name.as_str().into();
@@ -302,6 +305,17 @@ impl LoadedModule {
         entry: &str,
         input: &[u8],
     ) -> Result<(Vec<u8>, CallStats), CallError> {
+        self.call_with_state(entry, input, None)
+    }
+
+    /// Like [`call_measured`](Self::call_measured), serving the `execution` kind's
+    /// state imports from `state`.
+    pub fn call_with_state(
+        &self,
+        entry: &str,
+        input: &[u8],
+        state: Option<Arc<dyn StateView>>,
+    ) -> Result<(Vec<u8>, CallStats), CallError> {
         let start = Instant::now();
         let max = self.max_io_bytes;
         if input.len() > max {
@@ -310,7 +324,7 @@ impl LoadedModule {
                 limit: max,
             });
         }
-        let (mut store, instance) = self.instantiate()?;
+        let (mut store, instance) = self.instantiate(state)?;
         let func = instance
             .get_typed_func::<(u32, u32), u64>(&mut store, entry)
             .map_err(|_| CallError::NoEntry(entry.to_string()))?;
@@ -377,7 +391,7 @@ impl LoadedModule {
 
     /// Calls `molt_abi_version`.
     pub fn abi_version(&self) -> Result<u32, CallError> {
-        let (mut store, instance) = self.instantiate()?;
+        let (mut store, instance) = self.instantiate(None)?;
         let f = instance
             .get_typed_func::<(), u32>(&mut store, "molt_abi_version")
             .map_err(|_| CallError::NoEntry("molt_abi_version".into()))?;
@@ -385,7 +399,10 @@ impl LoadedModule {
     }
 
     /// A fresh store and instance with this module's budgets, initialised.
-    fn instantiate(&self) -> Result<(Store<StoreData>, Instance), CallError> {
+    fn instantiate(
+        &self,
+        state: Option<Arc<dyn StateView>>,
+    ) -> Result<(Store<StoreData>, Instance), CallError> {
         let wasi = self.wasi.context().map_err(CallError::Host)?;
         let engine = self.pre.module().engine();
         let mut store = Store::new(
@@ -394,6 +411,7 @@ impl LoadedModule {
                 module: self.name.clone(),
                 wasi,
                 limiter: Limiter::new(self.memory_bytes as usize),
+                state,
             },
         );
         store.limiter(|s| &mut s.limiter);
@@ -425,12 +443,16 @@ impl LoadedModule {
                 limit: m.limit,
             };
         }
-        if let Some(GuestFault::BadPointer { ptr, len, memory }) = e.downcast_ref::<GuestFault>() {
-            return CallError::BadPointer {
-                ptr: *ptr,
-                len: *len,
-                memory: *memory,
-            };
+        match e.downcast_ref::<GuestFault>() {
+            Some(GuestFault::BadPointer { ptr, len, memory }) => {
+                return CallError::BadPointer {
+                    ptr: *ptr,
+                    len: *len,
+                    memory: *memory,
+                };
+            }
+            Some(GuestFault::State(msg)) => return CallError::State(msg.clone()),
+            None => {}
         }
         if let Some(exit) = e.downcast_ref::<wasi_common::I32Exit>() {
             return CallError::Exited(exit.0);

@@ -1,0 +1,1 @@
+//! The GeneralStateTests conformance runner.
