@@ -40,12 +40,21 @@ pub const ALL: &[Builtin] = &[ECHO, EXECUTION];
 impl Builtin {
     /// The manifest the node signs this module with.
     pub fn manifest(&self) -> Manifest {
+        let budgets = match self.kind {
+            // Deep call stacks with large memory (1024 frames) need far more than
+            // the default; 1 GiB is the node's ceiling.
+            Kind::Execution => Budgets {
+                memory_bytes: 1 << 30,
+                ..Budgets::default()
+            },
+            _ => Budgets::default(),
+        };
         Manifest {
             abi_version: ABI_VERSION,
             kind: self.kind,
             name: self.name.into(),
             version: self.version.into(),
-            budgets: Budgets::default(),
+            budgets,
             capabilities: vec![Capability::Stdio],
         }
     }

@@ -53,7 +53,7 @@ impl Executor {
     ) -> Result<(Vec<u8>, Option<CallStats>), ExecError> {
         self.run(
             "molt_execute_block",
-            |h, i| molt_execution_revm::execute_block(h, i),
+            |h, i| molt_execution_revm::native::execute_block(h, i),
             state,
             input,
         )
@@ -77,7 +77,7 @@ impl Executor {
     ) -> Result<CallOutput, ExecError> {
         let (out, _) = self.run(
             "molt_execute_call",
-            |h, i| molt_execution_revm::execute_call(h, i),
+            |h, i| molt_execution_revm::native::execute_call(h, i),
             state,
             &execution::encode(input),
         )?;

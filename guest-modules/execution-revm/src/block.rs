@@ -22,7 +22,7 @@ use crate::{env, tx};
 /// A transaction that cannot be included is rejected with a reason and changes
 /// nothing; the block goes on. Only a problem with the block itself (unknown fork,
 /// malformed input, a state read the host cannot serve) refuses the whole call.
-pub fn execute_block(host: &impl StateHost, input: &[u8]) -> Result<Vec<u8>, GuestError> {
+pub fn execute_block<H: StateHost + ?Sized>(host: &H, input: &[u8]) -> Result<Vec<u8>, GuestError> {
     let input: BlockInput = execution::decode(input)
         .map_err(|e| GuestError::new(format!("malformed block input: {e}")))?;
     let (cfg, block) = env::revm_env(&input.env)?;

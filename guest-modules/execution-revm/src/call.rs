@@ -17,7 +17,7 @@ use crate::env;
 ///
 /// Like `eth_call` in geth: the sender's nonce is not checked, and with a zero gas
 /// price no fee is charged, so the sender needs a balance only for the value.
-pub fn execute_call(host: &impl StateHost, input: &[u8]) -> Result<Vec<u8>, GuestError> {
+pub fn execute_call<H: StateHost + ?Sized>(host: &H, input: &[u8]) -> Result<Vec<u8>, GuestError> {
     let input: CallInput = execution::decode(input)
         .map_err(|e| GuestError::new(format!("malformed call input: {e}")))?;
     let kind = match input.to.len() {

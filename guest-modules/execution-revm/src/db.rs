@@ -23,18 +23,22 @@ impl DBErrorMarker for HostDbError {}
 
 /// The host's state, read lazily. revm's `State` caches what it reads, so each
 /// account, slot and code is asked for at most once per call.
-pub struct HostDb<'h, H>(pub &'h H);
+pub struct HostDb<'h, H: ?Sized>(pub &'h H);
 
-impl<H: StateHost> Database for HostDb<'_, H> {
+impl<H: StateHost + ?Sized> Database for HostDb<'_, H> {
     type Error = HostDbError;
 
     fn basic(&mut self, address: Address) -> Result<Option<AccountInfo>, Self::Error> {
-        Ok(self.0.account(&address).map(|a| AccountInfo {
-            balance: a.balance,
-            nonce: a.nonce,
-            code_hash: a.code_hash,
-            ..AccountInfo::default()
-        }))
+        // `code: None` makes revm ask `code_by_hash` when it needs the code (the
+        // default `AccountInfo` would claim empty code).
+        Ok(self
+            .0
+            .account(&address)
+            .map(|a| AccountInfo::new(a.balance, a.nonce, a.code_hash, Bytecode::default()))
+            .map(|mut info| {
+                info.code = None;
+                info
+            }))
     }
 
     fn code_by_hash(&mut self, code_hash: B256) -> Result<Bytecode, Self::Error> {

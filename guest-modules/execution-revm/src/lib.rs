@@ -23,3 +23,23 @@ pub use block::execute_block;
 pub use call::execute_call;
 
 molt_abi::export_execution!(execute_block, execute_call);
+
+/// Entry points for the native twin, taking the host as a trait object.
+///
+/// They are not generic, so revm is compiled (and optimised) as part of this crate
+/// rather than in whichever crate calls them — a host built without optimisation
+/// still runs the twin at full speed.
+pub mod native {
+    use molt_abi::GuestError;
+    use molt_abi::imports::StateHost;
+
+    /// [`execute_block`](crate::execute_block) on a `dyn StateHost`.
+    pub fn execute_block(host: &dyn StateHost, input: &[u8]) -> Result<Vec<u8>, GuestError> {
+        crate::execute_block(host, input)
+    }
+
+    /// [`execute_call`](crate::execute_call) on a `dyn StateHost`.
+    pub fn execute_call(host: &dyn StateHost, input: &[u8]) -> Result<Vec<u8>, GuestError> {
+        crate::execute_call(host, input)
+    }
+}

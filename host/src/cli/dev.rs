@@ -11,6 +11,7 @@ use ed25519_dalek::SigningKey;
 use molt_upgrade_proxy::keys;
 use molt_upgrade_proxy::package::{self, Package, Verifier};
 
+use super::Engine;
 use crate::builtin;
 use crate::runtime::{Grants, Runtime, RuntimeConfig};
 
@@ -25,12 +26,6 @@ pub(super) struct DevArgs {
     /// Run modules natively (linked in) instead of as WebAssembly.
     #[arg(long, value_enum, default_value_t = Engine::Wasm)]
     engine: Engine,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-enum Engine {
-    Wasm,
-    Native,
 }
 
 /// Requests the dev node sends its `echo` module, as a smoke test of the whole path.

@@ -2,6 +2,7 @@
 
 mod dev;
 mod module;
+mod statetest;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -23,6 +24,17 @@ enum Command {
     /// Create, sign, verify, inspect and call module packages.
     #[command(subcommand)]
     Module(module::ModuleCommand),
+    /// Run Ethereum GeneralStateTests against the execution module.
+    Statetest(statetest::StatetestArgs),
+}
+
+/// Where guest logic runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum Engine {
+    /// The signed WebAssembly module, in wasmtime.
+    Wasm,
+    /// The guest crate linked into the host.
+    Native,
 }
 
 /// Runs a parsed command line.
@@ -30,6 +42,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Dev(args) => dev::run(args),
         Command::Module(cmd) => module::run(cmd),
+        Command::Statetest(args) => statetest::run(args),
     }
 }
 

@@ -72,7 +72,10 @@ impl Default for RuntimeConfig {
             pool_slots: 64,
             max_memory_bytes: 1 << 30,
             default_memory_bytes: 256 << 20,
-            max_fuel: 20_000_000_000,
+            // Fuel guards against a module that never returns; EVM gas already bounds
+            // the EVM's own work, and the worst valid blocks (precompile-heavy ones)
+            // need tens of billions of units, so the default ceiling is far above.
+            max_fuel: 1_000_000_000_000,
             max_time_ms: 10_000,
             max_io_bytes: 64 << 20,
             max_wasm_stack: 1 << 20,

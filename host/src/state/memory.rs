@@ -122,6 +122,16 @@ impl MemState {
         }))
     }
 
+    /// Every account, ascending by address.
+    pub fn accounts(&self) -> impl Iterator<Item = (&Address, &Account)> {
+        self.accounts.iter()
+    }
+
+    /// The non-zero storage slots of `address`.
+    pub fn storage_of(&self, address: &Address) -> impl Iterator<Item = (&U256, &U256)> {
+        self.storage.get(address).into_iter().flatten()
+    }
+
     /// Number of accounts.
     pub fn len(&self) -> usize {
         self.accounts.len()
