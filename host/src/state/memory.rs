@@ -116,7 +116,6 @@ impl MemState {
                     balance: a.balance,
                     storage_root,
                     code_hash: a.code_hash,
-                    ..TrieAccount::default()
                 },
             )
         }))

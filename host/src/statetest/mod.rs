@@ -34,6 +34,37 @@ pub struct Options {
     pub jobs: usize,
 }
 
+/// The GeneralStateTests shipped beside the repository (`../shared/fixtures/…`), or
+/// `$MOLT_FIXTURES` if set. Tests and benches read their cases from here.
+pub fn fixtures_dir() -> PathBuf {
+    std::env::var_os("MOLT_FIXTURES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../../shared/fixtures/ethereum-tests/GeneralStateTests")
+        })
+}
+
+/// For each test unit in `file` with cases for `fork`: its name, its pre-state, and one
+/// block holding every one of those cases' transactions, in order.
+pub fn blocks(file: &Path, fork: &str) -> Result<Vec<(String, MemState, BlockInput)>, String> {
+    let text = std::fs::read_to_string(file).map_err(|e| e.to_string())?;
+    let suite: TestSuite = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+    let mut out = Vec::new();
+    for (name, unit) in suite.0 {
+        let Some((spec, tests)) = unit.post.iter().find(|(s, _)| format!("{s:?}") == fork) else {
+            continue;
+        };
+        let txs = tests.iter().filter_map(|t| t.txbytes.clone()).collect();
+        let input = BlockInput {
+            env: block_env(&unit, spec),
+            txs,
+        };
+        out.push((name, pre_state(&unit), input));
+    }
+    Ok(out)
+}
+
 /// Every `.json` file under `paths`, sorted.
 pub fn collect_files(paths: &[PathBuf]) -> std::io::Result<Vec<PathBuf>> {
     fn walk(p: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
@@ -147,22 +178,8 @@ fn run_case(
     let Some(txbytes) = &test.txbytes else {
         return Verdict::Skip("no txbytes");
     };
-    let spec_name: &'static str = spec.to_spec_id().into();
-    let env = &unit.env;
-    let u64_of = |v: U256| u64::try_from(v).unwrap_or(u64::MAX);
     let input = BlockInput {
-        env: BlockEnv {
-            spec: spec_name.to_string(),
-            chain_id: env.current_chain_id.map(u64_of).unwrap_or(1),
-            number: u64_of(env.current_number),
-            timestamp: u64_of(env.current_timestamp),
-            coinbase: env.current_coinbase,
-            gas_limit: u64_of(env.current_gas_limit),
-            base_fee: env.current_base_fee.map(u64_of).unwrap_or_default(),
-            difficulty: env.current_difficulty,
-            prevrandao: env.current_random.unwrap_or_default(),
-            excess_blob_gas: env.current_excess_blob_gas.map(u64_of).unwrap_or_default(),
-        },
+        env: block_env(unit, spec),
         txs: vec![txbytes.clone()],
     };
     let expects_exception = test.expect_exception.is_some();
@@ -200,6 +217,25 @@ fn run_case(
         ));
     }
     Verdict::Pass
+}
+
+/// The block a test unit's transaction executes in, under `spec`.
+fn block_env(unit: &TestUnit, spec: &SpecName) -> BlockEnv {
+    let spec_name: &'static str = spec.to_spec_id().into();
+    let env = &unit.env;
+    let u64_of = |v: U256| u64::try_from(v).unwrap_or(u64::MAX);
+    BlockEnv {
+        spec: spec_name.to_string(),
+        chain_id: env.current_chain_id.map(u64_of).unwrap_or(1),
+        number: u64_of(env.current_number),
+        timestamp: u64_of(env.current_timestamp),
+        coinbase: env.current_coinbase,
+        gas_limit: u64_of(env.current_gas_limit),
+        base_fee: env.current_base_fee.map(u64_of).unwrap_or_default(),
+        difficulty: env.current_difficulty,
+        prevrandao: env.current_random.unwrap_or_default(),
+        excess_blob_gas: env.current_excess_blob_gas.map(u64_of).unwrap_or_default(),
+    }
 }
 
 /// The pre-state of a test unit, with the block hashes tests expect for `BLOCKHASH`

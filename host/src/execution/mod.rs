@@ -107,3 +107,6 @@ impl Executor {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,263 @@
+//! The execution module from the host's side: WASM and native agree byte for byte,
+//! bad transactions get precise rejections, and a guest out of fuel fails the block
+//! cleanly.
+
+use std::sync::{Arc, OnceLock};
+
+use alloy_consensus::{SignableTransaction, TxEip1559, TxEnvelope, TxLegacy};
+use alloy_eips::eip2718::Encodable2718;
+use alloy_primitives::{Address, B256, Bytes, Signature, TxKind, U256, address};
+use k256::ecdsa::SigningKey;
+use molt_abi::execution::{BlockEnv, BlockInput, TxOutcome, reject};
+
+use super::*;
+use crate::builtin;
+use crate::runtime::{Grants, Runtime, RuntimeConfig};
+use crate::state::MemState;
+
+const ETH: u128 = 1_000_000_000_000_000_000;
+const GWEI: u128 = 1_000_000_000;
+const CHAIN_ID: u64 = 31337;
+
+fn runtime() -> &'static Runtime {
+    static RT: OnceLock<Runtime> = OnceLock::new();
+    RT.get_or_init(|| Runtime::new(RuntimeConfig::default()).expect("runtime"))
+}
+
+fn wasm() -> Executor {
+    let m = builtin::EXECUTION;
+    Executor::Wasm(
+        runtime()
+            .load(&m.manifest(), m.wasm, &Grants::default())
+            .expect("loads"),
+    )
+}
+
+/// Anvil's first dev key, so failures can be replayed with real tools.
+fn key() -> SigningKey {
+    let bytes: B256 = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
+        .parse()
+        .unwrap();
+    SigningKey::from_slice(bytes.as_slice()).unwrap()
+}
+
+const SENDER: Address = address!("f39Fd6e51aad88F6F4ce6aB8827279cffFb92266");
+const RECIPIENT: Address = address!("00000000000000000000000000000000000000b0");
+
+fn signature(hash: B256) -> Signature {
+    let (sig, recid) = key().sign_prehash_recoverable(hash.as_slice()).unwrap();
+    Signature::from_signature_and_parity(sig, recid.is_y_odd())
+}
+
+fn legacy(nonce: u64, chain_id: u64, value: u128, gas_limit: u64) -> Bytes {
+    let tx = TxLegacy {
+        chain_id: Some(chain_id),
+        nonce,
+        gas_price: 2 * GWEI,
+        gas_limit,
+        to: TxKind::Call(RECIPIENT),
+        value: U256::from(value),
+        input: Bytes::new(),
+    };
+    let sig = signature(tx.signature_hash());
+    TxEnvelope::from(tx.into_signed(sig)).encoded_2718().into()
+}
+
+fn dynamic_fee(nonce: u64, gas_limit: u64, to: TxKind, input: Bytes) -> Bytes {
+    let tx = TxEip1559 {
+        chain_id: CHAIN_ID,
+        nonce,
+        gas_limit,
+        max_fee_per_gas: 3 * GWEI,
+        max_priority_fee_per_gas: GWEI,
+        to,
+        value: U256::ZERO,
+        access_list: Default::default(),
+        input,
+    };
+    let sig = signature(tx.signature_hash());
+    TxEnvelope::from(tx.into_signed(sig)).encoded_2718().into()
+}
+
+fn env() -> BlockEnv {
+    BlockEnv {
+        spec: "Cancun".into(),
+        chain_id: CHAIN_ID,
+        number: 1,
+        timestamp: 1_700_000_000,
+        coinbase: address!("00000000000000000000000000000000000000c0"),
+        gas_limit: 30_000_000,
+        base_fee: GWEI as u64,
+        ..BlockEnv::default()
+    }
+}
+
+fn state() -> Arc<MemState> {
+    let mut s = MemState::new();
+    s.insert_account(SENDER, U256::from(ETH), 5, Bytes::new(), []);
+    Arc::new(s)
+}
+
+/// Runs a block on both engines, checks they agree byte for byte, returns the output.
+fn run_both(state: Arc<MemState>, input: &BlockInput) -> molt_abi::execution::BlockOutput {
+    let encoded = molt_abi::execution::encode(input);
+    let (native, _) = Executor::Native
+        .execute_block_raw(state.clone(), &encoded)
+        .expect("native");
+    let (wasm_out, stats) = wasm().execute_block_raw(state, &encoded).expect("wasm");
+    assert_eq!(native, wasm_out, "WASM and native outputs differ");
+    assert!(stats.is_some_and(|s| s.fuel_used > 0 && s.peak_memory > 0));
+    molt_abi::execution::decode(&native).expect("decodes")
+}
+
+fn codes(out: &molt_abi::execution::BlockOutput) -> Vec<String> {
+    out.outcomes
+        .iter()
+        .map(|o| match o {
+            TxOutcome::Included(r) => format!("included:{}", r.success),
+            TxOutcome::Rejected(r) => r.code.clone(),
+        })
+        .collect()
+}
+
+#[test]
+fn every_bad_transaction_gets_a_precise_rejection() {
+    let txs = vec![
+        Bytes::from_static(b"\x02\xc0garbage"),
+        legacy(5, 1, 1, 21_000),               // signed for chain 1
+        legacy(4, CHAIN_ID, 1, 21_000),        // nonce already used
+        legacy(5, CHAIN_ID, 10 * ETH, 21_000), // more value than balance
+        legacy(5, CHAIN_ID, 1, 20_000),        // below the intrinsic 21000
+        legacy(5, CHAIN_ID, 1, 40_000_000),    // above the block gas limit
+        legacy(5, CHAIN_ID, 1, 21_000),        // fine
+        legacy(6, CHAIN_ID, 1, 29_990_000),    // more than the block has left
+        legacy(8, CHAIN_ID, 1, 21_000),        // skips nonce 6 and 7
+        dynamic_fee(6, 21_000, TxKind::Call(RECIPIENT), Bytes::new()), // fine
+    ];
+    let out = run_both(state(), &BlockInput { env: env(), txs });
+    assert_eq!(
+        codes(&out),
+        [
+            reject::MALFORMED,
+            reject::WRONG_CHAIN_ID,
+            reject::NONCE_TOO_LOW,
+            reject::INSUFFICIENT_FUNDS,
+            reject::INTRINSIC_GAS_TOO_LOW,
+            reject::GAS_LIMIT_EXCEEDS_BLOCK,
+            "included:true",
+            reject::BLOCK_GAS_EXHAUSTED,
+            reject::NONCE_TOO_HIGH,
+            "included:true",
+        ]
+    );
+    assert_eq!(out.gas_used, 42_000);
+    // Only the two included transfers changed anything.
+    let mut post = (*state()).clone();
+    post.apply(&out.accounts, &out.codes);
+    let sender = crate::state::StateView::account(&post, &SENDER)
+        .unwrap()
+        .unwrap();
+    assert_eq!(sender.nonce, 7);
+    let recipient = crate::state::StateView::account(&post, &RECIPIENT)
+        .unwrap()
+        .unwrap();
+    assert_eq!(recipient.balance, U256::from(1));
+}
+
+#[test]
+fn contract_creation_returns_its_address_and_code() {
+    // Init code that stores 0x01 at memory 0 and returns that byte as the runtime code.
+    let init = Bytes::from_static(&[0x60, 0x01, 0x60, 0x00, 0x53, 0x60, 0x01, 0x60, 0x00, 0xf3]);
+    let txs = vec![dynamic_fee(5, 100_000, TxKind::Create, init)];
+    let out = run_both(state(), &BlockInput { env: env(), txs });
+    let TxOutcome::Included(receipt) = &out.outcomes[0] else {
+        panic!("rejected: {:?}", out.outcomes[0]);
+    };
+    assert!(receipt.success);
+    assert_eq!(
+        receipt.contract_address.as_ref(),
+        SENDER.create(5).as_slice()
+    );
+    assert_eq!(out.codes.len(), 1);
+    assert_eq!(out.codes[0].code.as_ref(), &[0x01]);
+}
+
+#[test]
+fn a_guest_out_of_fuel_fails_the_block_cleanly() {
+    let m = builtin::EXECUTION;
+    let mut manifest = m.manifest();
+    manifest.budgets.fuel = 100_000;
+    let starved = Executor::Wasm(
+        runtime()
+            .load(&manifest, m.wasm, &Grants::default())
+            .unwrap(),
+    );
+    let input = BlockInput {
+        env: env(),
+        txs: vec![legacy(5, CHAIN_ID, 1, 21_000)],
+    };
+    let err = starved.execute_block(state(), &input).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ExecError::Call(CallError::OutOfFuel { budget: 100_000 })
+        ),
+        "{err}"
+    );
+    // The node is fine and the normal module still executes the same block.
+    let out = wasm().execute_block(state(), &input).unwrap();
+    assert_eq!(codes(&out), ["included:true"]);
+}
+
+#[test]
+fn a_malformed_block_is_refused_not_trapped() {
+    let err = wasm().execute_block_raw(state(), b"\xff\x00").unwrap_err();
+    assert!(
+        matches!(&err, ExecError::Call(CallError::Refused(m)) if m.starts_with("malformed block input")),
+        "{err}"
+    );
+    let mut bad_fork = BlockInput {
+        env: env(),
+        txs: vec![],
+    };
+    bad_fork.env.spec = "Atlantis".into();
+    let err = Executor::Native
+        .execute_block(state(), &bad_fork)
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "refused by the module: unknown spec \"Atlantis\""
+    );
+}
+
+#[test]
+fn wasm_and_native_agree_on_conformance_blocks() {
+    // Every Cancun transaction of a unit, as one block: nonces clash, so blocks mix
+    // inclusions and rejections, which is the point.
+    let root = crate::statetest::fixtures_dir();
+    let mut blocks = 0;
+    for dir in [
+        "stExample",
+        "stLogTests",
+        "Pyspecs/cancun/eip1153_tstore",
+        "stCreateTest",
+    ] {
+        for file in crate::statetest::collect_files(&[root.join(dir)]).unwrap() {
+            for (name, pre, input) in crate::statetest::blocks(&file, "Cancun").unwrap() {
+                let encoded = molt_abi::execution::encode(&input);
+                let state = Arc::new(pre);
+                let (native, _) = Executor::Native
+                    .execute_block_raw(state.clone(), &encoded)
+                    .unwrap();
+                let (wasm_out, _) = wasm().execute_block_raw(state, &encoded).unwrap();
+                assert!(
+                    native == wasm_out,
+                    "{}::{name}: outputs differ",
+                    file.display()
+                );
+                blocks += 1;
+            }
+        }
+    }
+    assert!(blocks > 100, "only {blocks} blocks compared");
+}
