@@ -17,11 +17,13 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![deny(missing_docs)]
 
+pub mod bench;
 pub mod builtin;
 pub mod cli;
 pub mod execution;
 pub mod native;
 pub mod runtime;
 pub mod services;
+pub mod signer;
 pub mod state;
 pub mod statetest;

@@ -1,5 +1,6 @@
 //! The `molt` command line: argument definitions and dispatch.
 
+mod bench;
 mod dev;
 mod module;
 mod statetest;
@@ -26,6 +27,9 @@ enum Command {
     Module(module::ModuleCommand),
     /// Run Ethereum GeneralStateTests against the execution module.
     Statetest(statetest::StatetestArgs),
+    /// Measure guest modules as WebAssembly against their native twins.
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
 }
 
 /// Where guest logic runs.
@@ -43,6 +47,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Dev(args) => dev::run(args),
         Command::Module(cmd) => module::run(cmd),
         Command::Statetest(args) => statetest::run(args),
+        Command::Bench(cmd) => bench::run(cmd),
     }
 }
 

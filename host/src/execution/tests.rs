@@ -4,15 +4,14 @@
 
 use std::sync::{Arc, OnceLock};
 
-use alloy_consensus::{SignableTransaction, TxEip1559, TxEnvelope, TxLegacy};
-use alloy_eips::eip2718::Encodable2718;
-use alloy_primitives::{Address, B256, Bytes, Signature, TxKind, U256, address};
-use k256::ecdsa::SigningKey;
+use alloy_consensus::{TxEip1559, TxLegacy};
+use alloy_primitives::{Address, Bytes, TxKind, U256, address};
 use molt_abi::execution::{BlockEnv, BlockInput, TxOutcome, reject};
 
 use super::*;
 use crate::builtin;
 use crate::runtime::{Grants, Runtime, RuntimeConfig};
+use crate::signer::Signer;
 use crate::state::MemState;
 
 const ETH: u128 = 1_000_000_000_000_000_000;
@@ -34,23 +33,16 @@ fn wasm() -> Executor {
 }
 
 /// Anvil's first dev key, so failures can be replayed with real tools.
-fn key() -> SigningKey {
-    let bytes: B256 = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
-        .parse()
-        .unwrap();
-    SigningKey::from_slice(bytes.as_slice()).unwrap()
+fn signer() -> Signer {
+    let secret = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
+    Signer::from_secret(&secret.parse().unwrap()).unwrap()
 }
 
 const SENDER: Address = address!("f39Fd6e51aad88F6F4ce6aB8827279cffFb92266");
 const RECIPIENT: Address = address!("00000000000000000000000000000000000000b0");
 
-fn signature(hash: B256) -> Signature {
-    let (sig, recid) = key().sign_prehash_recoverable(hash.as_slice()).unwrap();
-    Signature::from_signature_and_parity(sig, recid.is_y_odd())
-}
-
 fn legacy(nonce: u64, chain_id: u64, value: u128, gas_limit: u64) -> Bytes {
-    let tx = TxLegacy {
+    signer().sign(TxLegacy {
         chain_id: Some(chain_id),
         nonce,
         gas_price: 2 * GWEI,
@@ -58,13 +50,11 @@ fn legacy(nonce: u64, chain_id: u64, value: u128, gas_limit: u64) -> Bytes {
         to: TxKind::Call(RECIPIENT),
         value: U256::from(value),
         input: Bytes::new(),
-    };
-    let sig = signature(tx.signature_hash());
-    TxEnvelope::from(tx.into_signed(sig)).encoded_2718().into()
+    })
 }
 
 fn dynamic_fee(nonce: u64, gas_limit: u64, to: TxKind, input: Bytes) -> Bytes {
-    let tx = TxEip1559 {
+    signer().sign(TxEip1559 {
         chain_id: CHAIN_ID,
         nonce,
         gas_limit,
@@ -74,9 +64,7 @@ fn dynamic_fee(nonce: u64, gas_limit: u64, to: TxKind, input: Bytes) -> Bytes {
         value: U256::ZERO,
         access_list: Default::default(),
         input,
-    };
-    let sig = signature(tx.signature_hash());
-    TxEnvelope::from(tx.into_signed(sig)).encoded_2718().into()
+    })
 }
 
 fn env() -> BlockEnv {

@@ -1,0 +1,181 @@
+//! `molt bench`: WASM-vs-native measurements in one process, on the same workload.
+//!
+//! `molt bench execution` runs each [`workloads`] block through the execution module
+//! as WebAssembly and through its native twin, alternating the two for several rounds,
+//! and reports the median time and the peak memory of each: the guest's peak linear
+//! memory, and the native run's peak heap (counted by [`alloc::PeakAlloc`], which the
+//! crate installs as the global allocator).
+
+pub mod alloc;
+pub mod workloads;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use molt_abi::execution;
+
+use crate::execution::{ExecError, Executor};
+use workloads::Workload;
+
+/// The process's allocator: the system allocator, counting live and peak heap bytes
+/// (two relaxed atomic operations per allocation) so native runs can be measured.
+#[global_allocator]
+pub static ALLOC: alloc::PeakAlloc = alloc::PeakAlloc::new();
+
+/// One workload's figures.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Row {
+    /// Workload name.
+    pub workload: String,
+    /// Transactions in the block.
+    pub txs: usize,
+    /// Gas the block used.
+    pub gas_used: u64,
+    /// Median wall time of the WebAssembly run, ms.
+    pub wasm_ms: f64,
+    /// Median wall time of the native run, ms.
+    pub native_ms: f64,
+    /// `wasm_ms / native_ms`.
+    pub time_ratio: f64,
+    /// Peak linear memory of the guest, bytes.
+    pub wasm_peak_bytes: u64,
+    /// Peak heap growth of the native run, bytes (0 if the allocator is not counting).
+    pub native_peak_bytes: u64,
+    /// `wasm_peak_bytes / native_peak_bytes`.
+    pub memory_ratio: f64,
+    /// Fuel the guest used.
+    pub fuel: u64,
+}
+
+/// Runs every workload `rounds` times on each engine, alternating.
+pub fn execution(
+    wasm: &Executor,
+    workloads: &[Workload],
+    rounds: usize,
+) -> Result<Vec<Row>, ExecError> {
+    let mut rows = Vec::new();
+    for w in workloads {
+        let input = execution::encode(&w.block);
+        let mut wasm_times = Vec::new();
+        let mut native_times = Vec::new();
+        let (mut wasm_peak, mut native_peak, mut fuel) = (0, 0, 0);
+        let mut reference = None;
+        for _ in 0..rounds.max(1) {
+            let state = Arc::new(w.pre.clone());
+            let started = Instant::now();
+            let (out, stats) = wasm.execute_block_raw(state, &input)?;
+            wasm_times.push(started.elapsed());
+            if let Some(s) = stats {
+                wasm_peak = wasm_peak.max(s.peak_memory);
+                fuel = s.fuel_used;
+            }
+            reference.get_or_insert(out);
+
+            let state = Arc::new(w.pre.clone());
+            let before = ALLOC.live();
+            ALLOC.reset_peak();
+            let started = Instant::now();
+            let (out, _) = Executor::Native.execute_block_raw(state, &input)?;
+            native_times.push(started.elapsed());
+            native_peak = native_peak.max(ALLOC.peak().saturating_sub(before) as u64);
+            if reference.as_ref() != Some(&out) {
+                return Err(ExecError::Output(format!(
+                    "{}: WASM and native outputs differ",
+                    w.name
+                )));
+            }
+        }
+        let decoded: execution::BlockOutput =
+            execution::decode(reference.as_deref().unwrap_or_default())
+                .map_err(|e| ExecError::Output(e.to_string()))?;
+        let included = decoded
+            .outcomes
+            .iter()
+            .filter(|o| matches!(o, execution::TxOutcome::Included(r) if r.success))
+            .count();
+        if included != w.block.txs.len() {
+            return Err(ExecError::Output(format!(
+                "{}: only {included} of {} transactions succeeded",
+                w.name,
+                w.block.txs.len()
+            )));
+        }
+        let (wasm_ms, native_ms) = (median_ms(wasm_times), median_ms(native_times));
+        rows.push(Row {
+            workload: w.name.to_string(),
+            txs: w.block.txs.len(),
+            gas_used: decoded.gas_used,
+            wasm_ms,
+            native_ms,
+            time_ratio: wasm_ms / native_ms,
+            wasm_peak_bytes: wasm_peak,
+            native_peak_bytes: native_peak,
+            memory_ratio: if native_peak == 0 {
+                f64::NAN
+            } else {
+                wasm_peak as f64 / native_peak as f64
+            },
+            fuel,
+        });
+    }
+    Ok(rows)
+}
+
+fn median_ms(mut times: Vec<Duration>) -> f64 {
+    times.sort();
+    times[times.len() / 2].as_secs_f64() * 1e3
+}
+
+/// The table `molt bench execution` prints.
+pub fn table(rows: &[Row]) -> String {
+    let mib = |b: u64| b as f64 / (1 << 20) as f64;
+    let mut out = format!(
+        "{:<22} {:>4} {:>11} {:>9} {:>10} {:>7} {:>10} {:>11} {:>6}\n",
+        "workload",
+        "txs",
+        "gas",
+        "wasm ms",
+        "native ms",
+        "time x",
+        "wasm MiB",
+        "native MiB",
+        "mem x"
+    );
+    for r in rows {
+        out += &format!(
+            "{:<22} {:>4} {:>11} {:>9.2} {:>10.2} {:>7.2} {:>10.2} {:>11.2} {:>6.2}\n",
+            r.workload,
+            r.txs,
+            r.gas_used,
+            r.wasm_ms,
+            r.native_ms,
+            r.time_ratio,
+            mib(r.wasm_peak_bytes),
+            mib(r.native_peak_bytes),
+            r.memory_ratio
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::builtin;
+    use crate::runtime::{Grants, Runtime, RuntimeConfig};
+
+    #[test]
+    fn every_workload_succeeds_identically_on_both_engines() {
+        let rt = Runtime::new(RuntimeConfig::default()).unwrap();
+        let m = builtin::EXECUTION;
+        let wasm = Executor::Wasm(rt.load(&m.manifest(), m.wasm, &Grants::default()).unwrap());
+        let small = [
+            workloads::erc20_transfers(5),
+            workloads::compute(2, 10),
+            workloads::deployments(2),
+        ];
+        let rows = execution(&wasm, &small, 1).unwrap();
+        assert_eq!(rows.len(), 3);
+        assert!(rows.iter().all(|r| r.gas_used > 0 && r.wasm_peak_bytes > 0));
+    }
+}
