@@ -247,7 +247,18 @@ fn every_refusal_names_its_reason() {
 fn modules_that_do_not_fit_their_kind_are_refused() {
     let f = Fixture::new();
     let key = f.public("publisher.key");
-    // The echo guest signed as an execution module lacks execution's entry points.
+    // An rpc-shaped module signed as an execution module lacks execution's entry points.
+    let rpc_shaped = f.path("rpc-shaped.wat");
+    std::fs::write(
+        &rpc_shaped,
+        r#"(module
+            (memory (export "memory") 1)
+            (func (export "molt_abi_version") (result i32) i32.const 1)
+            (func (export "molt_alloc") (param i32) (result i32) i32.const 8)
+            (func (export "molt_free") (param i32 i32))
+            (func (export "molt_rpc_handle") (param i32 i32) (result i64) i64.const 0))"#,
+    )
+    .unwrap();
     let as_exec = f.path("as-exec.wasm");
     let out = molt(&[
         "module",
@@ -260,7 +271,7 @@ fn modules_that_do_not_fit_their_kind_are_refused() {
         "echo",
         "--module-version",
         "1.0.0",
-        ECHO_WASM,
+        rpc_shaped.to_str().unwrap(),
         "-o",
         as_exec.to_str().unwrap(),
     ]);
