@@ -2,7 +2,15 @@
 
 use molt_abi::Kind;
 use molt_abi::interface::{self, FuncSig, InterfaceError, ItemType, ValType};
-use wasmparser::{ExternalKind, Parser, Payload, TypeRef, Validator};
+use wasmparser::{ExternalKind, Parser, Payload, TypeRef, Validator, WasmFeatures};
+
+/// The WebAssembly proposals ABI v1 allows (`ABI.md` §1): WebAssembly 2.0 plus tail
+/// calls, extended constant expressions and wide arithmetic. Threads, relaxed SIMD,
+/// memory64, GC and exceptions are refused as invalid.
+pub const ABI_FEATURES: WasmFeatures = WasmFeatures::WASM2
+    .union(WasmFeatures::TAIL_CALL)
+    .union(WasmFeatures::EXTENDED_CONST)
+    .union(WasmFeatures::WIDE_ARITHMETIC);
 
 /// An import's or export's type, owned.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -45,9 +53,10 @@ pub struct Interface {
 }
 
 impl Interface {
-    /// Validates `bytes` as a WebAssembly module and reads its interface.
+    /// Validates `bytes` as a WebAssembly module using only [`ABI_FEATURES`] and reads
+    /// its interface.
     pub fn read(bytes: &[u8]) -> Result<Interface, wasmparser::BinaryReaderError> {
-        let types = Validator::new().validate_all(bytes)?;
+        let types = Validator::new_with_features(ABI_FEATURES).validate_all(bytes)?;
         let types = types.as_ref();
         let func = |type_id: wasmparser::types::CoreTypeId| {
             let f = types[type_id].unwrap_func();

@@ -19,7 +19,7 @@ use molt_abi::interface::InterfaceError;
 use molt_abi::{ABI_VERSION, Kind, MANIFEST_SECTION, Manifest, SIGNATURE_SECTION};
 use sha2::{Digest, Sha256};
 
-pub use interface::{Interface, OwnedItem};
+pub use interface::{ABI_FEATURES, Interface, OwnedItem};
 pub use manifest_file::parse_toml;
 pub use signature::SignatureSection;
 

@@ -277,3 +277,23 @@ fn refuses_what_is_not_a_module() {
         PackageError::DuplicateSection(MANIFEST_SECTION)
     );
 }
+
+#[test]
+fn refuses_proposals_outside_the_abi() {
+    // A shared memory needs the threads proposal.
+    let threads = wat::parse_str(
+        r#"(module (memory (export "memory") 1 1 shared)
+            (func (export "molt_abi_version") (result i32) i32.const 1))"#,
+    )
+    .unwrap();
+    let err = Package::parse(threads).unwrap_err();
+    assert!(
+        matches!(&err, PackageError::NotWasm(m) if m.contains("threads")),
+        "{err}"
+    );
+    // Wide arithmetic is in.
+    let wide = rpc_module(
+        "(func (param i64 i64) (result i64 i64) (i64.mul_wide_u (local.get 0) (local.get 1)))",
+    );
+    assert!(Package::parse(wide).is_ok());
+}
