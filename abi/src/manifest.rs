@@ -11,7 +11,7 @@
 
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
-use alloy_rlp::{Decodable, Encodable, Header};
+use alloy_rlp::{Decodable, Encodable, Header, RlpDecodable, RlpEncodable};
 use core::fmt;
 use core::str::FromStr;
 
@@ -35,7 +35,7 @@ pub struct Manifest {
 }
 
 /// Resource ceilings per call. `0` means "the host's default".
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, RlpEncodable, RlpDecodable)]
 pub struct Budgets {
     /// Peak linear memory in bytes.
     pub memory_bytes: u64,
@@ -182,15 +182,7 @@ impl Manifest {
             .map_err(|_| ManifestError::UnknownKind(kind_name))?;
         let name = String::decode(&mut body).map_err(enc)?;
         let version = String::decode(&mut body).map_err(enc)?;
-        let mut b = list_body(&mut body).map_err(enc)?;
-        let budgets = Budgets {
-            memory_bytes: u64::decode(&mut b).map_err(enc)?,
-            fuel: u64::decode(&mut b).map_err(enc)?,
-            time_ms: u64::decode(&mut b).map_err(enc)?,
-        };
-        if !b.is_empty() {
-            return Err(ManifestError::Encoding("extra budget fields".into()));
-        }
+        let budgets = Budgets::decode(&mut body).map_err(enc)?;
         let capabilities = Vec::<String>::decode(&mut body)
             .map_err(enc)?
             .iter()
@@ -250,35 +242,6 @@ impl Encodable for Manifest {
         self.version.encode(out);
         self.budgets.encode(out);
         self.capability_names().encode(out);
-    }
-
-    fn length(&self) -> usize {
-        let payload_length = self.fields_len();
-        Header {
-            list: true,
-            payload_length,
-        }
-        .length()
-            + payload_length
-    }
-}
-
-impl Budgets {
-    fn fields_len(&self) -> usize {
-        self.memory_bytes.length() + self.fuel.length() + self.time_ms.length()
-    }
-}
-
-impl Encodable for Budgets {
-    fn encode(&self, out: &mut dyn alloy_rlp::BufMut) {
-        Header {
-            list: true,
-            payload_length: self.fields_len(),
-        }
-        .encode(out);
-        self.memory_bytes.encode(out);
-        self.fuel.encode(out);
-        self.time_ms.encode(out);
     }
 
     fn length(&self) -> usize {
