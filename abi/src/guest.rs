@@ -29,6 +29,7 @@ mod sys {
     unsafe extern "C" {
         pub fn log(level: u32, ptr: *const u8, len: usize);
         pub fn keccak256(ptr: *const u8, len: usize, out: *mut u8);
+        pub fn secp256k1_recover(msg: *const u8, sig: *const u8, recid: u32, out: *mut u8) -> i32;
         pub fn state_account(address: *const u8, out: *mut u8) -> i32;
         pub fn state_storage(address: *const u8, slot: *const u8, out: *mut u8);
         pub fn state_code(hash: *const u8, out: *mut u8, cap: usize) -> i32;
@@ -50,6 +51,16 @@ impl crate::imports::Host for WasmHost {
         // the host writes exactly 32 bytes at `out`.
         unsafe { sys::keccak256(data.as_ptr(), data.len(), out.as_mut_ptr()) };
         out
+    }
+
+    fn secp256k1_recover(&self, msg: &[u8; 32], sig: &[u8; 64], recid: u8) -> Option<[u8; 20]> {
+        let mut out = [0u8; 20];
+        // SAFETY: 32 readable message bytes, 64 readable signature bytes, 20 writable
+        // bytes at `out`, which is what the import reads and writes.
+        let ok = unsafe {
+            sys::secp256k1_recover(msg.as_ptr(), sig.as_ptr(), recid as u32, out.as_mut_ptr())
+        };
+        (ok == 1).then_some(out)
     }
 }
 

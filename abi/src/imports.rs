@@ -42,6 +42,12 @@ pub trait Host {
 
     /// Keccak-256 of `data`, computed natively by the host.
     fn keccak256(&self, data: &[u8]) -> [u8; 32];
+
+    /// The Ethereum address that signed the 32-byte `msg` with the 64-byte `sig`
+    /// (`r || s`) and recovery id `recid` (0 or 1), or `None` if it does not recover.
+    /// A high `s` is normalised (and `recid` flipped), as Ethereum's `ecrecover` does;
+    /// EIP-2's low-`s` rule for transactions is the caller's to apply.
+    fn secp256k1_recover(&self, msg: &[u8; 32], sig: &[u8; 64], recid: u8) -> Option<[u8; 20]>;
 }
 
 /// An account as the `execution` kind's state imports report it.

@@ -121,6 +121,13 @@ pub const HOST_IMPORTS: &[(&str, FuncSig<'static>)] = &[
             results: &[],
         },
     ),
+    (
+        "secp256k1_recover",
+        FuncSig {
+            params: &[I32, I32, I32, I32],
+            results: &[I32],
+        },
+    ),
 ];
 
 /// Host functions in module `molt` that only `execution` modules may import.

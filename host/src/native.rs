@@ -35,6 +35,10 @@ impl Host for NativeHost {
     fn keccak256(&self, data: &[u8]) -> [u8; 32] {
         services::keccak256(data)
     }
+
+    fn secp256k1_recover(&self, msg: &[u8; 32], sig: &[u8; 64], recid: u8) -> Option<[u8; 20]> {
+        services::secp256k1_recover(msg, sig, recid)
+    }
 }
 
 /// The `execution` kind's host services for a native twin: state reads from a
@@ -76,6 +80,10 @@ impl Host for NativeStateHost<'_> {
 
     fn keccak256(&self, data: &[u8]) -> [u8; 32] {
         self.host.keccak256(data)
+    }
+
+    fn secp256k1_recover(&self, msg: &[u8; 32], sig: &[u8; 64], recid: u8) -> Option<[u8; 20]> {
+        self.host.secp256k1_recover(msg, sig, recid)
     }
 }
 

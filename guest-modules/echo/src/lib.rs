@@ -129,6 +129,9 @@ mod tests {
         fn keccak256(&self, data: &[u8]) -> [u8; 32] {
             [data.len() as u8; 32]
         }
+        fn secp256k1_recover(&self, _: &[u8; 32], _: &[u8; 64], _: u8) -> Option<[u8; 20]> {
+            None
+        }
     }
 
     fn call(host: &FakeHost, body: &str) -> Value {

@@ -15,6 +15,8 @@
 
 mod block;
 mod call;
+#[cfg(target_arch = "wasm32")]
+mod crypto;
 mod db;
 mod env;
 mod tx;
@@ -22,7 +24,25 @@ mod tx;
 pub use block::execute_block;
 pub use call::execute_call;
 
-molt_abi::export_execution!(execute_block, execute_call);
+#[cfg(target_arch = "wasm32")]
+fn wasm_execute_block(
+    host: &molt_abi::guest::WasmHost,
+    input: &[u8],
+) -> Result<Vec<u8>, molt_abi::GuestError> {
+    crypto::install();
+    execute_block(host, input)
+}
+
+#[cfg(target_arch = "wasm32")]
+fn wasm_execute_call(
+    host: &molt_abi::guest::WasmHost,
+    input: &[u8],
+) -> Result<Vec<u8>, molt_abi::GuestError> {
+    crypto::install();
+    execute_call(host, input)
+}
+
+molt_abi::export_execution!(wasm_execute_block, wasm_execute_call);
 
 /// Entry points for the native twin, taking the host as a trait object.
 ///

@@ -56,7 +56,8 @@ fn range(mem: &[u8], ptr: u32, len: u32) -> wasmtime::Result<std::ops::Range<usi
     Ok(start..end)
 }
 
-/// Adds the imports every kind may use (`molt.log`, `molt.keccak256`).
+/// Adds the imports every kind may use (`molt.log`, `molt.keccak256`,
+/// `molt.secp256k1_recover`).
 pub fn add_common(linker: &mut Linker<StoreData>) -> wasmtime::Result<()> {
     linker.func_wrap(
         IMPORT_MODULE,
@@ -87,6 +88,30 @@ pub fn add_common(linker: &mut Linker<StoreData>) -> wasmtime::Result<()> {
             },
         )?;
     }
+    linker.func_wrap(
+        IMPORT_MODULE,
+        "secp256k1_recover",
+        |mut caller: Caller<'_, StoreData>,
+         msg: u32,
+         sig: u32,
+         recid: u32,
+         out: u32|
+         -> wasmtime::Result<i32> {
+            let mem = memory(&mut caller)?;
+            let data = mem.data_mut(&mut caller);
+            let msg: [u8; 32] = data[range(data, msg, 32)?].try_into().unwrap_or([0; 32]);
+            let sig: [u8; 64] = data[range(data, sig, 64)?].try_into().unwrap_or([0; 64]);
+            let dst = range(data, out, 20)?;
+            let Some(address) = u8::try_from(recid)
+                .ok()
+                .and_then(|r| services::secp256k1_recover(&msg, &sig, r))
+            else {
+                return Ok(0);
+            };
+            data[dst].copy_from_slice(&address);
+            Ok(1)
+        },
+    )?;
     Ok(())
 }
 
