@@ -10,6 +10,7 @@
 //! - [`builtin`]: the guest modules compiled into the binary.
 //! - [`native`]: the same guests linked natively, for WASM-vs-native comparisons.
 //! - [`state`]: Ethereum state, the `StateView` the execution module reads, roots.
+//! - [`storage`]: the sled database: state and chain, committed atomically per block.
 //! - [`execution`]: runs blocks and calls on the execution module, WASM or native.
 //! - [`statetest`]: the Ethereum GeneralStateTests conformance runner.
 //! - [`cli`]: the `molt` command.
@@ -27,3 +28,4 @@ pub mod services;
 pub mod signer;
 pub mod state;
 pub mod statetest;
+pub mod storage;
