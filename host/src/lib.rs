@@ -11,6 +11,7 @@
 //! - [`native`]: the same guests linked natively, for WASM-vs-native comparisons.
 //! - [`state`]: Ethereum state, the `StateView` the execution module reads, roots.
 //! - [`storage`]: the sled database: state and chain, committed atomically per block.
+//! - [`chain`]: Ethereum blocks (receipts, roots, header) from the execution output.
 //! - [`execution`]: runs blocks and calls on the execution module, WASM or native.
 //! - [`statetest`]: the Ethereum GeneralStateTests conformance runner.
 //! - [`cli`]: the `molt` command.
@@ -20,6 +21,7 @@
 
 pub mod bench;
 pub mod builtin;
+pub mod chain;
 pub mod cli;
 pub mod execution;
 pub mod native;

@@ -10,8 +10,12 @@
 //! | `s` | address (20) ‖ slot (32) | value (32, big-endian; zero slots are absent) |
 //! | `c` | code hash (32) | code |
 //! | `n` | block number (8, big-endian) | block hash (32) |
-//!
-//! Chain data (headers, bodies, receipts, indexes) joins this table with the dev node.
+//! | `h` | block number (8) | header (RLP) |
+//! | `H` | block hash (32) | block number (8) |
+//! | `b` | block number (8) | transactions: RLP list of EIP-2718 encodings |
+//! | `r` | block number (8) | receipts: RLP list of EIP-2718 receipt encodings |
+//! | `t` | transaction hash (32) | block number (8) ‖ index (4) |
+//! | `m` | `head` | number of the last committed block (8) |
 
 use std::path::Path;
 
@@ -25,6 +29,12 @@ const ACCOUNT: u8 = b'a';
 const STORAGE: u8 = b's';
 const CODE: u8 = b'c';
 const BLOCK_HASH: u8 = b'n';
+const HEADER: u8 = b'h';
+const NUMBER_BY_HASH: u8 = b'H';
+const BODY: u8 = b'b';
+const RECEIPTS: u8 = b'r';
+const TX_LOCATION: u8 = b't';
+const META_HEAD: &[u8] = b"mhead";
 
 /// A database failure.
 #[derive(Debug, thiserror::Error)]
@@ -92,6 +102,118 @@ impl Db {
         codes: &[NewCode],
     ) -> Result<(), StorageError> {
         let mut batch = sled::Batch::default();
+        self.state_into(&mut batch, accounts, codes)?;
+        batch.insert(key(BLOCK_HASH, &[&number.to_be_bytes()]), hash.as_slice());
+        self.tree.apply_batch(batch)?;
+        Ok(())
+    }
+
+    /// Commits a block — header, transactions, receipts, indexes, its state diff and
+    /// the new head — in one atomic batch.
+    pub fn commit_block(
+        &self,
+        block: &crate::chain::SealedBlock,
+        accounts: &[AccountChange],
+        codes: &[NewCode],
+    ) -> Result<(), StorageError> {
+        use alloy_eips::eip2718::Encodable2718;
+        let number = block.header.number;
+        let n = number.to_be_bytes();
+        let mut batch = sled::Batch::default();
+        self.state_into(&mut batch, accounts, codes)?;
+        batch.insert(key(BLOCK_HASH, &[&n]), block.hash.as_slice());
+        batch.insert(key(HEADER, &[&n]), alloy_rlp::encode(&block.header));
+        batch.insert(key(NUMBER_BY_HASH, &[block.hash.as_slice()]), n.as_slice());
+        batch.insert(key(BODY, &[&n]), alloy_rlp::encode(&block.transactions));
+        let receipts: Vec<Bytes> = block
+            .receipts
+            .iter()
+            .map(|r| r.encoded_2718().into())
+            .collect();
+        batch.insert(key(RECEIPTS, &[&n]), alloy_rlp::encode(&receipts));
+        for (i, tx) in block.transactions.iter().enumerate() {
+            let location = [n.as_slice(), &(i as u32).to_be_bytes()].concat();
+            batch.insert(
+                key(TX_LOCATION, &[alloy_primitives::keccak256(tx).as_slice()]),
+                location,
+            );
+        }
+        batch.insert(META_HEAD, n.as_slice());
+        self.tree.apply_batch(batch)?;
+        Ok(())
+    }
+
+    /// The number of the last committed block, if any.
+    pub fn head(&self) -> Result<Option<u64>, StorageError> {
+        self.tree
+            .get(META_HEAD)?
+            .map(|v| be_u64(META_HEAD, &v))
+            .transpose()
+    }
+
+    /// The header of block `number`.
+    pub fn header(&self, number: u64) -> Result<Option<alloy_consensus::Header>, StorageError> {
+        let k = key(HEADER, &[&number.to_be_bytes()]);
+        self.tree.get(&k)?.map(|v| decode_rlp(&k, &v)).transpose()
+    }
+
+    /// The number of the block with hash `hash`.
+    pub fn block_number(&self, hash: &B256) -> Result<Option<u64>, StorageError> {
+        let k = key(NUMBER_BY_HASH, &[hash.as_slice()]);
+        self.tree.get(&k)?.map(|v| be_u64(&k, &v)).transpose()
+    }
+
+    /// The transactions of block `number`, EIP-2718 encoded.
+    pub fn transactions(&self, number: u64) -> Result<Option<Vec<Bytes>>, StorageError> {
+        let k = key(BODY, &[&number.to_be_bytes()]);
+        self.tree.get(&k)?.map(|v| decode_rlp(&k, &v)).transpose()
+    }
+
+    /// The receipts of block `number`.
+    pub fn receipts(
+        &self,
+        number: u64,
+    ) -> Result<Option<Vec<alloy_consensus::ReceiptEnvelope>>, StorageError> {
+        use alloy_eips::eip2718::Decodable2718;
+        let k = key(RECEIPTS, &[&number.to_be_bytes()]);
+        let Some(v) = self.tree.get(&k)? else {
+            return Ok(None);
+        };
+        let encoded: Vec<Bytes> = decode_rlp(&k, &v)?;
+        encoded
+            .iter()
+            .map(|r| {
+                alloy_consensus::ReceiptEnvelope::decode_2718_exact(r).map_err(|e| {
+                    StorageError::Corrupt {
+                        key: hex::encode(&k),
+                        reason: e.to_string(),
+                    }
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(Some)
+    }
+
+    /// Where transaction `hash` is: block number and index.
+    pub fn transaction_location(&self, hash: &B256) -> Result<Option<(u64, u32)>, StorageError> {
+        let k = key(TX_LOCATION, &[hash.as_slice()]);
+        let Some(v) = self.tree.get(&k)? else {
+            return Ok(None);
+        };
+        if v.len() != 12 {
+            return Err(corrupt(&k, "expected 12 bytes"));
+        }
+        let number = be_u64(&k, &v[..8])?;
+        let index = u32::from_be_bytes([v[8], v[9], v[10], v[11]]);
+        Ok(Some((number, index)))
+    }
+
+    fn state_into(
+        &self,
+        batch: &mut sled::Batch,
+        accounts: &[AccountChange],
+        codes: &[NewCode],
+    ) -> Result<(), StorageError> {
         for code in codes {
             batch.insert(key(CODE, &[code.hash.as_slice()]), code.code.as_ref());
         }
@@ -116,8 +238,6 @@ impl Db {
                 }
             }
         }
-        batch.insert(key(BLOCK_HASH, &[&number.to_be_bytes()]), hash.as_slice());
-        self.tree.apply_batch(batch)?;
         Ok(())
     }
 
@@ -155,6 +275,22 @@ impl Db {
     pub fn state_root(&self) -> Result<B256, StorageError> {
         Ok(self.snapshot()?.state_root())
     }
+}
+
+fn corrupt(k: &[u8], reason: &str) -> StorageError {
+    StorageError::Corrupt {
+        key: hex::encode(k),
+        reason: reason.to_string(),
+    }
+}
+
+fn be_u64(k: &[u8], v: &[u8]) -> Result<u64, StorageError> {
+    let bytes: [u8; 8] = v.try_into().map_err(|_| corrupt(k, "expected 8 bytes"))?;
+    Ok(u64::from_be_bytes(bytes))
+}
+
+fn decode_rlp<T: alloy_rlp::Decodable>(k: &[u8], v: &[u8]) -> Result<T, StorageError> {
+    execution::decode::<T>(v).map_err(|e| corrupt(k, &e.to_string()))
 }
 
 fn decode_account(k: &[u8], v: &[u8]) -> Result<AccountInfo, StorageError> {

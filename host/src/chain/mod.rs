@@ -1,0 +1,126 @@
+//! Ethereum blocks from the execution module's output: receipts, roots, header.
+//!
+//! The module decides what each transaction did; this module turns that into the
+//! block every Ethereum tool expects — transactions and receipts roots, logs bloom,
+//! state root after the diff, header hash = keccak256(RLP(header)) — ready for
+//! [`Db::commit_block`](crate::storage::Db::commit_block).
+
+use std::sync::Arc;
+
+use alloy_consensus::constants::EMPTY_OMMER_ROOT_HASH;
+use alloy_consensus::proofs::{calculate_receipt_root, calculate_transaction_root};
+use alloy_consensus::{Eip658Value, Header, Receipt, ReceiptEnvelope, ReceiptWithBloom, TxType};
+use alloy_primitives::{B256, Bloom, Bytes};
+use alloy_trie::EMPTY_ROOT_HASH;
+use molt_abi::execution::{BlockEnv, BlockInput, BlockOutput, TxOutcome};
+
+use crate::execution::{ExecError, Executor};
+use crate::storage::{Db, StorageError};
+
+/// A block with its hash, transactions and receipts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SealedBlock {
+    /// The header.
+    pub header: Header,
+    /// keccak256 of the RLP header.
+    pub hash: B256,
+    /// Included transactions, EIP-2718 encoded, in order.
+    pub transactions: Vec<Bytes>,
+    /// One receipt per included transaction.
+    pub receipts: Vec<ReceiptEnvelope>,
+}
+
+/// Why a block could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum ChainError {
+    /// The execution module failed on the block.
+    #[error(transparent)]
+    Exec(#[from] ExecError),
+    /// The database failed.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    /// The module included a transaction the host cannot decode.
+    #[error("included transaction does not decode: {0}")]
+    Decode(String),
+}
+
+/// Executes `candidates` on the state in `db` as block `env.number` on top of
+/// `parent` and assembles the block from what was included. Rejected candidates are
+/// returned with their outcome so the caller (the pool) can drop or keep them.
+pub fn build_block(
+    db: &Db,
+    executor: &Executor,
+    parent: Option<&SealedBlock>,
+    env: BlockEnv,
+    candidates: Vec<Bytes>,
+) -> Result<(SealedBlock, BlockOutput), ChainError> {
+    let input = BlockInput {
+        env: env.clone(),
+        txs: candidates,
+    };
+    let output = executor.execute_block(Arc::new(db.clone()), &input)?;
+    let mut transactions = Vec::new();
+    let mut receipts = Vec::new();
+    for (tx, outcome) in input.txs.iter().zip(&output.outcomes) {
+        let TxOutcome::Included(r) = outcome else {
+            continue;
+        };
+        transactions.push(tx.clone());
+        let receipt = Receipt {
+            status: Eip658Value::Eip658(r.success),
+            cumulative_gas_used: r.cumulative_gas_used,
+            logs: r.logs.clone(),
+        };
+        let with_bloom = ReceiptWithBloom::from(receipt);
+        receipts.push(
+            match TxType::try_from(r.tx_type).unwrap_or(TxType::Legacy) {
+                TxType::Legacy => ReceiptEnvelope::Legacy(with_bloom),
+                TxType::Eip2930 => ReceiptEnvelope::Eip2930(with_bloom),
+                TxType::Eip1559 => ReceiptEnvelope::Eip1559(with_bloom),
+                TxType::Eip4844 => ReceiptEnvelope::Eip4844(with_bloom),
+                TxType::Eip7702 => ReceiptEnvelope::Eip7702(with_bloom),
+            },
+        );
+    }
+    let mut post = db.snapshot()?;
+    post.apply(&output.accounts, &output.codes);
+    let envelopes = transactions
+        .iter()
+        .map(|t| alloy_eips::eip2718::Decodable2718::decode_2718_exact(t))
+        .collect::<Result<Vec<alloy_consensus::TxEnvelope>, _>>()
+        .map_err(|e| ChainError::Decode(e.to_string()))?;
+    let logs_bloom = receipts
+        .iter()
+        .fold(Bloom::ZERO, |acc, r| acc | *r.logs_bloom());
+    let header = Header {
+        parent_hash: parent.map(|p| p.hash).unwrap_or_default(),
+        ommers_hash: EMPTY_OMMER_ROOT_HASH,
+        beneficiary: env.coinbase,
+        state_root: post.state_root(),
+        transactions_root: calculate_transaction_root(&envelopes),
+        receipts_root: calculate_receipt_root(&receipts),
+        logs_bloom,
+        difficulty: env.difficulty,
+        number: env.number,
+        gas_limit: env.gas_limit,
+        gas_used: output.gas_used,
+        timestamp: env.timestamp,
+        mix_hash: env.prevrandao,
+        base_fee_per_gas: Some(env.base_fee),
+        withdrawals_root: Some(EMPTY_ROOT_HASH),
+        blob_gas_used: Some(0),
+        excess_blob_gas: Some(env.excess_blob_gas),
+        parent_beacon_block_root: Some(B256::ZERO),
+        ..Header::default()
+    };
+    let block = SealedBlock {
+        hash: header.hash_slow(),
+        header,
+        transactions,
+        receipts,
+    };
+    Ok((block, output))
+}
+
+#[cfg(test)]
+mod tests;
