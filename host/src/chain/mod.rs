@@ -3,7 +3,10 @@
 //! The module decides what each transaction did; this module turns that into the
 //! block every Ethereum tool expects — transactions and receipts roots, logs bloom,
 //! state root after the diff, header hash = keccak256(RLP(header)) — ready for
-//! [`Db::commit_block`](crate::storage::Db::commit_block).
+//! [`Db::commit_block`](crate::storage::Db::commit_block). [`pool`] holds what users
+//! submitted until a block includes it.
+
+pub mod pool;
 
 use std::sync::Arc;
 
