@@ -6,15 +6,18 @@
 //! [`Db::commit_block`](crate::storage::Db::commit_block). [`pool`] holds what users
 //! submitted until a block includes it.
 
+pub mod driver;
 pub mod pool;
 
 use std::sync::Arc;
 
 use alloy_consensus::constants::EMPTY_OMMER_ROOT_HASH;
-use alloy_consensus::proofs::{calculate_receipt_root, calculate_transaction_root};
+use alloy_consensus::proofs::calculate_receipt_root;
 use alloy_consensus::{Eip658Value, Header, Receipt, ReceiptEnvelope, ReceiptWithBloom, TxType};
 use alloy_primitives::{B256, Bloom, Bytes};
+use alloy_rlp::BufMut;
 use alloy_trie::EMPTY_ROOT_HASH;
+use alloy_trie::root::ordered_trie_root_with_encoder;
 use molt_abi::execution::{BlockEnv, BlockInput, BlockOutput, TxOutcome};
 
 use crate::execution::{ExecError, Executor};
@@ -42,6 +45,9 @@ pub enum ChainError {
     /// The database failed.
     #[error(transparent)]
     Storage(#[from] StorageError),
+    /// The state could not be read.
+    #[error(transparent)]
+    State(#[from] crate::state::StateError),
     /// The module included a transaction the host cannot decode.
     #[error("included transaction does not decode: {0}")]
     Decode(String),
@@ -87,11 +93,31 @@ pub fn build_block(
     }
     let mut post = db.snapshot()?;
     post.apply(&output.accounts, &output.codes);
-    let envelopes = transactions
-        .iter()
-        .map(|t| alloy_eips::eip2718::Decodable2718::decode_2718_exact(t))
-        .collect::<Result<Vec<alloy_consensus::TxEnvelope>, _>>()
-        .map_err(|e| ChainError::Decode(e.to_string()))?;
+    // Every included transaction was decoded by the module; check the host agrees.
+    for t in &transactions {
+        <alloy_consensus::TxEnvelope as alloy_eips::eip2718::Decodable2718>::decode_2718_exact(t)
+            .map_err(|e| ChainError::Decode(e.to_string()))?;
+    }
+    let block = assemble(
+        parent,
+        &env,
+        transactions,
+        receipts,
+        output.gas_used,
+        post.state_root(),
+    );
+    Ok((block, output))
+}
+
+/// The block with these contents: roots, bloom and header hash computed here.
+pub(crate) fn assemble(
+    parent: Option<&SealedBlock>,
+    env: &BlockEnv,
+    transactions: Vec<Bytes>,
+    receipts: Vec<ReceiptEnvelope>,
+    gas_used: u64,
+    state_root: B256,
+) -> SealedBlock {
     let logs_bloom = receipts
         .iter()
         .fold(Bloom::ZERO, |acc, r| acc | *r.logs_bloom());
@@ -99,14 +125,14 @@ pub fn build_block(
         parent_hash: parent.map(|p| p.hash).unwrap_or_default(),
         ommers_hash: EMPTY_OMMER_ROOT_HASH,
         beneficiary: env.coinbase,
-        state_root: post.state_root(),
-        transactions_root: calculate_transaction_root(&envelopes),
+        state_root,
+        transactions_root: ordered_trie_root_with_encoder(&transactions, |t, buf| buf.put_slice(t)),
         receipts_root: calculate_receipt_root(&receipts),
         logs_bloom,
         difficulty: env.difficulty,
         number: env.number,
         gas_limit: env.gas_limit,
-        gas_used: output.gas_used,
+        gas_used,
         timestamp: env.timestamp,
         mix_hash: env.prevrandao,
         base_fee_per_gas: Some(env.base_fee),
@@ -116,13 +142,12 @@ pub fn build_block(
         parent_beacon_block_root: Some(B256::ZERO),
         ..Header::default()
     };
-    let block = SealedBlock {
+    SealedBlock {
         hash: header.hash_slow(),
         header,
         transactions,
         receipts,
-    };
-    Ok((block, output))
+    }
 }
 
 #[cfg(test)]

@@ -58,7 +58,8 @@ fn a_committed_block_reads_back_consistently_after_a_reopen() {
         };
         db.apply(0, B256::ZERO, &[alloc], &[]).unwrap();
         let (block, out) = build_block(&db, &Executor::Native, None, env, txs.clone()).unwrap();
-        db.commit_block(&block, &out.accounts, &out.codes).unwrap();
+        db.commit_block(&block, b"seal", &out.accounts, &out.codes)
+            .unwrap();
         db.flush().unwrap();
         (block, db.state_root().unwrap())
     };
@@ -77,9 +78,108 @@ fn a_committed_block_reads_back_consistently_after_a_reopen() {
     assert_eq!(calculate_receipt_root(&receipts), header.receipts_root);
     assert_eq!(receipts[1].cumulative_gas_used(), 42_000);
     assert_eq!(db.transactions(1).unwrap().unwrap(), block.transactions);
+    assert_eq!(db.seal(1).unwrap().unwrap().as_ref(), b"seal");
     assert_eq!(
         db.transaction_location(&keccak256(&txs[2])).unwrap(),
         Some((1, 1))
     );
     assert_eq!(db.transaction_location(&keccak256(&txs[1])).unwrap(), None);
+}
+
+mod driver {
+    use alloy_consensus::TxEip1559;
+    use alloy_primitives::{TxKind, U256, address};
+    use ed25519_dalek::{Signature, SigningKey, Verifier};
+
+    use super::super::driver::{Chain, ChainConfig};
+    use super::super::pool::PoolError;
+    use super::*;
+    use crate::state::StateView;
+
+    const ETH: u128 = 1_000_000_000_000_000_000;
+
+    fn open(dir: &std::path::Path) -> Chain {
+        let alloc: Vec<_> = crate::dev_accounts::signers(3)
+            .unwrap()
+            .iter()
+            .map(|s| (s.address(), U256::from(10_000 * ETH)))
+            .collect();
+        let db = crate::storage::Db::open(dir).unwrap();
+        Chain::open(
+            db,
+            Executor::Native,
+            ChainConfig::dev(),
+            SigningKey::from_bytes(&[7; 32]),
+            &alloc,
+        )
+        .unwrap()
+    }
+
+    fn pay(from: &Signer, nonce: u64, to: Address, value: u128) -> Bytes {
+        from.sign(TxEip1559 {
+            chain_id: 31337,
+            nonce,
+            gas_limit: 21_000,
+            max_fee_per_gas: 3_000_000_000,
+            max_priority_fee_per_gas: 1_000_000_000,
+            to: TxKind::Call(to),
+            value: U256::from(value),
+            access_list: Default::default(),
+            input: Bytes::new(),
+        })
+    }
+
+    #[test]
+    fn submitted_transactions_are_mined_sealed_and_survive_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let accounts = crate::dev_accounts::signers(2).unwrap();
+        let bob = address!("000000000000000000000000000000000000b0b0");
+        let (hash1, block1) = {
+            let chain = open(dir.path());
+            let genesis = chain.head();
+            assert_eq!(genesis.header.number, 0);
+            assert_eq!(genesis.header.state_root, chain.db().state_root().unwrap());
+
+            for nonce in 0..3 {
+                chain.submit(pay(&accounts[0], nonce, bob, ETH)).unwrap();
+            }
+            chain.submit(pay(&accounts[1], 0, bob, 2 * ETH)).unwrap();
+            assert_eq!(chain.pool_len(), 4);
+            let block = chain.mine(1_700_000_000).unwrap();
+            assert_eq!(block.transactions.len(), 4);
+            assert_eq!(block.header.parent_hash, genesis.hash);
+            assert_eq!(chain.pool_len(), 0);
+            assert_eq!(
+                chain.submit(pay(&accounts[0], 1, bob, ETH)),
+                Err(PoolError::NonceTooLow { next: 3, got: 1 })
+            );
+            let envelopes: Vec<alloy_consensus::TxEnvelope> = block
+                .transactions
+                .iter()
+                .map(|t| alloy_eips::eip2718::Decodable2718::decode_2718_exact(t).unwrap())
+                .collect();
+            assert_eq!(
+                block.header.transactions_root,
+                alloy_consensus::proofs::calculate_transaction_root(&envelopes)
+            );
+            // EIP-1559: a block far below its target lowers the next base fee.
+            assert!(chain.next_env(0).base_fee < 1_000_000_000);
+            (block.hash, block)
+        };
+
+        let chain = open(dir.path());
+        assert_eq!(chain.head().hash, hash1);
+        let bob_account = chain.db().account(&bob).unwrap().unwrap();
+        assert_eq!(bob_account.balance, U256::from(5 * ETH));
+        let seal = chain.db().seal(1).unwrap().unwrap();
+        let key = ed25519_dalek::VerifyingKey::from_bytes(seal[64..].try_into().unwrap()).unwrap();
+        let signature = Signature::from_slice(&seal[..64]).unwrap();
+        assert!(key.verify(block1.hash.as_slice(), &signature).is_ok());
+
+        chain.submit(pay(&accounts[0], 3, bob, ETH)).unwrap();
+        let block2 = chain.mine(1_700_000_012).unwrap();
+        assert_eq!(block2.header.number, 2);
+        assert_eq!(block2.header.parent_hash, hash1);
+        assert_eq!(block2.header.state_root, chain.db().state_root().unwrap());
+    }
 }

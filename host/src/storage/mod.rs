@@ -15,6 +15,7 @@
 //! | `b` | block number (8) | transactions: RLP list of EIP-2718 encodings |
 //! | `r` | block number (8) | receipts: RLP list of EIP-2718 receipt encodings |
 //! | `t` | transaction hash (32) | block number (8) ‖ index (4) |
+//! | `e` | block number (8) | the node's seal: ed25519 signature (64) ‖ public key (32) over the block hash |
 //! | `m` | `head` | number of the last committed block (8) |
 
 use std::path::Path;
@@ -34,6 +35,7 @@ const NUMBER_BY_HASH: u8 = b'H';
 const BODY: u8 = b'b';
 const RECEIPTS: u8 = b'r';
 const TX_LOCATION: u8 = b't';
+const SEAL: u8 = b'e';
 const META_HEAD: &[u8] = b"mhead";
 
 /// A database failure.
@@ -108,11 +110,12 @@ impl Db {
         Ok(())
     }
 
-    /// Commits a block — header, transactions, receipts, indexes, its state diff and
-    /// the new head — in one atomic batch.
+    /// Commits a block — header, seal, transactions, receipts, indexes, its state
+    /// diff and the new head — in one atomic batch.
     pub fn commit_block(
         &self,
         block: &crate::chain::SealedBlock,
+        seal: &[u8],
         accounts: &[AccountChange],
         codes: &[NewCode],
     ) -> Result<(), StorageError> {
@@ -123,6 +126,7 @@ impl Db {
         self.state_into(&mut batch, accounts, codes)?;
         batch.insert(key(BLOCK_HASH, &[&n]), block.hash.as_slice());
         batch.insert(key(HEADER, &[&n]), alloy_rlp::encode(&block.header));
+        batch.insert(key(SEAL, &[&n]), seal);
         batch.insert(key(NUMBER_BY_HASH, &[block.hash.as_slice()]), n.as_slice());
         batch.insert(key(BODY, &[&n]), alloy_rlp::encode(&block.transactions));
         let receipts: Vec<Bytes> = block
@@ -155,6 +159,14 @@ impl Db {
     pub fn header(&self, number: u64) -> Result<Option<alloy_consensus::Header>, StorageError> {
         let k = key(HEADER, &[&number.to_be_bytes()]);
         self.tree.get(&k)?.map(|v| decode_rlp(&k, &v)).transpose()
+    }
+
+    /// The node's seal of block `number`.
+    pub fn seal(&self, number: u64) -> Result<Option<Bytes>, StorageError> {
+        Ok(self
+            .tree
+            .get(key(SEAL, &[&number.to_be_bytes()]))?
+            .map(|v| Bytes::copy_from_slice(&v)))
     }
 
     /// The number of the block with hash `hash`.

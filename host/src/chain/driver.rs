@@ -1,0 +1,226 @@
+//! The chain driver: genesis, transaction submission, block production and commit.
+//!
+//! [`Chain`] owns the database, the pool and the head. Producing a block executes
+//! the pool's pending transactions through the execution module, assembles the block,
+//! seals its hash with the node's ed25519 key and commits everything in one batch;
+//! a restart resumes from the last committed block.
+
+use std::sync::Mutex;
+
+use alloy_eips::eip1559::BaseFeeParams;
+use alloy_primitives::{Address, B256, Bytes, U256};
+use ed25519_dalek::{Signer as _, SigningKey};
+use molt_abi::execution::{AccountChange, AccountInfo, BlockEnv, TxOutcome};
+
+use super::pool::{Pool, PoolError, Rules};
+use super::{ChainError, SealedBlock, build_block};
+use crate::execution::Executor;
+use crate::storage::Db;
+
+/// The chain's fixed parameters.
+#[derive(Clone, Debug)]
+pub struct ChainConfig {
+    /// EIP-155 chain id.
+    pub chain_id: u64,
+    /// Fork rules (`Cancun`, …).
+    pub spec: String,
+    /// Gas limit of every block.
+    pub gas_limit: u64,
+    /// Base fee of the first block after genesis.
+    pub initial_base_fee: u64,
+    /// Fee recipient of produced blocks.
+    pub coinbase: Address,
+    /// Genesis timestamp, seconds.
+    pub genesis_timestamp: u64,
+}
+
+impl ChainConfig {
+    /// anvil's defaults: chain 31337, 30 M gas, 1 gwei base fee, Cancun rules.
+    pub fn dev() -> Self {
+        ChainConfig {
+            chain_id: 31337,
+            spec: "Cancun".into(),
+            gas_limit: 30_000_000,
+            initial_base_fee: 1_000_000_000,
+            coinbase: Address::ZERO,
+            genesis_timestamp: 0,
+        }
+    }
+}
+
+/// The chain.
+pub struct Chain {
+    db: Db,
+    executor: Executor,
+    config: ChainConfig,
+    seal_key: SigningKey,
+    pool: Mutex<Pool>,
+    head: Mutex<SealedBlock>,
+}
+
+impl std::fmt::Debug for Chain {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Chain")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Chain {
+    /// Opens the chain in `db`, creating genesis with `alloc` if the database is
+    /// empty, or resuming from its head.
+    pub fn open(
+        db: Db,
+        executor: Executor,
+        config: ChainConfig,
+        seal_key: SigningKey,
+        alloc: &[(Address, U256)],
+    ) -> Result<Chain, ChainError> {
+        let head = match db.head()? {
+            Some(number) => load_block(&db, number)?,
+            None => {
+                let accounts: Vec<AccountChange> = alloc
+                    .iter()
+                    .map(|(address, balance)| AccountChange {
+                        address: *address,
+                        info: AccountInfo {
+                            nonce: 0,
+                            balance: *balance,
+                            code_hash: alloy_trie::KECCAK_EMPTY,
+                        },
+                        ..AccountChange::default()
+                    })
+                    .collect();
+                let env = BlockEnv {
+                    spec: config.spec.clone(),
+                    chain_id: config.chain_id,
+                    number: 0,
+                    timestamp: config.genesis_timestamp,
+                    coinbase: config.coinbase,
+                    gas_limit: config.gas_limit,
+                    base_fee: config.initial_base_fee,
+                    ..BlockEnv::default()
+                };
+                let mut post = db.snapshot()?;
+                post.apply(&accounts, &[]);
+                let genesis =
+                    super::assemble(None, &env, Vec::new(), Vec::new(), 0, post.state_root());
+                let seal = seal(&seal_key, &genesis.hash);
+                db.commit_block(&genesis, &seal, &accounts, &[])?;
+                genesis
+            }
+        };
+        Ok(Chain {
+            db,
+            executor,
+            config,
+            seal_key,
+            pool: Mutex::new(Pool::new()),
+            head: Mutex::new(head),
+        })
+    }
+
+    /// The database.
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    /// The last committed block.
+    pub fn head(&self) -> SealedBlock {
+        lock(&self.head).clone()
+    }
+
+    /// The environment the next block will execute in.
+    pub fn next_env(&self, timestamp: u64) -> BlockEnv {
+        let head = lock(&self.head);
+        let base_fee = head
+            .header
+            .next_block_base_fee(BaseFeeParams::ethereum())
+            .unwrap_or(self.config.initial_base_fee);
+        BlockEnv {
+            spec: self.config.spec.clone(),
+            chain_id: self.config.chain_id,
+            number: head.header.number + 1,
+            timestamp: timestamp.max(head.header.timestamp + 1),
+            coinbase: self.config.coinbase,
+            gas_limit: self.config.gas_limit,
+            base_fee,
+            prevrandao: head.hash,
+            ..BlockEnv::default()
+        }
+    }
+
+    /// Checks and pools a raw transaction; returns its hash.
+    pub fn submit(&self, raw: Bytes) -> Result<B256, PoolError> {
+        let env = self.next_env(0);
+        let rules = Rules {
+            chain_id: self.config.chain_id,
+            base_fee: env.base_fee,
+            block_gas_limit: env.gas_limit,
+        };
+        lock(&self.pool).add(raw, &self.db, rules)
+    }
+
+    /// Number of pooled transactions.
+    pub fn pool_len(&self) -> usize {
+        lock(&self.pool).len()
+    }
+
+    /// Produces, seals and commits the next block from the pool's pending
+    /// transactions. Transactions the block rejects leave the pool.
+    pub fn mine(&self, timestamp: u64) -> Result<SealedBlock, ChainError> {
+        let env = self.next_env(timestamp);
+        let pending = lock(&self.pool).pending(&self.db)?;
+        let candidates: Vec<Bytes> = pending.iter().map(|t| t.raw.clone()).collect();
+        let parent = self.head();
+        let (block, output) =
+            build_block(&self.db, &self.executor, Some(&parent), env, candidates)?;
+        let seal = seal(&self.seal_key, &block.hash);
+        self.db
+            .commit_block(&block, &seal, &output.accounts, &output.codes)?;
+        {
+            let mut pool = lock(&self.pool);
+            for (tx, outcome) in pending.iter().zip(&output.outcomes) {
+                if matches!(outcome, TxOutcome::Rejected(_)) {
+                    pool.remove(&tx.hash);
+                }
+            }
+            pool.prune(&self.db)?;
+        }
+        *lock(&self.head) = block.clone();
+        Ok(block)
+    }
+}
+
+/// The node's seal of a block: ed25519 over the block hash, then the public key.
+fn seal(key: &SigningKey, hash: &B256) -> Vec<u8> {
+    let signature = key.sign(hash.as_slice());
+    [
+        signature.to_bytes().as_slice(),
+        key.verifying_key().as_bytes(),
+    ]
+    .concat()
+}
+
+fn load_block(db: &Db, number: u64) -> Result<SealedBlock, ChainError> {
+    let missing = |what: &str| {
+        ChainError::Storage(crate::storage::StorageError::Corrupt {
+            key: format!("block {number}"),
+            reason: format!("head points at a block without {what}"),
+        })
+    };
+    let header = db.header(number)?.ok_or_else(|| missing("a header"))?;
+    Ok(SealedBlock {
+        hash: header.hash_slow(),
+        header,
+        transactions: db
+            .transactions(number)?
+            .ok_or_else(|| missing("transactions"))?,
+        receipts: db.receipts(number)?.ok_or_else(|| missing("receipts"))?,
+    })
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // Every critical section leaves its data consistent, so a poisoned lock is usable.
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
