@@ -25,8 +25,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use molt_abi::envelope::decode_output;
-use molt_abi::interface::{self, FuncSig, ItemType, ValType};
+use molt_abi::interface::{self, ValType};
 use molt_abi::{ABI_VERSION, Capability, Kind, Manifest, unpack};
+use molt_upgrade_proxy::package::OwnedItem;
 use wasmtime::{ExternType, Instance, InstancePre, Linker, Module, Store, Trap};
 
 pub use cache::CacheHit;
@@ -203,26 +204,18 @@ impl Runtime {
 }
 
 fn check_interface(kind: Kind, module: &Module) -> Result<(), LoadError> {
-    fn owned(ty: &ExternType) -> (Vec<ValType>, Vec<ValType>, u8) {
+    fn owned(ty: &ExternType) -> OwnedItem {
         let v = |t: wasmtime::ValType| match t {
             wasmtime::ValType::I32 => ValType::I32,
             wasmtime::ValType::I64 => ValType::I64,
             _ => ValType::Other,
         };
         match ty {
-            ExternType::Func(f) => (f.params().map(v).collect(), f.results().map(v).collect(), 0),
-            ExternType::Memory(_) => (vec![], vec![], 1),
-            _ => (vec![], vec![], 2),
-        }
-    }
-    fn item<'a>(t: &'a (Vec<ValType>, Vec<ValType>, u8)) -> ItemType<'a> {
-        match t.2 {
-            0 => ItemType::Func(FuncSig {
-                params: &t.0,
-                results: &t.1,
-            }),
-            1 => ItemType::Memory,
-            _ => ItemType::Other,
+            ExternType::Func(f) => {
+                OwnedItem::Func(f.params().map(v).collect(), f.results().map(v).collect())
+            }
+            ExternType::Memory(_) => OwnedItem::Memory,
+            _ => OwnedItem::Other,
         }
     }
     let imports: Vec<_> = module
@@ -235,8 +228,8 @@ fn check_interface(kind: Kind, module: &Module) -> Result<(), LoadError> {
         .collect();
     interface::check(
         kind,
-        imports.iter().map(|(m, n, t)| (*m, *n, item(t))),
-        exports.iter().map(|(n, t)| (*n, item(t))),
+        imports.iter().map(|(m, n, t)| (*m, *n, t.as_item())),
+        exports.iter().map(|(n, t)| (*n, t.as_item())),
     )?;
     Ok(())
 }

@@ -24,7 +24,8 @@ pub enum OwnedItem {
 }
 
 impl OwnedItem {
-    fn as_item(&self) -> ItemType<'_> {
+    /// The borrowed form the ABI check takes.
+    pub fn as_item(&self) -> ItemType<'_> {
         match self {
             OwnedItem::Func(params, results) => ItemType::Func(FuncSig { params, results }),
             OwnedItem::Memory => ItemType::Memory,
