@@ -14,6 +14,7 @@ use std::process::Command;
 const GUESTS: &[(&str, &str, &str)] = &[
     ("ECHO", "molt-echo", "molt_echo"),
     ("EXECUTION", "molt-execution-revm", "molt_execution_revm"),
+    ("CONSENSUS", "molt-consensus-poa", "molt_consensus_poa"),
 ];
 
 const TARGET: &str = "wasm32-wasip1";

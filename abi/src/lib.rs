@@ -4,7 +4,8 @@
 //! and nothing else: the module [`Kind`]s, the [`Manifest`] a module carries, the
 //! exports each kind must provide and the imports it may use ([`interface`]), how
 //! results cross the boundary ([`envelope`]), and the host services a guest may call
-//! ([`imports::Host`]), and the shape of the payloads of each kind ([`execution`]).
+//! ([`imports::Host`]), and the shape of the payloads of each kind ([`execution`],
+//! [`consensus`]).
 //! It is `no_std` + `alloc`, depending only on `alloy-rlp` and `alloy-primitives`, so
 //! that any guest can use it. It must not know about wasmtime, storage or networking,
 //! nor implement Ethereum semantics: those belong to the host and to the modules.
@@ -43,6 +44,7 @@
 
 extern crate alloc;
 
+pub mod consensus;
 pub mod envelope;
 pub mod execution;
 pub mod imports;

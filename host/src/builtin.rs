@@ -34,8 +34,16 @@ pub const EXECUTION: Builtin = Builtin {
     wasm: include_bytes!(env!("MOLT_GUEST_EXECUTION")),
 };
 
+/// The proof-of-authority consensus guest (kind `consensus`).
+pub const CONSENSUS: Builtin = Builtin {
+    name: "consensus-poa",
+    kind: Kind::Consensus,
+    version: env!("CARGO_PKG_VERSION"),
+    wasm: include_bytes!(env!("MOLT_GUEST_CONSENSUS")),
+};
+
 /// Every built-in guest.
-pub const ALL: &[Builtin] = &[ECHO, EXECUTION];
+pub const ALL: &[Builtin] = &[ECHO, EXECUTION, CONSENSUS];
 
 impl Builtin {
     /// The manifest the node signs this module with.

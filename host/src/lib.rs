@@ -23,6 +23,7 @@ pub mod bench;
 pub mod builtin;
 pub mod chain;
 pub mod cli;
+pub mod consensus;
 pub mod dev_accounts;
 pub mod execution;
 pub mod native;

@@ -12,10 +12,14 @@ use alloy_primitives::{Address, B256, Bytes, U256};
 use ed25519_dalek::{Signer as _, SigningKey};
 use molt_abi::execution::{AccountChange, AccountInfo, BlockEnv, TxOutcome};
 
-use super::pool::{Pool, PoolError, Rules};
+use molt_abi::consensus::{Candidate, Head, ProposeInput, ValidateInput, Verdict};
+
+use super::pool::{Pool, PoolError, PoolTx, Rules};
 use super::{ChainError, SealedBlock, build_block};
+use crate::consensus::Consensus;
 use crate::execution::Executor;
 use crate::storage::Db;
+use crate::storage::StorageError;
 
 /// The chain's fixed parameters.
 #[derive(Clone, Debug)]
@@ -52,6 +56,7 @@ impl ChainConfig {
 pub struct Chain {
     db: Db,
     executor: Executor,
+    consensus: Consensus,
     config: ChainConfig,
     seal_key: SigningKey,
     pool: Mutex<Pool>,
@@ -72,6 +77,7 @@ impl Chain {
     pub fn open(
         db: Db,
         executor: Executor,
+        consensus: Consensus,
         config: ChainConfig,
         seal_key: SigningKey,
         alloc: &[(Address, U256)],
@@ -113,6 +119,7 @@ impl Chain {
         Ok(Chain {
             db,
             executor,
+            consensus,
             config,
             seal_key,
             pool: Mutex::new(Pool::new()),
@@ -166,11 +173,74 @@ impl Chain {
         lock(&self.pool).len()
     }
 
-    /// Produces, seals and commits the next block from the pool's pending
-    /// transactions. Transactions the block rejects leave the pool.
-    pub fn mine(&self, timestamp: u64) -> Result<SealedBlock, ChainError> {
-        let env = self.next_env(timestamp);
+    /// Asks the consensus module whether to seal now (`now` in unix seconds,
+    /// `block_time` 0 for a block per transaction) and, if so, produces the block with
+    /// the transactions it selected.
+    pub fn tick(&self, now: u64, block_time: u64) -> Result<Option<SealedBlock>, ChainError> {
         let pending = lock(&self.pool).pending(&self.db)?;
+        let head = self.head().header;
+        let proposal = self.consensus.propose(&ProposeInput {
+            now,
+            block_time,
+            head: Head {
+                number: head.number,
+                timestamp: head.timestamp,
+                gas_limit: self.config.gas_limit,
+            },
+            pending: pending
+                .iter()
+                .map(|t| Candidate {
+                    hash: t.hash,
+                    gas_limit: t.gas_limit,
+                    tip: t.max_priority_fee,
+                })
+                .collect(),
+        })?;
+        if !proposal.seal {
+            return Ok(None);
+        }
+        let selected = proposal
+            .selected
+            .iter()
+            .filter_map(|i| pending.get(usize::try_from(*i).ok()?).cloned())
+            .collect();
+        self.produce(proposal.timestamp, selected).map(Some)
+    }
+
+    /// Whether block `number` is a valid child of its parent, sealed by this node's
+    /// key, according to the consensus module.
+    pub fn validate(&self, number: u64) -> Result<Verdict, ChainError> {
+        let missing = || {
+            ChainError::Storage(StorageError::Corrupt {
+                key: format!("block {number}"),
+                reason: "missing header or seal".into(),
+            })
+        };
+        let parent = self
+            .db
+            .header(number.checked_sub(1).ok_or_else(missing)?)?
+            .ok_or_else(missing)?;
+        let header = self.db.header(number)?.ok_or_else(missing)?;
+        let seal = self.db.seal(number)?.ok_or_else(missing)?;
+        Ok(self.consensus.validate(&ValidateInput {
+            parent: alloy_rlp::encode(&parent).into(),
+            header: alloy_rlp::encode(&header).into(),
+            seal,
+            authorities: vec![Bytes::copy_from_slice(
+                self.seal_key.verifying_key().as_bytes(),
+            )],
+        })?)
+    }
+
+    /// Produces, seals and commits the next block from all the pool's pending
+    /// transactions (`evm_mine`). Transactions the block rejects leave the pool.
+    pub fn mine(&self, timestamp: u64) -> Result<SealedBlock, ChainError> {
+        let pending = lock(&self.pool).pending(&self.db)?;
+        self.produce(timestamp, pending)
+    }
+
+    fn produce(&self, timestamp: u64, pending: Vec<PoolTx>) -> Result<SealedBlock, ChainError> {
+        let env = self.next_env(timestamp);
         let candidates: Vec<Bytes> = pending.iter().map(|t| t.raw.clone()).collect();
         let parent = self.head();
         let (block, output) =

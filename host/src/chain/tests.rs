@@ -108,6 +108,7 @@ mod driver {
         Chain::open(
             db,
             Executor::Native,
+            crate::consensus::Consensus::Native,
             ChainConfig::dev(),
             SigningKey::from_bytes(&[7; 32]),
             &alloc,
@@ -181,5 +182,72 @@ mod driver {
         assert_eq!(block2.header.number, 2);
         assert_eq!(block2.header.parent_hash, hash1);
         assert_eq!(block2.header.state_root, chain.db().state_root().unwrap());
+    }
+
+    #[test]
+    fn the_consensus_module_decides_when_to_seal_and_validates_the_result() {
+        use crate::consensus::Consensus;
+        use crate::runtime::{Grants, Runtime, RuntimeConfig};
+        use molt_abi::consensus::ValidateInput;
+
+        let rt = Runtime::new(RuntimeConfig::default()).unwrap();
+        let load = |b: crate::builtin::Builtin| {
+            rt.load(&b.manifest(), b.wasm, &Grants::default()).unwrap()
+        };
+        let db = crate::storage::Db::temporary().unwrap();
+        let account = crate::dev_accounts::signers(1).unwrap().remove(0);
+        let chain = Chain::open(
+            db,
+            Executor::Wasm(load(crate::builtin::EXECUTION)),
+            Consensus::Wasm(load(crate::builtin::CONSENSUS)),
+            ChainConfig::dev(),
+            SigningKey::from_bytes(&[9; 32]),
+            &[(account.address(), U256::from(10 * ETH))],
+        )
+        .unwrap();
+        let t0 = 1_700_000_000;
+
+        // Block per transaction: nothing pending, nothing sealed.
+        assert!(chain.tick(t0, 0).unwrap().is_none());
+        chain
+            .submit(pay(&account, 0, Address::with_last_byte(1), 1))
+            .unwrap();
+        let b1 = chain.tick(t0, 0).unwrap().expect("sealed");
+        assert_eq!((b1.header.number, b1.transactions.len()), (1, 1));
+
+        // Interval mode: nothing before the interval, an empty block at it.
+        assert!(chain.tick(b1.header.timestamp + 5, 12).unwrap().is_none());
+        let b2 = chain
+            .tick(b1.header.timestamp + 12, 12)
+            .unwrap()
+            .expect("sealed");
+        assert_eq!((b2.header.number, b2.transactions.len()), (2, 0));
+
+        for n in [1, 2] {
+            let v = chain.validate(n).unwrap();
+            assert!(v.valid, "block {n}: {}", v.reason);
+        }
+
+        // A seal by a key that is not an authority, on both engines.
+        let input = ValidateInput {
+            parent: alloy_rlp::encode(&b1.header).into(),
+            header: alloy_rlp::encode(&b2.header).into(),
+            seal: chain.db().seal(2).unwrap().unwrap(),
+            authorities: vec![Bytes::from(vec![1u8; 32])],
+        };
+        let wasm = Consensus::Wasm(load(crate::builtin::CONSENSUS))
+            .validate(&input)
+            .unwrap();
+        let native = Consensus::Native.validate(&input).unwrap();
+        assert_eq!(wasm, native);
+        assert_eq!(wasm.reason, "sealed by a key that is not an authority");
+        // A header that does not follow its parent.
+        let swapped = ValidateInput {
+            parent: input.header.clone(),
+            header: input.parent.clone(),
+            ..input
+        };
+        let v = Consensus::Native.validate(&swapped).unwrap();
+        assert_eq!(v.reason, "number 1 does not follow parent 2");
     }
 }
