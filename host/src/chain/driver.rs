@@ -10,7 +10,7 @@ use std::sync::Mutex;
 use alloy_eips::eip1559::BaseFeeParams;
 use alloy_primitives::{Address, B256, Bytes, U256};
 use ed25519_dalek::{Signer as _, SigningKey};
-use molt_abi::execution::{AccountChange, AccountInfo, BlockEnv, TxOutcome};
+use molt_abi::execution::{AccountChange, AccountInfo, BlockEnv, TxOutcome, reject};
 
 use molt_abi::consensus::{Candidate, Head, ProposeInput, ValidateInput, Verdict};
 
@@ -250,8 +250,13 @@ impl Chain {
             .commit_block(&block, &seal, &output.accounts, &output.codes)?;
         {
             let mut pool = lock(&self.pool);
+            // Drop what the block found invalid; keep what only did not fit this block
+            // (out of gas room, or behind such a transaction of the same sender).
             for (tx, outcome) in pending.iter().zip(&output.outcomes) {
-                if matches!(outcome, TxOutcome::Rejected(_)) {
+                if let TxOutcome::Rejected(r) = outcome
+                    && r.code != reject::BLOCK_GAS_EXHAUSTED
+                    && r.code != reject::NONCE_TOO_HIGH
+                {
                     pool.remove(&tx.hash);
                 }
             }

@@ -250,4 +250,33 @@ mod driver {
         let v = Consensus::Native.validate(&swapped).unwrap();
         assert_eq!(v.reason, "number 1 does not follow parent 2");
     }
+
+    #[test]
+    fn transactions_that_do_not_fit_a_block_wait_for_the_next() {
+        let db = crate::storage::Db::temporary().unwrap();
+        let account = crate::dev_accounts::signers(1).unwrap().remove(0);
+        let config = ChainConfig {
+            gas_limit: 50_000, // room for two transfers
+            ..ChainConfig::dev()
+        };
+        let chain = Chain::open(
+            db,
+            Executor::Native,
+            crate::consensus::Consensus::Native,
+            config,
+            SigningKey::from_bytes(&[7; 32]),
+            &[(account.address(), U256::from(10 * ETH))],
+        )
+        .unwrap();
+        for nonce in 0..3 {
+            chain
+                .submit(pay(&account, nonce, Address::with_last_byte(1), 1))
+                .unwrap();
+        }
+        // `mine` offers everything: the third transfer does not fit and must survive.
+        assert_eq!(chain.mine(1).unwrap().transactions.len(), 2);
+        assert_eq!(chain.pool_len(), 1);
+        assert_eq!(chain.mine(2).unwrap().transactions.len(), 1);
+        assert_eq!(chain.pool_len(), 0);
+    }
 }
