@@ -12,6 +12,7 @@
 //! - [`state`]: Ethereum state, the `StateView` the execution module reads, roots.
 //! - [`storage`]: the sled database: state and chain, committed atomically per block.
 //! - [`chain`]: Ethereum blocks (receipts, roots, header) from the execution output.
+//! - [`http`]: the JSON-RPC HTTP endpoint (hyper).
 //! - [`execution`]: runs blocks and calls on the execution module, WASM or native.
 //! - [`statetest`]: the Ethereum GeneralStateTests conformance runner.
 //! - [`cli`]: the `molt` command.
@@ -26,6 +27,7 @@ pub mod cli;
 pub mod consensus;
 pub mod dev_accounts;
 pub mod execution;
+pub mod http;
 pub mod native;
 pub mod runtime;
 pub mod services;

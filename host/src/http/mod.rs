@@ -1,0 +1,219 @@
+//! The JSON-RPC HTTP endpoint (hyper 1.x): bodies in, bodies out.
+//!
+//! The server knows HTTP — methods, body size limits, CORS — and nothing of
+//! JSON-RPC: every accepted body goes to an [`RpcHandler`] (in the node, the `rpc`
+//! guest module) on a blocking thread, and its answer goes back as the response body.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::{Bytes, Incoming};
+use hyper::header::{
+    ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS, ACCESS_CONTROL_ALLOW_ORIGIN,
+    CONTENT_TYPE, HeaderValue,
+};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+/// Answers one request body. Called on a blocking thread; may take its time.
+pub trait RpcHandler: Send + Sync + 'static {
+    /// The response body for `body` (JSON in, JSON out).
+    fn handle(&self, body: &[u8]) -> Vec<u8>;
+}
+
+/// The `rpc` guest module as a handler: each body is one `molt_rpc_handle` call. A
+/// call that fails (trap, timeout, refusal) becomes a JSON-RPC internal error; the
+/// node keeps serving.
+#[derive(Debug, Clone)]
+pub struct GuestRpc(pub crate::runtime::LoadedModule);
+
+impl RpcHandler for GuestRpc {
+    fn handle(&self, body: &[u8]) -> Vec<u8> {
+        match self.0.call("molt_rpc_handle", body) {
+            Ok(out) => out,
+            Err(e) => {
+                tracing::warn!("rpc module failed: {e}");
+                error_body(-32603, &format!("internal error: {e}"))
+            }
+        }
+    }
+}
+
+fn error_body(code: i64, message: &str) -> Vec<u8> {
+    serde_json::json!({
+        "jsonrpc": "2.0",
+        "id": null,
+        "error": { "code": code, "message": message }
+    })
+    .to_string()
+    .into_bytes()
+}
+
+/// Where and how to serve.
+#[derive(Clone, Debug)]
+pub struct HttpConfig {
+    /// Address to listen on (port 0 picks a free one).
+    pub addr: SocketAddr,
+    /// Largest request body accepted, in bytes (geth's default: 5 MiB).
+    pub max_body: usize,
+    /// `Access-Control-Allow-Origin` to send, if any (e.g. `*`).
+    pub cors_origin: Option<String>,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            addr: SocketAddr::from(([127, 0, 0, 1], 8545)),
+            max_body: 5 * 1024 * 1024,
+            cors_origin: None,
+        }
+    }
+}
+
+/// A running server; dropping it stops it.
+pub struct Server {
+    local_addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("local_addr", &self.local_addr)
+            .finish()
+    }
+}
+
+impl Server {
+    /// The address the server listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Binds `config.addr` and serves on a background thread with its own runtime.
+pub fn serve(config: HttpConfig, handler: Arc<dyn RpcHandler>) -> std::io::Result<Server> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("molt-http")
+        .enable_all()
+        .build()?;
+    let listener = runtime.block_on(TcpListener::bind(config.addr))?;
+    let local_addr = listener.local_addr()?;
+    let (stop_tx, mut stop_rx) = oneshot::channel::<()>();
+    let config = Arc::new(config);
+    let thread = std::thread::Builder::new()
+        .name("molt-http-accept".into())
+        .spawn(move || {
+            runtime.block_on(async move {
+                loop {
+                    let accepted = tokio::select! {
+                        _ = &mut stop_rx => break,
+                        accepted = listener.accept() => accepted,
+                    };
+                    let Ok((stream, _)) = accepted else { continue };
+                    let (handler, config) = (handler.clone(), config.clone());
+                    tokio::spawn(async move {
+                        let service =
+                            service_fn(move |req| respond(req, handler.clone(), config.clone()));
+                        let _ = http1::Builder::new()
+                            .serve_connection(TokioIo::new(stream), service)
+                            .await;
+                    });
+                }
+            });
+        })?;
+    Ok(Server {
+        local_addr,
+        stop: Some(stop_tx),
+        thread: Some(thread),
+    })
+}
+
+async fn respond(
+    req: Request<Incoming>,
+    handler: Arc<dyn RpcHandler>,
+    config: Arc<HttpConfig>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let mut response = match *req.method() {
+        Method::OPTIONS => plain(StatusCode::NO_CONTENT, ""),
+        Method::POST => {
+            match Limited::new(req.into_body(), config.max_body)
+                .collect()
+                .await
+            {
+                Ok(body) => {
+                    let body = body.to_bytes();
+                    match tokio::task::spawn_blocking(move || handler.handle(&body)).await {
+                        Ok(out) => json(StatusCode::OK, out),
+                        Err(_) => {
+                            json_error(StatusCode::INTERNAL_SERVER_ERROR, -32603, "internal error")
+                        }
+                    }
+                }
+                Err(_) => json_error(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    -32600,
+                    &format!("request body larger than {} bytes", config.max_body),
+                ),
+            }
+        }
+        _ => json_error(StatusCode::METHOD_NOT_ALLOWED, -32600, "use POST"),
+    };
+    if let Some(origin) = config
+        .cors_origin
+        .as_deref()
+        .and_then(|o| HeaderValue::from_str(o).ok())
+    {
+        let h = response.headers_mut();
+        h.insert(ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+        h.insert(
+            ACCESS_CONTROL_ALLOW_METHODS,
+            HeaderValue::from_static("POST, OPTIONS"),
+        );
+        h.insert(
+            ACCESS_CONTROL_ALLOW_HEADERS,
+            HeaderValue::from_static("content-type"),
+        );
+    }
+    Ok(response)
+}
+
+fn plain(status: StatusCode, body: &'static str) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
+    *r.status_mut() = status;
+    r
+}
+
+fn json(status: StatusCode, body: Vec<u8>) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(Bytes::from(body)));
+    *r.status_mut() = status;
+    r.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r
+}
+
+fn json_error(status: StatusCode, code: i64, message: &str) -> Response<Full<Bytes>> {
+    json(status, error_body(code, message))
+}
+
+#[cfg(test)]
+mod tests;
