@@ -14,7 +14,8 @@ use crate::state::MemState;
 const CONTRACTS: &str = include_str!("contracts/contracts.json");
 const GWEI: u128 = 1_000_000_000;
 const CHAIN_ID: u64 = 31337;
-const TOKEN: Address = address!("00000000000000000000000000000000000070c0");
+/// Where the ERC-20 workload deploys its token.
+pub const TOKEN: Address = address!("00000000000000000000000000000000000070c0");
 const HASHER: Address = address!("0000000000000000000000000000000000004a54");
 
 /// A named block and the state it runs on.
@@ -37,7 +38,8 @@ fn bytecode(contract: &str, which: &str) -> Bytes {
         .expect("contract bytecode present")
 }
 
-fn sender() -> Signer {
+/// The account every workload sends from.
+pub fn sender() -> Signer {
     // The second key of the standard dev mnemonic.
     let secret: B256 = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"
         .parse()

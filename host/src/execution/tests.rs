@@ -249,3 +249,41 @@ fn wasm_and_native_agree_on_conformance_blocks() {
     }
     assert!(blocks > 100, "only {blocks} blocks compared");
 }
+
+#[test]
+fn calls_return_data_and_revert_reasons_without_committing() {
+    use crate::bench::workloads;
+    use molt_abi::execution::CallInput;
+    let w = workloads::erc20_transfers(1);
+    let holder = workloads::sender().address();
+    let state = Arc::new(w.pre.clone());
+    let call = |selector: &str, args: &[[u8; 32]]| {
+        let mut data = alloy_primitives::keccak256(selector.as_bytes())[..4].to_vec();
+        for a in args {
+            data.extend_from_slice(a);
+        }
+        CallInput {
+            env: w.block.env.clone(),
+            from: holder,
+            to: workloads::TOKEN.to_vec().into(),
+            data: data.into(),
+            gas_limit: 1_000_000,
+            ..CallInput::default()
+        }
+    };
+    let balance_of = call("balanceOf(address)", &[holder.into_word().0]);
+    let too_much = call(
+        "transfer(address,uint256)",
+        &[RECIPIENT.into_word().0, U256::MAX.to_be_bytes::<32>()],
+    );
+    for engine in [wasm(), Executor::Native] {
+        let out = engine.execute_call(state.clone(), &balance_of).unwrap();
+        assert_eq!(out.status, 0, "{}", out.message);
+        assert_eq!(U256::from_be_slice(&out.output), U256::from(10u128.pow(24)));
+        let out = engine.execute_call(state.clone(), &too_much).unwrap();
+        assert_eq!(out.status, 1);
+        // Error(string) with the contract's reason.
+        assert!(out.output.windows(20).any(|w| w == b"insufficient balance"));
+        assert!(out.gas_used > 21_000);
+    }
+}
