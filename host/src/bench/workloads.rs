@@ -161,7 +161,7 @@ pub fn standard() -> Vec<Workload> {
 }
 
 /// ABI encoding of calls with static 32-byte arguments — all these benches need.
-mod calldata {
+pub mod calldata {
     use alloy_primitives::{B256, Bytes, keccak256};
 
     /// A 32-byte word as bytes.

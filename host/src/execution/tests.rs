@@ -257,24 +257,18 @@ fn calls_return_data_and_revert_reasons_without_committing() {
     let w = workloads::erc20_transfers(1);
     let holder = workloads::sender().address();
     let state = Arc::new(w.pre.clone());
-    let call = |selector: &str, args: &[[u8; 32]]| {
-        let mut data = alloy_primitives::keccak256(selector.as_bytes())[..4].to_vec();
-        for a in args {
-            data.extend_from_slice(a);
-        }
-        CallInput {
-            env: w.block.env.clone(),
-            from: holder,
-            to: workloads::TOKEN.to_vec().into(),
-            data: data.into(),
-            gas_limit: 1_000_000,
-            ..CallInput::default()
-        }
+    let call = |signature: &str, args: &[alloy_primitives::B256]| CallInput {
+        env: w.block.env.clone(),
+        from: holder,
+        to: workloads::TOKEN.to_vec().into(),
+        data: workloads::calldata::call(signature, args),
+        gas_limit: 1_000_000,
+        ..CallInput::default()
     };
-    let balance_of = call("balanceOf(address)", &[holder.into_word().0]);
+    let balance_of = call("balanceOf(address)", &[holder.into_word()]);
     let too_much = call(
         "transfer(address,uint256)",
-        &[RECIPIENT.into_word().0, U256::MAX.to_be_bytes::<32>()],
+        &[RECIPIENT.into_word(), U256::MAX.into()],
     );
     for engine in [wasm(), Executor::Native] {
         let out = engine.execute_call(state.clone(), &balance_of).unwrap();
