@@ -34,6 +34,8 @@ mod sys {
         pub fn state_storage(address: *const u8, slot: *const u8, out: *mut u8);
         pub fn state_code(hash: *const u8, out: *mut u8, cap: usize) -> i32;
         pub fn block_hash(number: u64, out: *mut u8) -> i32;
+        pub fn chain(ptr: *const u8, len: usize) -> i32;
+        pub fn chain_read(out: *mut u8);
     }
 }
 
@@ -110,6 +112,22 @@ impl crate::imports::StateHost for WasmHost {
         // SAFETY: `out` is 32 writable bytes.
         let found = unsafe { sys::block_hash(number, out.as_mut_ptr()) };
         (found == 1).then_some(alloy_primitives::B256::from(out))
+    }
+}
+
+#[cfg(target_arch = "wasm32")]
+impl crate::imports::ChainHost for WasmHost {
+    fn chain(&self, request: &[u8]) -> Vec<u8> {
+        // SAFETY: the host reads `request` for its length.
+        let len = unsafe { sys::chain(request.as_ptr(), request.len()) };
+        let Ok(len) = usize::try_from(len) else {
+            return Vec::new();
+        };
+        let mut out = alloc::vec![0u8; len];
+        // SAFETY: `out` is writable for `len` bytes, the length the host just reported
+        // for the response it copies.
+        unsafe { sys::chain_read(out.as_mut_ptr()) };
+        out
     }
 }
 

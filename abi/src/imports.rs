@@ -80,3 +80,10 @@ pub trait StateHost: Host {
     /// The hash of block `number`, or `None` if the host does not know it.
     fn block_hash(&self, number: u64) -> Option<alloy_primitives::B256>;
 }
+
+/// Host services of the `rpc` kind: the chain queries of [`crate::rpc`].
+pub trait ChainHost: Host {
+    /// Runs one chain query (an operation byte and its RLP arguments) and returns the
+    /// response: a status byte and its payload.
+    fn chain(&self, request: &[u8]) -> alloc::vec::Vec<u8>;
+}

@@ -162,6 +162,25 @@ pub const EXECUTION_IMPORTS: &[(&str, FuncSig<'static>)] = &[
     ),
 ];
 
+/// Host functions in module `molt` that only `rpc` modules may import: the chain
+/// queries of [`crate::rpc`].
+pub const RPC_IMPORTS: &[(&str, FuncSig<'static>)] = &[
+    (
+        "chain",
+        FuncSig {
+            params: &[I32, I32],
+            results: &[I32],
+        },
+    ),
+    (
+        "chain_read",
+        FuncSig {
+            params: &[I32],
+            results: &[],
+        },
+    ),
+];
+
 /// `alloy-primitives`' `native-keccak` feature imports Keccak-256 under this module
 /// and name; the host provides it as an alias of `molt.keccak256`, to every kind.
 pub const KECCAK_ALIAS: (&str, &str) = ("vm_hooks", "native_keccak256");
@@ -193,7 +212,8 @@ pub fn allowed_import(kind: Kind, module: &str, name: &str) -> Option<Option<Fun
     if module == IMPORT_MODULE {
         let kind_imports: &[_] = match kind {
             Kind::Execution => EXECUTION_IMPORTS,
-            _ => &[],
+            Kind::Rpc => RPC_IMPORTS,
+            Kind::Consensus => &[],
         };
         return HOST_IMPORTS
             .iter()
@@ -380,12 +400,21 @@ mod tests {
             check(
                 Kind::Execution,
                 [("molt", "state_account", sig)],
-                exec_exports
+                exec_exports.clone()
             ),
             Ok(())
         );
         assert!(matches!(
             check(Kind::Rpc, [("molt", "state_account", sig)], rpc_exports()),
+            Err(InterfaceError::ImportNotAllowed { .. })
+        ));
+        let chain = ItemType::Func(RPC_IMPORTS[0].1);
+        assert_eq!(
+            check(Kind::Rpc, [("molt", "chain", chain)], rpc_exports()),
+            Ok(())
+        );
+        assert!(matches!(
+            check(Kind::Execution, [("molt", "chain", chain)], exec_exports),
             Err(InterfaceError::ImportNotAllowed { .. })
         ));
         let keccak = ItemType::Func(HOST_IMPORTS[1].1);

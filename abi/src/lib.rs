@@ -5,7 +5,7 @@
 //! exports each kind must provide and the imports it may use ([`interface`]), how
 //! results cross the boundary ([`envelope`]), and the host services a guest may call
 //! ([`imports::Host`]), and the shape of the payloads of each kind ([`execution`],
-//! [`consensus`]).
+//! [`consensus`], [`rpc`]).
 //! It is `no_std` + `alloc`, depending only on `alloy-rlp` and `alloy-primitives`, so
 //! that any guest can use it. It must not know about wasmtime, storage or networking,
 //! nor implement Ethereum semantics: those belong to the host and to the modules.
@@ -51,6 +51,7 @@ pub mod imports;
 pub mod interface;
 pub mod kind;
 pub mod manifest;
+pub mod rpc;
 
 #[cfg(feature = "guest")]
 pub mod guest;

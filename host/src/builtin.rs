@@ -42,8 +42,16 @@ pub const CONSENSUS: Builtin = Builtin {
     wasm: include_bytes!(env!("MOLT_GUEST_CONSENSUS")),
 };
 
+/// The Ethereum JSON-RPC guest (kind `rpc`).
+pub const RPC_ETH: Builtin = Builtin {
+    name: "rpc-eth",
+    kind: Kind::Rpc,
+    version: molt_rpc_eth::VERSION,
+    wasm: include_bytes!(env!("MOLT_GUEST_RPC_ETH")),
+};
+
 /// Every built-in guest.
-pub const ALL: &[Builtin] = &[ECHO, EXECUTION, CONSENSUS];
+pub const ALL: &[Builtin] = &[ECHO, EXECUTION, CONSENSUS, RPC_ETH];
 
 impl Builtin {
     /// The manifest the node signs this module with.

@@ -30,8 +30,8 @@ pub enum DevAccountError {
     Key(#[from] BadKey),
 }
 
-/// The first `count` accounts of [`MNEMONIC`].
-pub fn signers(count: u32) -> Result<Vec<Signer>, DevAccountError> {
+/// The secret keys of the first `count` accounts of [`MNEMONIC`].
+pub fn secrets(count: u32) -> Result<Vec<B256>, DevAccountError> {
     (0..count)
         .map(|index| {
             let derive = |reason: String| DevAccountError::Derive { index, reason };
@@ -41,9 +41,16 @@ pub fn signers(count: u32) -> Result<Vec<Signer>, DevAccountError> {
                 .map_err(|e| derive(e.to_string()))?
                 .build()
                 .map_err(|e| derive(e.to_string()))?;
-            let secret = B256::from_slice(&wallet.credential().to_bytes());
-            Ok(Signer::from_secret(&secret)?)
+            Ok(B256::from_slice(&wallet.credential().to_bytes()))
         })
+        .collect()
+}
+
+/// Signers for the first `count` accounts of [`MNEMONIC`].
+pub fn signers(count: u32) -> Result<Vec<Signer>, DevAccountError> {
+    secrets(count)?
+        .iter()
+        .map(|s| Ok(Signer::from_secret(s)?))
         .collect()
 }
 

@@ -13,6 +13,7 @@
 //! - [`storage`]: the sled database: state and chain, committed atomically per block.
 //! - [`chain`]: Ethereum blocks (receipts, roots, header) from the execution output.
 //! - [`http`]: the JSON-RPC HTTP endpoint (hyper).
+//! - [`node`]: a running node (`molt dev`): chain, block producer, rpc module, HTTP.
 //! - [`execution`]: runs blocks and calls on the execution module, WASM or native.
 //! - [`statetest`]: the Ethereum GeneralStateTests conformance runner.
 //! - [`cli`]: the `molt` command.
@@ -29,6 +30,7 @@ pub mod dev_accounts;
 pub mod execution;
 pub mod http;
 pub mod native;
+pub mod node;
 pub mod runtime;
 pub mod services;
 pub mod signer;

@@ -104,3 +104,41 @@ impl StateHost for NativeStateHost<'_> {
         self.read(self.state.block_hash(number))
     }
 }
+
+/// The `rpc` kind's host services for a native twin: chain queries answered by a
+/// [`ChainService`](crate::services::ChainService), with the same bytes the
+/// WebAssembly import passes.
+pub struct NativeChainHost<'a> {
+    host: NativeHost,
+    chain: &'a dyn crate::services::ChainService,
+}
+
+impl<'a> NativeChainHost<'a> {
+    /// Services for module `module` querying `chain`.
+    pub fn new(module: impl Into<String>, chain: &'a dyn crate::services::ChainService) -> Self {
+        NativeChainHost {
+            host: NativeHost::new(module),
+            chain,
+        }
+    }
+}
+
+impl Host for NativeChainHost<'_> {
+    fn log(&self, level: Level, message: &str) {
+        self.host.log(level, message);
+    }
+
+    fn keccak256(&self, data: &[u8]) -> [u8; 32] {
+        self.host.keccak256(data)
+    }
+
+    fn secp256k1_recover(&self, msg: &[u8; 32], sig: &[u8; 64], recid: u8) -> Option<[u8; 20]> {
+        self.host.secp256k1_recover(msg, sig, recid)
+    }
+}
+
+impl molt_abi::imports::ChainHost for NativeChainHost<'_> {
+    fn chain(&self, request: &[u8]) -> Vec<u8> {
+        self.chain.query(request)
+    }
+}

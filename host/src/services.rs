@@ -4,6 +4,15 @@
 use molt_abi::imports::Level;
 use sha3::{Digest, Keccak256};
 
+/// The node's answer to the `rpc` kind's chain queries (`molt_abi::rpc`): takes a
+/// request (operation byte ‖ RLP arguments) and returns the response (status byte ‖
+/// payload). Implemented by the node; the WebAssembly glue and the native twin both
+/// call it with the same bytes.
+pub trait ChainService: Send + Sync {
+    /// Answers one request.
+    fn query(&self, request: &[u8]) -> Vec<u8>;
+}
+
 /// Writes one guest log line into the node log, tagged with the module's name.
 pub fn log(module: &str, level: Level, message: &str) {
     match level {

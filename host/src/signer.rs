@@ -40,19 +40,27 @@ impl Signer {
         self.address
     }
 
+    /// Signs a 32-byte hash: `r ‖ s ‖ y_parity` (65 bytes).
+    pub fn sign_hash(&self, hash: &B256) -> [u8; 65] {
+        // Signing a 32-byte prehash with a valid key cannot fail.
+        let (sig, recid) = self
+            .key
+            .sign_prehash_recoverable(hash.as_slice())
+            .expect("prehash signing");
+        let mut out = [0u8; 65];
+        out[..64].copy_from_slice(&sig.to_bytes());
+        out[64] = u8::from(recid.is_y_odd());
+        out
+    }
+
     /// Signs `tx` and returns its EIP-2718 encoding.
     pub fn sign<T>(&self, tx: T) -> Bytes
     where
         T: SignableTransaction<Signature>,
         TxEnvelope: From<alloy_consensus::Signed<T>>,
     {
-        let hash = tx.signature_hash();
-        // Signing a 32-byte prehash with a valid key cannot fail.
-        let (sig, recid) = self
-            .key
-            .sign_prehash_recoverable(hash.as_slice())
-            .expect("prehash signing");
-        let signature = Signature::from_signature_and_parity(sig, recid.is_y_odd());
+        let sig = self.sign_hash(&tx.signature_hash());
+        let signature = Signature::from_bytes_and_parity(&sig[..64], sig[64] != 0);
         TxEnvelope::from(tx.into_signed(signature))
             .encoded_2718()
             .into()

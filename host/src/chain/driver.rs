@@ -10,7 +10,10 @@ use std::sync::Mutex;
 use alloy_eips::eip1559::BaseFeeParams;
 use alloy_primitives::{Address, B256, Bytes, U256};
 use ed25519_dalek::{Signer as _, SigningKey};
-use molt_abi::execution::{AccountChange, AccountInfo, BlockEnv, TxOutcome, reject};
+use molt_abi::execution::{
+    AccountChange, AccountInfo, BlockEnv, CallInput, CallOutput, TxOutcome, reject,
+};
+use molt_abi::rpc::CallRequest;
 
 use molt_abi::consensus::{Candidate, Head, ProposeInput, ValidateInput, Verdict};
 
@@ -61,6 +64,9 @@ pub struct Chain {
     seal_key: SigningKey,
     pool: Mutex<Pool>,
     head: Mutex<SealedBlock>,
+    /// Held while the chain's state changes (a block, a revert, a dev edit), so that
+    /// they happen one at a time.
+    write: Mutex<()>,
 }
 
 impl std::fmt::Debug for Chain {
@@ -110,7 +116,7 @@ impl Chain {
                 let mut post = db.snapshot()?;
                 post.apply(&accounts, &[]);
                 let genesis =
-                    super::assemble(None, &env, Vec::new(), Vec::new(), 0, post.state_root());
+                    super::assemble(None, &env, Default::default(), Vec::new(), 0, post.state_root());
                 let seal = seal(&seal_key, &genesis.hash);
                 db.commit_block(&genesis, &seal, &accounts, &[])?;
                 genesis
@@ -124,12 +130,18 @@ impl Chain {
             seal_key,
             pool: Mutex::new(Pool::new()),
             head: Mutex::new(head),
+            write: Mutex::new(()),
         })
     }
 
     /// The database.
     pub fn db(&self) -> &Db {
         &self.db
+    }
+
+    /// The chain's fixed parameters.
+    pub fn config(&self) -> &ChainConfig {
+        &self.config
     }
 
     /// The last committed block.
@@ -171,6 +183,55 @@ impl Chain {
     /// Number of pooled transactions.
     pub fn pool_len(&self) -> usize {
         lock(&self.pool).len()
+    }
+
+    /// The next nonce of `sender`, counting its pooled transactions.
+    pub fn pending_nonce(&self, sender: &Address) -> Result<u64, ChainError> {
+        use crate::state::StateView;
+        let state_nonce = self.db.account(sender)?.map(|a| a.nonce).unwrap_or_default();
+        Ok(lock(&self.pool).pending_nonce(sender, state_nonce))
+    }
+
+    /// Executes a message on the head state in the next block's environment (at
+    /// `now`), committing nothing. A `gas_limit` of 0 means the block's.
+    pub fn call(&self, now: u64, request: &CallRequest) -> Result<CallOutput, ChainError> {
+        let env = self.next_env(now);
+        let input = CallInput {
+            gas_limit: match request.gas_limit {
+                0 => env.gas_limit,
+                g => g,
+            },
+            env,
+            from: request.from,
+            to: request.to.clone(),
+            value: request.value,
+            data: request.data.clone(),
+            gas_price: request.gas_price,
+        };
+        Ok(self
+            .executor
+            .execute_call(std::sync::Arc::new(self.db.clone()), &input)?)
+    }
+
+    /// Removes every block above `number`, undoing their state; pooled transactions
+    /// that are still valid stay pooled. `false` if `number` is not below the head.
+    pub fn revert_to(&self, number: u64) -> Result<bool, ChainError> {
+        let _write = lock(&self.write);
+        if number >= self.head().header.number {
+            return Ok(false);
+        }
+        self.db.revert_to(number)?;
+        *lock(&self.head) = load_block(&self.db, number)?;
+        lock(&self.pool).prune(&self.db)?;
+        Ok(true)
+    }
+
+    /// Sets an account's balance directly, outside any block (a dev helper; the next
+    /// block's state root includes it).
+    pub fn set_balance(&self, address: Address, balance: U256) -> Result<(), ChainError> {
+        let _write = lock(&self.write);
+        self.db.set_balance(address, balance)?;
+        Ok(())
     }
 
     /// Asks the consensus module whether to seal now (`now` in unix seconds,
@@ -240,6 +301,7 @@ impl Chain {
     }
 
     fn produce(&self, timestamp: u64, pending: Vec<PoolTx>) -> Result<SealedBlock, ChainError> {
+        let _write = lock(&self.write);
         let env = self.next_env(timestamp);
         let candidates: Vec<Bytes> = pending.iter().map(|t| t.raw.clone()).collect();
         let parent = self.head();
@@ -248,6 +310,8 @@ impl Chain {
         let seal = seal(&self.seal_key, &block.hash);
         self.db
             .commit_block(&block, &seal, &output.accounts, &output.codes)?;
+        // Durable before anyone hears of it: readers see blocks up to the head only.
+        self.db.flush()?;
         {
             let mut pool = lock(&self.pool);
             // Drop what the block found invalid; keep what only did not fit this block
@@ -291,6 +355,7 @@ fn load_block(db: &Db, number: u64) -> Result<SealedBlock, ChainError> {
         transactions: db
             .transactions(number)?
             .ok_or_else(|| missing("transactions"))?,
+        senders: db.senders(number)?.ok_or_else(|| missing("senders"))?,
         receipts: db.receipts(number)?.ok_or_else(|| missing("receipts"))?,
     })
 }

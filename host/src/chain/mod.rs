@@ -14,7 +14,7 @@ use std::sync::Arc;
 use alloy_consensus::constants::EMPTY_OMMER_ROOT_HASH;
 use alloy_consensus::proofs::calculate_receipt_root;
 use alloy_consensus::{Eip658Value, Header, Receipt, ReceiptEnvelope, ReceiptWithBloom, TxType};
-use alloy_primitives::{B256, Bloom, Bytes};
+use alloy_primitives::{Address, B256, Bloom, Bytes};
 use alloy_rlp::BufMut;
 use alloy_trie::EMPTY_ROOT_HASH;
 use alloy_trie::root::ordered_trie_root_with_encoder;
@@ -32,6 +32,8 @@ pub struct SealedBlock {
     pub hash: B256,
     /// Included transactions, EIP-2718 encoded, in order.
     pub transactions: Vec<Bytes>,
+    /// The sender of each transaction, as the execution module recovered it.
+    pub senders: Vec<Address>,
     /// One receipt per included transaction.
     pub receipts: Vec<ReceiptEnvelope>,
 }
@@ -69,12 +71,14 @@ pub fn build_block(
     };
     let output = executor.execute_block(Arc::new(db.clone()), &input)?;
     let mut transactions = Vec::new();
+    let mut senders = Vec::new();
     let mut receipts = Vec::new();
     for (tx, outcome) in input.txs.iter().zip(&output.outcomes) {
         let TxOutcome::Included(r) = outcome else {
             continue;
         };
         transactions.push(tx.clone());
+        senders.push(r.sender);
         let receipt = Receipt {
             status: Eip658Value::Eip658(r.success),
             cumulative_gas_used: r.cumulative_gas_used,
@@ -101,7 +105,7 @@ pub fn build_block(
     let block = assemble(
         parent,
         &env,
-        transactions,
+        (transactions, senders),
         receipts,
         output.gas_used,
         post.state_root(),
@@ -113,7 +117,7 @@ pub fn build_block(
 pub(crate) fn assemble(
     parent: Option<&SealedBlock>,
     env: &BlockEnv,
-    transactions: Vec<Bytes>,
+    (transactions, senders): (Vec<Bytes>, Vec<Address>),
     receipts: Vec<ReceiptEnvelope>,
     gas_used: u64,
     state_root: B256,
@@ -146,6 +150,7 @@ pub(crate) fn assemble(
         hash: header.hash_slow(),
         header,
         transactions,
+        senders,
         receipts,
     }
 }

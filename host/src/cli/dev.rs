@@ -1,38 +1,62 @@
-//! `molt dev`: the node's main job. For now it prepares the data directory and the dev
-//! key, signs the built-in modules, verifies and loads them, and calls the `echo`
-//! guest — the path every real request will take once the node serves JSON-RPC.
+//! `molt dev`: a persistent dev node, the way `anvil` or `geth --dev` starts one.
+//!
+//! Prints the funded dev accounts and their keys, the chain id, the modules it runs
+//! and the RPC URL, then serves until Ctrl-C or SIGTERM. The last line printed before
+//! serving is `Listening on ADDR`.
 
+use std::io::Write;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Context;
+use alloy_primitives::U256;
 use clap::Args;
-use ed25519_dalek::SigningKey;
-use molt_upgrade_proxy::keys;
-use molt_upgrade_proxy::package::{self, Package, Verifier};
 
 use super::Engine;
-use crate::builtin;
-use crate::runtime::{Grants, Runtime, RuntimeConfig};
+use crate::chain::driver::ChainConfig;
+use crate::dev_accounts;
+use crate::http::HttpConfig;
+use crate::node::{EngineKind, Node, NodeConfig};
 
 #[derive(Debug, Args)]
 pub(super) struct DevArgs {
-    /// Data directory (dev key, signed modules, compiled-module cache).
+    /// Data directory: database, node key, signed modules, compiled-module cache.
     #[arg(long, default_value_os_t = super::default_datadir())]
     datadir: PathBuf,
     /// Use a temporary data directory, removed on exit.
     #[arg(long)]
     ephemeral: bool,
-    /// Run modules natively (linked in) instead of as WebAssembly.
+    /// Run the guests as WebAssembly (default) or natively linked.
     #[arg(long, value_enum, default_value_t = Engine::Wasm)]
     engine: Engine,
+    /// Seconds between blocks; 0 (default) seals a block as soon as a transaction
+    /// arrives.
+    #[arg(long, default_value_t = 0)]
+    block_time: u64,
+    /// Address to serve JSON-RPC on.
+    #[arg(long = "http.addr", default_value = "127.0.0.1")]
+    http_addr: IpAddr,
+    /// Port to serve JSON-RPC on (0: any free port).
+    #[arg(long = "http.port", default_value_t = 8545)]
+    http_port: u16,
+    /// `Access-Control-Allow-Origin` for browsers ("*" allows every origin).
+    #[arg(long = "http.corsdomain", default_value = "*")]
+    cors: String,
+    /// Send no CORS headers.
+    #[arg(long = "no-cors")]
+    no_cors: bool,
+    /// Chain id of a new chain.
+    #[arg(long, default_value_t = 31337)]
+    chain_id: u64,
+    /// Number of dev accounts to fund and unlock.
+    #[arg(long, default_value_t = dev_accounts::COUNT)]
+    accounts: u32,
+    /// Balance of each dev account at genesis, in ether.
+    #[arg(long, default_value_t = 10_000)]
+    balance: u64,
 }
 
-/// Requests the dev node sends its `echo` module, as a smoke test of the whole path.
-const SMOKE_REQUESTS: &[&str] = &[
-    r#"{"jsonrpc":"2.0","id":1,"method":"web3_clientVersion"}"#,
-    r#"{"jsonrpc":"2.0","id":2,"method":"molt_keccak","params":["0x"]}"#,
-];
+const WEI_PER_ETH: u128 = 1_000_000_000_000_000_000;
 
 pub(super) fn run(args: DevArgs) -> anyhow::Result<ExitCode> {
     let tmp;
@@ -42,83 +66,117 @@ pub(super) fn run(args: DevArgs) -> anyhow::Result<ExitCode> {
     } else {
         args.datadir.clone()
     };
-    std::fs::create_dir_all(&datadir).with_context(|| format!("creating {}", datadir.display()))?;
-    println!("molt dev: data dir {}", datadir.display());
-
-    let key = dev_key(&datadir)?;
-    let public = hex::encode(key.verifying_key().to_bytes());
-    println!("dev key   {public}");
-    let verifier = Verifier::new([key.verifying_key()]);
-
-    let runtime = Runtime::new(RuntimeConfig {
-        cache_dir: Some(datadir.join("module-cache")),
-        ..RuntimeConfig::default()
+    let chain = ChainConfig {
+        chain_id: args.chain_id,
+        ..ChainConfig::dev()
+    };
+    let balance = U256::from(args.balance) * U256::from(WEI_PER_ETH);
+    let node = Node::start(NodeConfig {
+        datadir: datadir.clone(),
+        engine: match args.engine {
+            Engine::Wasm => EngineKind::Wasm,
+            Engine::Native => EngineKind::Native,
+        },
+        block_time: args.block_time,
+        http: HttpConfig {
+            addr: SocketAddr::new(args.http_addr, args.http_port),
+            cors_origin: (!args.no_cors).then(|| args.cors.clone()),
+            ..HttpConfig::default()
+        },
+        chain: chain.clone(),
+        accounts: args.accounts,
+        balance,
     })?;
-    let modules_dir = datadir.join("modules");
-    std::fs::create_dir_all(&modules_dir)?;
-    for b in builtin::ALL {
-        let manifest = b.manifest();
-        let signed = package::sign(b.wasm, &manifest, &key)?;
-        let path = modules_dir.join(format!("{}-{}.wasm", b.name, b.version));
-        std::fs::write(&path, &signed)?;
-        let verified = verifier.verify(Package::parse(signed)?, Some(b.kind), None)?;
-        let started = std::time::Instant::now();
-        let loaded = runtime.load(
-            &verified.manifest,
-            &verified.bytes,
-            &Grants {
-                stdio: true,
-                dir: None,
-            },
-        )?;
-        println!(
-            "module    {} {} ({}) sha256:{} -> {} ({:?}, loaded in {:.1} ms)",
-            b.name,
-            b.version,
-            b.kind,
-            &hex::encode(verified.digest)[..16],
-            path.display(),
-            loaded.cache_hit(),
-            started.elapsed().as_secs_f64() * 1e3
-        );
-        if b.name != builtin::ECHO.name {
-            continue;
-        }
-        for req in SMOKE_REQUESTS {
-            let (out, how) = match args.engine {
-                Engine::Wasm => {
-                    let (out, s) = loaded.call_measured("molt_rpc_handle", req.as_bytes())?;
-                    let how = format!(
-                        "wasm, {:.3} ms, peak memory {} KiB",
-                        s.elapsed.as_secs_f64() * 1e3,
-                        s.peak_memory / 1024
-                    );
-                    (out, how)
-                }
-                Engine::Native => {
-                    let host = crate::native::NativeHost::new(b.name);
-                    let started = std::time::Instant::now();
-                    let out = molt_echo::handle(&host, req.as_bytes())?;
-                    let how = format!("native, {:.3} ms", started.elapsed().as_secs_f64() * 1e3);
-                    (out, how)
-                }
-            };
-            println!("call      {req}");
-            println!("  -> {} ({how})", String::from_utf8_lossy(&out));
-        }
-    }
+    banner(&node, &args, &datadir)?;
+    wait_for_shutdown()?;
+    println!("\nShutting down; every committed block is on disk.");
+    drop(node);
     Ok(ExitCode::SUCCESS)
 }
 
-/// The node's dev signing key, created on first use.
-fn dev_key(datadir: &std::path::Path) -> anyhow::Result<SigningKey> {
-    let dir = datadir.join("keys");
-    std::fs::create_dir_all(&dir)?;
-    let path = dir.join("dev.key");
-    if path.exists() {
-        return Ok(keys::read_signing_key(&path)?);
+fn banner(node: &Node, args: &DevArgs, datadir: &std::path::Path) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    let head = node.chain().head();
+    writeln!(out, "molt v{} — dev node\n", env!("CARGO_PKG_VERSION"))?;
+    writeln!(out, "Available Accounts\n==================")?;
+    for (i, s) in node.accounts().iter().enumerate() {
+        let balance = crate::state::StateView::account(node.chain().db(), &s.address())?
+            .map(|a| a.balance)
+            .unwrap_or_default();
+        writeln!(out, "({i}) {} ({} ETH)", s.address(), ether(balance))?;
     }
-    let key = keys::generate();
-    keys::write_signing_key(&path, &key)?;
-    Ok(key)
+    writeln!(out, "\nPrivate Keys\n==================")?;
+    for (i, key) in dev_accounts::secrets(args.accounts)?.iter().enumerate() {
+        writeln!(out, "({i}) {key}")?;
+    }
+    writeln!(
+        out,
+        "\nWallet\n==================\nMnemonic:          {}\nDerivation path:   m/44'/60'/0'/0/",
+        dev_accounts::MNEMONIC
+    )?;
+    writeln!(
+        out,
+        "\nChain ID\n==================\n{}",
+        node.chain().config().chain_id
+    )?;
+    writeln!(
+        out,
+        "\nGas Limit\n==================\n{}",
+        node.chain().config().gas_limit
+    )?;
+    writeln!(out, "\nModules (signed with the node key)\n==================")?;
+    for m in node.modules() {
+        writeln!(out, "{} {} sha256:{}", m.name, m.version, &m.digest[..16])?;
+    }
+    let engine = match args.engine {
+        Engine::Wasm => "wasm",
+        Engine::Native => "native",
+    };
+    let mining = match args.block_time {
+        0 => "a block per arrival of transactions".to_string(),
+        n => format!("a block every {n} s"),
+    };
+    writeln!(out, "\nEngine:    {engine}\nMining:    {mining}")?;
+    let data = if args.ephemeral {
+        format!("{} (ephemeral)", datadir.display())
+    } else {
+        datadir.display().to_string()
+    };
+    let chain_state = if node.resumed() {
+        format!("resumed at block {} ({})", head.header.number, head.hash)
+    } else {
+        format!("new chain, genesis {}", head.hash)
+    };
+    writeln!(out, "Data dir:  {data}, {chain_state}")?;
+    writeln!(out, "RPC URL:   http://{}\n", node.rpc_addr())?;
+    writeln!(out, "Listening on {}", node.rpc_addr())?;
+    out.flush()?;
+    Ok(())
+}
+
+/// `balance` wei in ether with 18 decimals, as anvil prints it.
+fn ether(balance: U256) -> String {
+    let unit = U256::from(WEI_PER_ETH);
+    format!("{}.{:018}", balance / unit, balance % unit)
+}
+
+/// Blocks until Ctrl-C (SIGINT) or SIGTERM.
+fn wait_for_shutdown() -> anyhow::Result<()> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        #[cfg(unix)]
+        {
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+            tokio::select! {
+                r = tokio::signal::ctrl_c() => r,
+                _ = term.recv() => Ok(()),
+            }
+        }
+        #[cfg(not(unix))]
+        tokio::signal::ctrl_c().await
+    })?;
+    Ok(())
 }

@@ -20,7 +20,7 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Start a dev node: sign the built-in modules with a dev key, load and call them.
+    /// Start a dev node: chain in a data directory, JSON-RPC on 127.0.0.1:8545.
     Dev(dev::DevArgs),
     /// Create, sign, verify, inspect and call module packages.
     #[command(subcommand)]

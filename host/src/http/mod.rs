@@ -45,7 +45,7 @@ impl RpcHandler for GuestRpc {
     }
 }
 
-fn error_body(code: i64, message: &str) -> Vec<u8> {
+pub(crate) fn error_body(code: i64, message: &str) -> Vec<u8> {
     serde_json::json!({
         "jsonrpc": "2.0",
         "id": null,

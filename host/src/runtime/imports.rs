@@ -10,7 +10,7 @@ use molt_abi::imports::Level;
 use molt_abi::interface::KECCAK_ALIAS;
 use wasmtime::{Caller, Extern, Linker, Memory};
 
-use super::StoreData;
+use super::{CallContext, StoreData};
 use crate::services;
 
 /// A guest passed the host something it cannot use; the call fails.
@@ -123,6 +123,13 @@ fn no_state() -> wasmtime::Error {
     wasmtime::Error::new(GuestFault::State("this call has no state to read".into()))
 }
 
+fn state(store: &StoreData) -> wasmtime::Result<&dyn crate::state::StateView> {
+    match &store.context {
+        CallContext::State(s) => Ok(s.as_ref()),
+        _ => Err(no_state()),
+    }
+}
+
 /// Adds the `execution` kind's state reads. They serve the [`StateView`] the call
 /// was started with (see `LoadedModule::call_with_state`).
 ///
@@ -135,7 +142,7 @@ pub fn add_execution(linker: &mut Linker<StoreData>) -> wasmtime::Result<()> {
             let mem = memory(&mut caller)?;
             let (data, store) = mem.data_and_store_mut(&mut caller);
             let address = Address::from_slice(&data[range(data, address, 20)?]);
-            let state = store.state.as_ref().ok_or_else(no_state)?;
+            let state = state(store)?;
             let Some(account) = state.account(&address).map_err(state_fault)? else {
                 return Ok(0);
             };
@@ -155,7 +162,7 @@ pub fn add_execution(linker: &mut Linker<StoreData>) -> wasmtime::Result<()> {
             let (data, store) = mem.data_and_store_mut(&mut caller);
             let address = Address::from_slice(&data[range(data, address, 20)?]);
             let slot = U256::from_be_slice(&data[range(data, slot, 32)?]);
-            let state = store.state.as_ref().ok_or_else(no_state)?;
+            let state = state(store)?;
             let value = state.storage(&address, &slot).map_err(state_fault)?;
             let dst = range(data, out, 32)?;
             data[dst].copy_from_slice(&value.to_be_bytes::<32>());
@@ -173,7 +180,7 @@ pub fn add_execution(linker: &mut Linker<StoreData>) -> wasmtime::Result<()> {
             let mem = memory(&mut caller)?;
             let (data, store) = mem.data_and_store_mut(&mut caller);
             let hash = B256::from_slice(&data[range(data, hash, 32)?]);
-            let state = store.state.as_ref().ok_or_else(no_state)?;
+            let state = state(store)?;
             let Some(code) = state.code(&hash).map_err(state_fault)? else {
                 return Ok(-1);
             };
@@ -192,13 +199,50 @@ pub fn add_execution(linker: &mut Linker<StoreData>) -> wasmtime::Result<()> {
         |mut caller: Caller<'_, StoreData>, number: u64, out: u32| -> wasmtime::Result<i32> {
             let mem = memory(&mut caller)?;
             let (data, store) = mem.data_and_store_mut(&mut caller);
-            let state = store.state.as_ref().ok_or_else(no_state)?;
+            let state = state(store)?;
             let Some(hash) = state.block_hash(number).map_err(state_fault)? else {
                 return Ok(0);
             };
             let dst = range(data, out, 32)?;
             data[dst].copy_from_slice(hash.as_slice());
             Ok(1)
+        },
+    )?;
+    Ok(())
+}
+
+/// Adds the `rpc` kind's chain queries (`molt.chain`, `molt.chain_read`). They serve
+/// the [`ChainService`](crate::services::ChainService) the call was started with.
+pub fn add_rpc(linker: &mut Linker<StoreData>) -> wasmtime::Result<()> {
+    linker.func_wrap(
+        IMPORT_MODULE,
+        "chain",
+        |mut caller: Caller<'_, StoreData>, ptr: u32, len: u32| -> wasmtime::Result<i32> {
+            let mem = memory(&mut caller)?;
+            let (data, store) = mem.data_and_store_mut(&mut caller);
+            let request = &data[range(data, ptr, len)?];
+            let CallContext::Chain(chain) = &store.context else {
+                return Err(wasmtime::Error::new(GuestFault::State(
+                    "this call has no chain to query".into(),
+                )));
+            };
+            let response = chain.query(request);
+            let len = i32::try_from(response.len())
+                .map_err(|_| wasmtime::Error::msg("chain response too large"))?;
+            store.chain_response = response;
+            Ok(len)
+        },
+    )?;
+    linker.func_wrap(
+        IMPORT_MODULE,
+        "chain_read",
+        |mut caller: Caller<'_, StoreData>, out: u32| -> wasmtime::Result<()> {
+            let mem = memory(&mut caller)?;
+            let (data, store) = mem.data_and_store_mut(&mut caller);
+            let response = std::mem::take(&mut store.chain_response);
+            let dst = range(data, out, response.len() as u32)?;
+            data[dst].copy_from_slice(&response);
+            Ok(())
         },
     )?;
     Ok(())

@@ -37,6 +37,7 @@ pub use imports::GuestFault;
 pub use limits::MemoryLimitExceeded;
 pub use wasi::{GUEST_DIR, Grants};
 
+use crate::services::ChainService;
 use crate::state::StateView;
 use limits::Limiter;
 use wasi::WasiPlan;
@@ -90,7 +91,27 @@ pub struct StoreData {
     pub module: Arc<str>,
     wasi: wasi_common::WasiCtx,
     limiter: Limiter,
-    state: Option<Arc<dyn StateView>>,
+    context: CallContext,
+    /// The last `molt.chain` response, until `molt.chain_read` copies it out.
+    chain_response: Vec<u8>,
+}
+
+/// What a call's kind-specific imports serve.
+#[derive(Clone, Default)]
+pub enum CallContext {
+    /// Nothing: only the common imports work.
+    #[default]
+    None,
+    /// The `execution` kind's state reads.
+    State(Arc<dyn StateView>),
+    /// The `rpc` kind's chain queries.
+    Chain(Arc<dyn ChainService>),
+}
+
+impl From<Option<Arc<dyn StateView>>> for CallContext {
+    fn from(state: Option<Arc<dyn StateView>>) -> Self {
+        state.map_or(CallContext::None, CallContext::State)
+    }
 }
 
 /// Engines and caches for both metering modes.
@@ -165,6 +186,7 @@ impl Runtime {
             .map_err(link)?;
         imports::add_common(&mut linker).map_err(link)?;
         imports::add_execution(&mut linker).map_err(link)?;
+        imports::add_rpc(&mut linker).map_err(link)?;
         let pre = linker.instantiate_pre(&module).map_err(link)?;
 
         let name: Arc<str> = manifest.name.as_str().into();
@@ -301,7 +323,7 @@ impl LoadedModule {
         entry: &str,
         input: &[u8],
     ) -> Result<(Vec<u8>, CallStats), CallError> {
-        self.call_with_state(entry, input, None)
+        self.call_with(entry, input, CallContext::None)
     }
 
     /// Like [`call_measured`](Self::call_measured), serving the `execution` kind's
@@ -312,6 +334,17 @@ impl LoadedModule {
         input: &[u8],
         state: Option<Arc<dyn StateView>>,
     ) -> Result<(Vec<u8>, CallStats), CallError> {
+        self.call_with(entry, input, state.into())
+    }
+
+    /// Like [`call_measured`](Self::call_measured), serving the kind's imports from
+    /// `context`.
+    pub fn call_with(
+        &self,
+        entry: &str,
+        input: &[u8],
+        context: CallContext,
+    ) -> Result<(Vec<u8>, CallStats), CallError> {
         let start = Instant::now();
         let max = self.max_io_bytes;
         if input.len() > max {
@@ -320,7 +353,7 @@ impl LoadedModule {
                 limit: max,
             });
         }
-        let (mut store, instance) = self.instantiate(state)?;
+        let (mut store, instance) = self.instantiate(context)?;
         let func = instance
             .get_typed_func::<(u32, u32), u64>(&mut store, entry)
             .map_err(|_| CallError::NoEntry(entry.to_string()))?;
@@ -387,7 +420,7 @@ impl LoadedModule {
 
     /// Calls `molt_abi_version`.
     pub fn abi_version(&self) -> Result<u32, CallError> {
-        let (mut store, instance) = self.instantiate(None)?;
+        let (mut store, instance) = self.instantiate(CallContext::None)?;
         let f = instance
             .get_typed_func::<(), u32>(&mut store, "molt_abi_version")
             .map_err(|_| CallError::NoEntry("molt_abi_version".into()))?;
@@ -397,7 +430,7 @@ impl LoadedModule {
     /// A fresh store and instance with this module's budgets, initialised.
     fn instantiate(
         &self,
-        state: Option<Arc<dyn StateView>>,
+        context: CallContext,
     ) -> Result<(Store<StoreData>, Instance), CallError> {
         let wasi = self.wasi.context().map_err(CallError::Host)?;
         let engine = self.pre.module().engine();
@@ -407,7 +440,8 @@ impl LoadedModule {
                 module: self.name.clone(),
                 wasi,
                 limiter: Limiter::new(self.memory_bytes as usize),
-                state,
+                context,
+                chain_response: Vec::new(),
             },
         );
         store.limiter(|s| &mut s.limiter);
@@ -459,7 +493,10 @@ impl LoadedModule {
                 budget_ms: self.time_ms,
             },
             Some(Trap::StackOverflow) => CallError::StackOverflow,
-            Some(trap) => CallError::Trap(trap.to_string()),
+            Some(trap) => {
+                tracing::debug!("{} trapped: {e:?}", self.name);
+                CallError::Trap(trap.to_string())
+            }
             None => CallError::Trap(format!("{e:#}")),
         }
     }

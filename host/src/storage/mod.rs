@@ -13,15 +13,17 @@
 //! | `h` | block number (8) | header (RLP) |
 //! | `H` | block hash (32) | block number (8) |
 //! | `b` | block number (8) | transactions: RLP list of EIP-2718 encodings |
+//! | `f` | block number (8) | senders: RLP list of the transactions' addresses |
 //! | `r` | block number (8) | receipts: RLP list of EIP-2718 receipt encodings |
 //! | `t` | transaction hash (32) | block number (8) ‖ index (4) |
 //! | `e` | block number (8) | the node's seal: ed25519 signature (64) ‖ public key (32) over the block hash |
+//! | `u` | block number (8) | how to undo the block's state diff: RLP list of the touched accounts as they were before it (an `AccountChange` each) |
 //! | `m` | `head` | number of the last committed block (8) |
 
 use std::path::Path;
 
 use alloy_primitives::{Address, B256, Bytes, U256};
-use molt_abi::execution::{self, AccountChange, AccountInfo, NewCode};
+use molt_abi::execution::{self, AccountChange, AccountInfo, NewCode, StorageChange};
 use molt_abi::imports::Account;
 
 use crate::state::{MemState, StateError, StateView};
@@ -34,8 +36,10 @@ const HEADER: u8 = b'h';
 const NUMBER_BY_HASH: u8 = b'H';
 const BODY: u8 = b'b';
 const RECEIPTS: u8 = b'r';
+const SENDERS: u8 = b'f';
 const TX_LOCATION: u8 = b't';
 const SEAL: u8 = b'e';
+const UNDO: u8 = b'u';
 const META_HEAD: &[u8] = b"mhead";
 
 /// A database failure.
@@ -123,12 +127,14 @@ impl Db {
         let number = block.header.number;
         let n = number.to_be_bytes();
         let mut batch = sled::Batch::default();
+        batch.insert(key(UNDO, &[&n]), alloy_rlp::encode(self.undo_of(accounts)?));
         self.state_into(&mut batch, accounts, codes)?;
         batch.insert(key(BLOCK_HASH, &[&n]), block.hash.as_slice());
         batch.insert(key(HEADER, &[&n]), alloy_rlp::encode(&block.header));
         batch.insert(key(SEAL, &[&n]), seal);
         batch.insert(key(NUMBER_BY_HASH, &[block.hash.as_slice()]), n.as_slice());
         batch.insert(key(BODY, &[&n]), alloy_rlp::encode(&block.transactions));
+        batch.insert(key(SENDERS, &[&n]), alloy_rlp::encode(&block.senders));
         let receipts: Vec<Bytes> = block
             .receipts
             .iter()
@@ -181,6 +187,12 @@ impl Db {
         self.tree.get(&k)?.map(|v| decode_rlp(&k, &v)).transpose()
     }
 
+    /// The senders of block `number`'s transactions, in order.
+    pub fn senders(&self, number: u64) -> Result<Option<Vec<Address>>, StorageError> {
+        let k = key(SENDERS, &[&number.to_be_bytes()]);
+        self.tree.get(&k)?.map(|v| decode_rlp(&k, &v)).transpose()
+    }
+
     /// The receipts of block `number`.
     pub fn receipts(
         &self,
@@ -218,6 +230,116 @@ impl Db {
         let number = be_u64(&k, &v[..8])?;
         let index = u32::from_be_bytes([v[8], v[9], v[10], v[11]]);
         Ok(Some((number, index)))
+    }
+
+    /// The accounts `changes` touch, as they are now: applying this diff later undoes
+    /// `changes`. A wiped account's undo restores all its slots.
+    fn undo_of(&self, changes: &[AccountChange]) -> Result<Vec<AccountChange>, StorageError> {
+        changes
+            .iter()
+            .map(|change| {
+                let address = change.address.as_slice();
+                let k = key(ACCOUNT, &[address]);
+                let before = self
+                    .tree
+                    .get(&k)?
+                    .map(|v| decode_account(&k, &v))
+                    .transpose()?;
+                let wiped = change.deleted || change.storage_wiped;
+                let storage = if wiped {
+                    self.tree
+                        .scan_prefix(key(STORAGE, &[address]))
+                        .map(|e| {
+                            let (k, v) = e?;
+                            Ok(StorageChange {
+                                slot: U256::from_be_slice(&k[21..]),
+                                value: U256::from_be_slice(&v),
+                            })
+                        })
+                        .collect::<Result<Vec<_>, StorageError>>()?
+                } else {
+                    change
+                        .storage
+                        .iter()
+                        .map(|s| {
+                            let k = key(STORAGE, &[address, &s.slot.to_be_bytes::<32>()]);
+                            Ok(StorageChange {
+                                slot: s.slot,
+                                value: self
+                                    .tree
+                                    .get(k)?
+                                    .map(|v| U256::from_be_slice(&v))
+                                    .unwrap_or_default(),
+                            })
+                        })
+                        .collect::<Result<Vec<_>, StorageError>>()?
+                };
+                Ok(AccountChange {
+                    address: change.address,
+                    deleted: before.is_none(),
+                    info: before.unwrap_or_default(),
+                    storage_wiped: wiped,
+                    storage,
+                })
+            })
+            .collect()
+    }
+
+    /// Removes every block above `number` and undoes their state changes, in one
+    /// atomic batch; `number` becomes the head. Does nothing if `number` is the head or
+    /// above it.
+    pub fn revert_to(&self, number: u64) -> Result<(), StorageError> {
+        let Some(head) = self.head()? else {
+            return Ok(());
+        };
+        let mut batch = sled::Batch::default();
+        // From the head down: for a key several blocks touched, the lowest block's
+        // undo is written last and wins, which is the state after block `number`.
+        for b in (number + 1..=head).rev() {
+            let n = b.to_be_bytes();
+            let k = key(UNDO, &[&n]);
+            let undo: Vec<AccountChange> = match self.tree.get(&k)? {
+                Some(v) => decode_rlp(&k, &v)?,
+                None => return Err(corrupt(&k, "no undo record for a committed block")),
+            };
+            self.state_into(&mut batch, &undo, &[])?;
+            for tx in self.transactions(b)?.unwrap_or_default() {
+                batch.remove(key(TX_LOCATION, &[alloy_primitives::keccak256(&tx).as_slice()]));
+            }
+            if let Some(hash) = self.block_hash_at(b)? {
+                batch.remove(key(NUMBER_BY_HASH, &[hash.as_slice()]));
+            }
+            for prefix in [BLOCK_HASH, HEADER, SEAL, BODY, SENDERS, RECEIPTS, UNDO] {
+                batch.remove(key(prefix, &[&n]));
+            }
+        }
+        if number < head {
+            batch.insert(META_HEAD, number.to_be_bytes().as_slice());
+            self.tree.apply_batch(batch)?;
+        }
+        Ok(())
+    }
+
+    /// Sets an account's balance outside any block (`anvil_setBalance`).
+    pub fn set_balance(&self, address: Address, balance: U256) -> Result<(), StorageError> {
+        let k = key(ACCOUNT, &[address.as_slice()]);
+        let mut info = match self.tree.get(&k)? {
+            Some(v) => decode_account(&k, &v)?,
+            None => AccountInfo {
+                code_hash: alloy_trie::KECCAK_EMPTY,
+                ..AccountInfo::default()
+            },
+        };
+        info.balance = balance;
+        self.tree.insert(k, execution::encode(&info))?;
+        Ok(())
+    }
+
+    fn block_hash_at(&self, number: u64) -> Result<Option<B256>, StorageError> {
+        Ok(self
+            .tree
+            .get(key(BLOCK_HASH, &[&number.to_be_bytes()]))?
+            .map(|v| B256::from_slice(&v)))
     }
 
     fn state_into(

@@ -1,0 +1,326 @@
+//! The `rpc` kind's chain queries (`ABI.md` §10): what an rpc module may ask the node.
+//!
+//! An rpc module answers JSON-RPC; the chain itself — blocks, receipts, state, the
+//! transaction pool, the unlocked dev keys — stays in the host. The module asks for it
+//! through one import pair, `molt.chain` / `molt.chain_read`, with a request made of
+//! an operation byte ([`op`]) followed by the RLP of that operation's arguments. The
+//! response is a status byte followed by a payload: [`STATUS_OK`] and the RLP of the
+//! result (an empty payload means "not found" where the operation says so), or
+//! [`STATUS_ERR`] and a UTF-8 message meant for the JSON-RPC client (a rejected
+//! transaction, an unknown account).
+//!
+//! Ethereum objects travel in their own encodings: headers as RLP, transactions as
+//! EIP-2718 bytes, receipts as EIP-2718 receipt bytes.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use alloy_primitives::{Address, B256, Bytes, U256};
+use alloy_rlp::{Decodable, Encodable, RlpDecodable, RlpEncodable};
+
+pub use crate::envelope::{STATUS_ERR, STATUS_OK};
+use crate::execution::CallOutput;
+
+/// Operation bytes. Each names its argument and result types.
+pub mod op {
+    /// `()` → [`ChainInfo`](super::ChainInfo).
+    pub const CHAIN_INFO: u8 = 0;
+    /// [`BlockQuery`](super::BlockQuery) → the block's header RLP, or empty if unknown.
+    pub const HEADER: u8 = 1;
+    /// block number (`u64`) → list of [`BodyTx`](super::BodyTx), or empty if unknown.
+    pub const BODY: u8 = 2;
+    /// block number (`u64`) → list of EIP-2718 receipts (byte strings), or empty if
+    /// unknown.
+    pub const RECEIPTS: u8 = 3;
+    /// transaction hash (`B256`) → [`TxLocation`](super::TxLocation), or empty if
+    /// the transaction is in no block.
+    pub const TX_LOCATION: u8 = 4;
+    /// address → [`AccountState`](super::AccountState) at the head (zero if absent).
+    pub const ACCOUNT: u8 = 5;
+    /// [`StorageQuery`](super::StorageQuery) → the slot's value (`U256`) at the head.
+    pub const STORAGE: u8 = 6;
+    /// address → the account's code (byte string, empty if none) at the head.
+    pub const CODE: u8 = 7;
+    /// [`CallRequest`](super::CallRequest) → [`CallOutput`](crate::execution::CallOutput):
+    /// executed by the node's execution module on the head state, in the environment
+    /// of the next block, committing nothing.
+    pub const CALL: u8 = 8;
+    /// EIP-2718 transaction bytes (byte string) → its hash (`B256`); an error names
+    /// why the pool refused it.
+    pub const SEND_RAW: u8 = 9;
+    /// address → the next nonce counting pooled transactions (`u64`).
+    pub const PENDING_NONCE: u8 = 10;
+    /// `()` → list of the addresses whose keys the node holds (unlocked accounts).
+    pub const ACCOUNTS: u8 = 11;
+    /// [`SignRequest`](super::SignRequest) → 65 bytes `r ‖ s ‖ y_parity`; an error if
+    /// the node holds no key for the address.
+    pub const SIGN: u8 = 12;
+    /// [`MineRequest`](super::MineRequest) → the new head's number (`u64`). Dev only.
+    pub const MINE: u8 = 13;
+    /// `()` → a snapshot id (`u64`) to revert to later. Dev only.
+    pub const SNAPSHOT: u8 = 14;
+    /// snapshot id (`u64`) → whether it was reverted to (`bool`). Dev only.
+    pub const REVERT: u8 = 15;
+    /// [`SetBalance`](super::SetBalance) → `()`. Dev only.
+    pub const SET_BALANCE: u8 = 16;
+}
+
+/// The arguments of an operation that takes none: the empty RLP list, written `()`
+/// in [`op`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, RlpEncodable, RlpDecodable)]
+pub struct NoArgs {}
+
+/// What every JSON-RPC answer about "the chain" starts from.
+#[derive(Clone, Debug, Default, PartialEq, Eq, RlpEncodable, RlpDecodable)]
+pub struct ChainInfo {
+    /// EIP-155 chain id.
+    pub chain_id: u64,
+    /// Number of the last committed block.
+    pub head: u64,
+    /// Gas limit of the next block.
+    pub gas_limit: u64,
+    /// Base fee of the next block, wei.
+    pub next_base_fee: u64,
+    /// Whether the dev methods (`MINE`, `SNAPSHOT`, `REVERT`, `SET_BALANCE`) are
+    /// available.
+    pub dev: bool,
+}
+
+/// A block by number or by hash.
+#[derive(Clone, Debug, Default, PartialEq, Eq, RlpEncodable, RlpDecodable)]
+pub struct BlockQuery {
+    /// Look up by `hash` instead of `number`.
+    pub by_hash: bool,
+    /// Block number.
+    pub number: u64,
+    /// Block hash.
+    pub hash: B256,
+}
+
+impl BlockQuery {
+    /// The block numbered `number`.
+    pub fn number(number: u64) -> Self {
+        BlockQuery {
+            number,
+            ..Self::default()
+        }
+    }
+
+    /// The block whose hash is `hash`.
+    pub fn hash(hash: B256) -> Self {
+        BlockQuery {
+            by_hash: true,
+            hash,
+            ..Self::default()
+        }
+    }
+}
+
+/// A transaction of a block, with the sender the node recovered.
+#[derive(Clone, Debug, Default, PartialEq, Eq, RlpEncodable, RlpDecodable)]
+pub struct BodyTx {
+    /// The sender.
+    pub sender: Address,
+    /// EIP-2718 encoding.
+    pub raw: Bytes,
+}
+
+/// Where a transaction was included.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, RlpEncodable, RlpDecodable)]
+pub struct TxLocation {
+    /// Block number.
+    pub number: u64,
+    /// Index in the block.
+    pub index: u64,
+}
+
+/// An account at the head.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, RlpEncodable, RlpDecodable)]
+pub struct AccountState {
+    /// Balance, wei.
+    pub balance: U256,
+    /// Nonce.
+    pub nonce: u64,
+    /// Keccak-256 of the code.
+    pub code_hash: B256,
+}
+
+/// A storage slot.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, RlpEncodable, RlpDecodable)]
+pub struct StorageQuery {
+    /// The account.
+    pub address: Address,
+    /// The slot.
+    pub slot: U256,
+}
+
+/// A message to execute without committing (`eth_call`, `eth_estimateGas`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, RlpEncodable, RlpDecodable)]
+pub struct CallRequest {
+    /// Sender.
+    pub from: Address,
+    /// Recipient; empty for a contract creation.
+    pub to: Bytes,
+    /// Value, wei.
+    pub value: U256,
+    /// Call data or init code.
+    pub data: Bytes,
+    /// Gas limit (0: the block's).
+    pub gas_limit: u64,
+    /// Gas price (0: no fee is charged).
+    pub gas_price: u128,
+}
+
+/// A hash to sign with an unlocked account's key.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, RlpEncodable, RlpDecodable)]
+pub struct SignRequest {
+    /// The account.
+    pub address: Address,
+    /// The 32-byte hash to sign (a transaction's signing hash).
+    pub hash: B256,
+}
+
+/// Blocks to mine now.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, RlpEncodable, RlpDecodable)]
+pub struct MineRequest {
+    /// How many blocks (at least one is mined).
+    pub blocks: u64,
+    /// Timestamp of the first, seconds (0: now).
+    pub timestamp: u64,
+}
+
+/// A balance to set directly.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, RlpEncodable, RlpDecodable)]
+pub struct SetBalance {
+    /// The account.
+    pub address: Address,
+    /// Its new balance, wei.
+    pub balance: U256,
+}
+
+/// Encodes a request: the operation byte, then the RLP of `args`.
+pub fn request<T: Encodable + ?Sized>(op: u8, args: &T) -> Vec<u8> {
+    let mut out = Vec::with_capacity(1 + args.length());
+    out.push(op);
+    args.encode(&mut out);
+    out
+}
+
+/// Splits a request into its operation byte and argument bytes.
+pub fn split_request(bytes: &[u8]) -> Option<(u8, &[u8])> {
+    bytes.split_first().map(|(op, rest)| (*op, rest))
+}
+
+/// A successful response carrying `value`.
+pub fn ok<T: Encodable + ?Sized>(value: &T) -> Vec<u8> {
+    let mut out = Vec::with_capacity(1 + value.length());
+    out.push(STATUS_OK);
+    value.encode(&mut out);
+    out
+}
+
+/// A successful "not found" response.
+pub fn not_found() -> Vec<u8> {
+    alloc::vec![STATUS_OK]
+}
+
+/// A failed response with a message for the client.
+pub fn err(message: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(1 + message.len());
+    out.push(STATUS_ERR);
+    out.extend_from_slice(message.as_bytes());
+    out
+}
+
+/// Why a chain query failed, as the module sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum QueryError {
+    /// The node refused or could not serve it; the message is for the client.
+    Node(String),
+    /// The response does not decode (a host/module version mismatch).
+    Decode(String),
+}
+
+impl core::fmt::Display for QueryError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            QueryError::Node(m) => f.write_str(m),
+            QueryError::Decode(m) => write!(f, "bad chain response: {m}"),
+        }
+    }
+}
+
+/// Decodes a response: `Ok(None)` for "not found", `Ok(Some(value))`, or the error.
+pub fn decode_response<T: Decodable>(bytes: &[u8]) -> Result<Option<T>, QueryError> {
+    match bytes.split_first() {
+        Some((&STATUS_OK, [])) => Ok(None),
+        Some((&STATUS_OK, payload)) => crate::execution::decode(payload)
+            .map(Some)
+            .map_err(|e| QueryError::Decode(alloc::format!("{e}"))),
+        Some((&STATUS_ERR, message)) => Err(QueryError::Node(
+            String::from_utf8_lossy(message).into_owned(),
+        )),
+        _ => Err(QueryError::Decode("missing status byte".into())),
+    }
+}
+
+/// Typed chain queries over any [`ChainHost`](crate::imports::ChainHost).
+pub trait Chain: crate::imports::ChainHost {
+    /// Runs `op` with `args` and decodes the result.
+    fn query<A: Encodable + ?Sized, T: Decodable>(
+        &self,
+        op: u8,
+        args: &A,
+    ) -> Result<Option<T>, QueryError> {
+        decode_response(&self.chain(&request(op, args)))
+    }
+
+    /// Like [`query`](Self::query) for operations that always return a value.
+    fn get<A: Encodable + ?Sized, T: Decodable>(&self, op: u8, args: &A) -> Result<T, QueryError> {
+        self.query(op, args)?
+            .ok_or_else(|| QueryError::Decode("empty response".into()))
+    }
+
+    /// [`op::CHAIN_INFO`].
+    fn info(&self) -> Result<ChainInfo, QueryError> {
+        self.get(op::CHAIN_INFO, &NoArgs {})
+    }
+
+    /// [`op::CALL`].
+    fn call(&self, request: &CallRequest) -> Result<CallOutput, QueryError> {
+        self.get(op::CALL, request)
+    }
+}
+
+impl<H: crate::imports::ChainHost + ?Sized> Chain for H {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_and_response_round_trip() {
+        let q = BlockQuery::hash(B256::repeat_byte(7));
+        let bytes = request(op::HEADER, &q);
+        let (o, args) = split_request(&bytes).expect("non-empty");
+        assert_eq!(o, op::HEADER);
+        assert_eq!(crate::execution::decode::<BlockQuery>(args), Ok(q));
+
+        let info = ChainInfo {
+            chain_id: 31337,
+            head: 4,
+            gas_limit: 30_000_000,
+            next_base_fee: 7,
+            dev: true,
+        };
+        assert_eq!(decode_response::<ChainInfo>(&ok(&info)), Ok(Some(info)));
+        assert_eq!(decode_response::<ChainInfo>(&not_found()), Ok(None));
+        assert_eq!(
+            decode_response::<ChainInfo>(&err("nonce too low")),
+            Err(QueryError::Node("nonce too low".into()))
+        );
+        assert!(matches!(
+            decode_response::<ChainInfo>(&[]),
+            Err(QueryError::Decode(_))
+        ));
+    }
+}

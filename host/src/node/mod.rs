@@ -1,0 +1,241 @@
+//! A running node: database, chain, block producer, the `rpc` module behind the HTTP
+//! endpoint — what `molt dev` starts.
+//!
+//! [`Node::start`] wires the pieces the other modules own: it signs the built-in
+//! guests with the node's dev key and loads them through the verifier like any
+//! deployed module, opens (or creates) the chain in the data directory, starts the
+//! producer thread and serves JSON-RPC. Dropping the [`Node`] stops it; every block it
+//! committed is on disk.
+
+pub mod producer;
+pub mod queries;
+pub mod rpc;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use alloy_primitives::U256;
+use anyhow::Context;
+use ed25519_dalek::SigningKey;
+use molt_upgrade_proxy::keys;
+use molt_upgrade_proxy::package::{self, Package, Verifier};
+
+use crate::builtin::{self, Builtin};
+use crate::chain::driver::{Chain, ChainConfig};
+use crate::consensus::Consensus;
+use crate::execution::Executor;
+use crate::http::{HttpConfig, Server};
+use crate::runtime::{Grants, LoadedModule, Runtime, RuntimeConfig};
+use crate::signer::Signer;
+use crate::storage::Db;
+use producer::{Producer, Wake};
+use queries::Queries;
+use rpc::{RpcEngine, RpcModule};
+
+/// Which engine runs the guests.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EngineKind {
+    /// The signed WebAssembly modules, in wasmtime.
+    Wasm,
+    /// The guest crates linked into the host (their native twins).
+    Native,
+}
+
+/// How to run a node.
+#[derive(Clone, Debug)]
+pub struct NodeConfig {
+    /// Data directory: database, keys, signed modules, compiled-module cache.
+    pub datadir: PathBuf,
+    /// Engine for every guest.
+    pub engine: EngineKind,
+    /// Seconds between blocks; 0 seals a block as soon as transactions are pending.
+    pub block_time: u64,
+    /// The JSON-RPC endpoint.
+    pub http: HttpConfig,
+    /// Chain parameters (used when the data directory holds no chain yet).
+    pub chain: ChainConfig,
+    /// How many dev accounts to fund and unlock.
+    pub accounts: u32,
+    /// Balance of each dev account at genesis, wei.
+    pub balance: U256,
+}
+
+/// A loaded built-in module, for the start banner.
+#[derive(Clone, Debug)]
+pub struct ModuleInfo {
+    /// Name.
+    pub name: &'static str,
+    /// Version.
+    pub version: &'static str,
+    /// SHA-256 of the signed module, hex.
+    pub digest: String,
+}
+
+/// A running node.
+pub struct Node {
+    chain: Arc<Chain>,
+    accounts: Vec<Signer>,
+    modules: Vec<ModuleInfo>,
+    resumed: bool,
+    // Field order is drop order: stop serving, then stop producing.
+    server: Server,
+    _producer: Producer,
+}
+
+impl std::fmt::Debug for Node {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Node")
+            .field("rpc", &self.server.local_addr())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Node {
+    /// Starts a node as `config` says.
+    pub fn start(config: NodeConfig) -> anyhow::Result<Node> {
+        let datadir = &config.datadir;
+        std::fs::create_dir_all(datadir)
+            .with_context(|| format!("creating {}", datadir.display()))?;
+        let key = dev_key(datadir)?;
+        let runtime = Runtime::new(RuntimeConfig {
+            cache_dir: Some(datadir.join("module-cache")),
+            ..RuntimeConfig::default()
+        })?;
+        let mut modules = Vec::new();
+        let mut load = |b: &Builtin| -> anyhow::Result<LoadedModule> {
+            let (loaded, info) = load_builtin(&runtime, datadir, &key, b)?;
+            modules.push(info);
+            Ok(loaded)
+        };
+        let execution = load(&builtin::EXECUTION)?;
+        let consensus = load(&builtin::CONSENSUS)?;
+        let rpc = load(&builtin::RPC_ETH)?;
+        let (executor, consensus, rpc) = match config.engine {
+            EngineKind::Wasm => (
+                Executor::Wasm(execution),
+                Consensus::Wasm(consensus),
+                RpcEngine::Wasm(rpc),
+            ),
+            EngineKind::Native => (Executor::Native, Consensus::Native, RpcEngine::Native),
+        };
+
+        let accounts = crate::dev_accounts::signers(config.accounts)?;
+        let alloc: Vec<_> = accounts
+            .iter()
+            .map(|s| (s.address(), config.balance))
+            .collect();
+        let db_dir = datadir.join("db");
+        let db = Db::open(&db_dir).with_context(|| {
+            format!(
+                "opening the database in {} (is another node using this data directory?)",
+                db_dir.display()
+            )
+        })?;
+        let resumed = db.head()?.is_some();
+        let mut chain_config = config.chain.clone();
+        if !resumed && chain_config.genesis_timestamp == 0 {
+            chain_config.genesis_timestamp = queries::now();
+        }
+        let chain = Arc::new(Chain::open(
+            db,
+            executor,
+            consensus,
+            chain_config,
+            key,
+            &alloc,
+        )?);
+
+        let wake = Arc::new(Wake::default());
+        let producer = Producer::start(chain.clone(), config.block_time, wake.clone())?;
+        let queries = Arc::new(Queries::new(chain.clone(), accounts.clone(), true, wake));
+        let server = crate::http::serve(
+            config.http.clone(),
+            Arc::new(RpcModule::new(rpc, queries)),
+        )
+        .with_context(|| format!("serving JSON-RPC on {}", config.http.addr))?;
+        Ok(Node {
+            chain,
+            accounts,
+            modules,
+            resumed,
+            server,
+            _producer: producer,
+        })
+    }
+
+    /// Where JSON-RPC is served.
+    pub fn rpc_addr(&self) -> SocketAddr {
+        self.server.local_addr()
+    }
+
+    /// The chain.
+    pub fn chain(&self) -> &Arc<Chain> {
+        &self.chain
+    }
+
+    /// The unlocked dev accounts.
+    pub fn accounts(&self) -> &[Signer] {
+        &self.accounts
+    }
+
+    /// The built-in modules the node runs.
+    pub fn modules(&self) -> &[ModuleInfo] {
+        &self.modules
+    }
+
+    /// Whether the node resumed an existing chain (rather than creating genesis).
+    pub fn resumed(&self) -> bool {
+        self.resumed
+    }
+}
+
+/// Signs a built-in with the node's key, writes it to `<datadir>/modules`, and loads
+/// it through the verifier, as an operator's module would be.
+fn load_builtin(
+    runtime: &Runtime,
+    datadir: &Path,
+    key: &SigningKey,
+    b: &Builtin,
+) -> anyhow::Result<(LoadedModule, ModuleInfo)> {
+    let dir = datadir.join("modules");
+    std::fs::create_dir_all(&dir)?;
+    let signed = package::sign(b.wasm, &b.manifest(), key)?;
+    std::fs::write(dir.join(format!("{}-{}.wasm", b.name, b.version)), &signed)?;
+    let verifier = Verifier::new([key.verifying_key()]);
+    let verified = verifier.verify(Package::parse(signed)?, Some(b.kind), None)?;
+    let loaded = runtime.load(
+        &verified.manifest,
+        &verified.bytes,
+        &Grants {
+            stdio: true,
+            dir: None,
+        },
+    )?;
+    Ok((
+        loaded,
+        ModuleInfo {
+            name: b.name,
+            version: b.version,
+            digest: hex::encode(verified.digest),
+        },
+    ))
+}
+
+/// The node's ed25519 key (module signing, block seals), created on first use.
+pub fn dev_key(datadir: &Path) -> anyhow::Result<SigningKey> {
+    let dir = datadir.join("keys");
+    std::fs::create_dir_all(&dir)?;
+    let path = dir.join("dev.key");
+    if path.exists() {
+        return Ok(keys::read_signing_key(&path)?);
+    }
+    let key = keys::generate();
+    keys::write_signing_key(&path, &key)?;
+    Ok(key)
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Every critical section leaves its data consistent, so a poisoned lock is usable.
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
