@@ -10,7 +10,10 @@ use std::env;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// `(env suffix, package, artifact stem)` of each built-in guest, in groups built by
+/// `(env suffix, package, artifact stem)` of a built-in guest.
+type Guest = (&'static str, &'static str, &'static str);
+
+/// The built-in guests, in groups built by
 /// one cargo invocation each. Deterministic guests build apart from the `rpc` ones:
 /// in one invocation cargo would unify features across them, and the rpc guests'
 /// `std` alloy would give the deterministic ones a randomly seeded hasher (a WASI
@@ -20,7 +23,7 @@ use std::process::Command;
 /// state (revm's call frames) on the heap, and every page counts against their memory
 /// budget: 64 KiB instead of Rust's default 1 MiB. The rpc guests keep Rust's default:
 /// serde's derived visitors for alloy's RPC types need large frames.
-const GUESTS: &[(&[(&str, &str, &str)], u32)] = &[
+const GUESTS: &[(&[Guest], u32)] = &[
     (
         &[
             ("EXECUTION", "molt-execution-revm", "molt_execution_revm"),
@@ -79,7 +82,11 @@ fn main() {
         }
         clean_env(&mut cmd);
         let stack = format!("link-arg=-zstack-size={stack}");
-        let flags: Vec<&str> = GUEST_RUSTFLAGS.iter().copied().chain(["-C", &stack]).collect();
+        let flags: Vec<&str> = GUEST_RUSTFLAGS
+            .iter()
+            .copied()
+            .chain(["-C", &stack])
+            .collect();
         cmd.env("CARGO_ENCODED_RUSTFLAGS", flags.join("\x1f"));
         let status = cmd.status().expect("run cargo for the guest modules");
         assert!(

@@ -133,6 +133,9 @@ mod tests {
         assert_eq!(e.message, "execution reverted: insufficient balance");
         assert_eq!(e.data, Some(Value::String(format!("0x{}", hex(&data)))));
         assert_eq!(RpcError::reverted(&[]).message, "execution reverted");
-        assert_eq!(RpcError::reverted(&[0x08, 0xc3]).message, "execution reverted");
+        assert_eq!(
+            RpcError::reverted(&[0x08, 0xc3]).message,
+            "execution reverted"
+        );
     }
 }

@@ -223,7 +223,7 @@ pub fn dispatch(host: &(impl ChainHost + ?Sized), method: &str, p: Params) -> An
                 balance: p.required(1)?,
             };
             dev(host)?;
-            rpc::Chain::query::<_, Bytes>(host, op::SET_BALANCE, &request)?;
+            get::<_, NoArgs>(host, op::SET_BALANCE, &request)?;
             Ok(Value::Null)
         }
         _ => Err(RpcError::method_not_found(method)),
@@ -273,7 +273,10 @@ fn block_param(
         let tag: BlockNumberOrTag = p.required(0)?;
         number_of(tag, info(host)?.head)
     };
-    number.map(|n| load(host, n)).transpose().map(Option::flatten)
+    number
+        .map(|n| load(host, n))
+        .transpose()
+        .map(Option::flatten)
 }
 
 /// The call the node executes for a transaction request.
@@ -286,9 +289,8 @@ fn call_request(request: &TransactionRequest, info: &ChainInfo) -> Result<CallRe
         .unwrap_or_default();
     let gas_price = match (request.gas_price, request.max_fee_per_gas) {
         (Some(price), _) => price,
-        (None, Some(max_fee)) => max_fee.min(
-            u128::from(info.next_base_fee) + request.max_priority_fee_per_gas.unwrap_or(0),
-        ),
+        (None, Some(max_fee)) => max_fee
+            .min(u128::from(info.next_base_fee) + request.max_priority_fee_per_gas.unwrap_or(0)),
         (None, None) => 0,
     };
     Ok(CallRequest {
@@ -366,6 +368,10 @@ fn send_transaction(host: &(impl ChainHost + ?Sized), mut request: TransactionRe
     let from = request
         .from
         .ok_or_else(|| RpcError::invalid_params("from is required"))?;
+    let unlocked: Vec<Address> = get(host, op::ACCOUNTS, &NoArgs {})?;
+    if !unlocked.contains(&from) {
+        return Err(RpcError::server(format!("unknown account {from}")));
+    }
     let info = info(host)?;
     if request.chain_id.is_some_and(|id| id != info.chain_id) {
         return Err(RpcError::invalid_params(format!(
@@ -400,7 +406,9 @@ fn send_transaction(host: &(impl ChainHost + ?Sized), mut request: TransactionRe
         },
     )?;
     if signature.len() != 65 {
-        return Err(RpcError::internal("the node returned a malformed signature"));
+        return Err(RpcError::internal(
+            "the node returned a malformed signature",
+        ));
     }
     let signature = Signature::from_bytes_and_parity(&signature[..64], signature[64] != 0);
     let raw: Bytes = tx.into_envelope(signature).encoded_2718().into();
@@ -415,7 +423,9 @@ fn fee_history(host: &(impl ChainHost + ?Sized), p: &Params) -> Answer {
     if percentiles
         .windows(2)
         .any(|w| w[0] > w[1] || !(0.0..=100.0).contains(&w[1]))
-        || percentiles.first().is_some_and(|f| !(0.0..=100.0).contains(f))
+        || percentiles
+            .first()
+            .is_some_and(|f| !(0.0..=100.0).contains(f))
     {
         return Err(RpcError::invalid_params(
             "reward percentiles must be increasing and between 0 and 100",
@@ -446,7 +456,9 @@ fn fee_history(host: &(impl ChainHost + ?Sized), p: &Params) -> Answer {
         last = Some(block.header);
     }
     if let Some(h) = last {
-        let next = h.next_block_base_fee(BaseFeeParams::ethereum()).unwrap_or(0);
+        let next = h
+            .next_block_base_fee(BaseFeeParams::ethereum())
+            .unwrap_or(0);
         history.base_fee_per_gas.push(u128::from(next));
         history.base_fee_per_blob_gas.push(1);
     }

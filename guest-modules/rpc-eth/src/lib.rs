@@ -42,7 +42,9 @@ pub fn handle(host: &(impl ChainHost + ?Sized), body: &[u8]) -> Result<Vec<u8>, 
         Ok(v) => v,
         Err(e) => {
             return Ok(
-                error::response(Value::Null, &RpcError::parse(e.to_string())).to_string().into(),
+                error::response(Value::Null, &RpcError::parse(e.to_string()))
+                    .to_string()
+                    .into(),
             );
         }
     };

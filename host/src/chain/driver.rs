@@ -115,8 +115,14 @@ impl Chain {
                 };
                 let mut post = db.snapshot()?;
                 post.apply(&accounts, &[]);
-                let genesis =
-                    super::assemble(None, &env, Default::default(), Vec::new(), 0, post.state_root());
+                let genesis = super::assemble(
+                    None,
+                    &env,
+                    Default::default(),
+                    Vec::new(),
+                    0,
+                    post.state_root(),
+                );
                 let seal = seal(&seal_key, &genesis.hash);
                 db.commit_block(&genesis, &seal, &accounts, &[])?;
                 genesis
@@ -188,7 +194,11 @@ impl Chain {
     /// The next nonce of `sender`, counting its pooled transactions.
     pub fn pending_nonce(&self, sender: &Address) -> Result<u64, ChainError> {
         use crate::state::StateView;
-        let state_nonce = self.db.account(sender)?.map(|a| a.nonce).unwrap_or_default();
+        let state_nonce = self
+            .db
+            .account(sender)?
+            .map(|a| a.nonce)
+            .unwrap_or_default();
         Ok(lock(&self.pool).pending_nonce(sender, state_nonce))
     }
 

@@ -124,7 +124,10 @@ fn banner(node: &Node, args: &DevArgs, datadir: &std::path::Path) -> anyhow::Res
         "\nGas Limit\n==================\n{}",
         node.chain().config().gas_limit
     )?;
-    writeln!(out, "\nModules (signed with the node key)\n==================")?;
+    writeln!(
+        out,
+        "\nModules (signed with the node key)\n=================="
+    )?;
     for m in node.modules() {
         writeln!(out, "{} {} sha256:{}", m.name, m.version, &m.digest[..16])?;
     }

@@ -149,11 +149,9 @@ impl Node {
         let wake = Arc::new(Wake::default());
         let producer = Producer::start(chain.clone(), config.block_time, wake.clone())?;
         let queries = Arc::new(Queries::new(chain.clone(), accounts.clone(), true, wake));
-        let server = crate::http::serve(
-            config.http.clone(),
-            Arc::new(RpcModule::new(rpc, queries)),
-        )
-        .with_context(|| format!("serving JSON-RPC on {}", config.http.addr))?;
+        let server =
+            crate::http::serve(config.http.clone(), Arc::new(RpcModule::new(rpc, queries)))
+                .with_context(|| format!("serving JSON-RPC on {}", config.http.addr))?;
         Ok(Node {
             chain,
             accounts,

@@ -183,7 +183,9 @@ impl Queries {
             }
             op::PENDING_NONCE => {
                 let address: Address = decode(args).map_err(bad_args)?;
-                Ok(rpc::ok(&chain.pending_nonce(&address).map_err(|e| fail(&e))?))
+                Ok(rpc::ok(
+                    &chain.pending_nonce(&address).map_err(|e| fail(&e))?,
+                ))
             }
             op::ACCOUNTS => {
                 let accounts: Vec<Address> = self.signers.iter().map(Signer::address).collect();

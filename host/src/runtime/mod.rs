@@ -428,10 +428,7 @@ impl LoadedModule {
     }
 
     /// A fresh store and instance with this module's budgets, initialised.
-    fn instantiate(
-        &self,
-        context: CallContext,
-    ) -> Result<(Store<StoreData>, Instance), CallError> {
+    fn instantiate(&self, context: CallContext) -> Result<(Store<StoreData>, Instance), CallError> {
         let wasi = self.wasi.context().map_err(CallError::Host)?;
         let engine = self.pre.module().engine();
         let mut store = Store::new(

@@ -304,7 +304,10 @@ impl Db {
             };
             self.state_into(&mut batch, &undo, &[])?;
             for tx in self.transactions(b)?.unwrap_or_default() {
-                batch.remove(key(TX_LOCATION, &[alloy_primitives::keccak256(&tx).as_slice()]));
+                batch.remove(key(
+                    TX_LOCATION,
+                    &[alloy_primitives::keccak256(&tx).as_slice()],
+                ));
             }
             if let Some(hash) = self.block_hash_at(b)? {
                 batch.remove(key(NUMBER_BY_HASH, &[hash.as_slice()]));

@@ -1,0 +1,177 @@
+//! Helpers for tests that run the real `molt` binary and talk to it like a client:
+//! start `molt dev` on an ephemeral port, JSON-RPC over plain HTTP, stop it gently or
+//! with SIGKILL.
+
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+/// A `molt dev` process.
+pub struct DevNode {
+    child: Option<Child>,
+    /// Where it serves JSON-RPC.
+    pub addr: SocketAddr,
+    /// What it printed before `Listening on`.
+    pub banner: String,
+}
+
+impl DevNode {
+    /// Starts `molt dev --datadir DIR --http.port 0 EXTRA…` and waits until it serves.
+    pub fn start(datadir: &Path, extra: &[&str]) -> DevNode {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_molt"))
+            .args([
+                "dev",
+                "--datadir",
+                datadir.to_str().unwrap(),
+                "--http.port",
+                "0",
+            ])
+            .args(extra)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start molt dev");
+        let mut banner = String::new();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let addr = loop {
+            let Some(Ok(line)) = lines.next() else {
+                let status = child.wait().unwrap();
+                panic!("molt dev exited ({status}) before serving:\n{banner}");
+            };
+            if let Some(addr) = line.strip_prefix("Listening on ") {
+                break addr.parse().unwrap();
+            }
+            banner.push_str(&line);
+            banner.push('\n');
+        };
+        // Keep draining stdout so the node never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        DevNode {
+            child: Some(child),
+            addr,
+            banner,
+        }
+    }
+
+    /// `http://ADDR`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// One JSON-RPC call; the whole response object.
+    pub fn call(&self, method: &str, params: Value) -> Value {
+        let body = json!({ "jsonrpc": "2.0", "id": 1, "method": method, "params": params });
+        let (status, body) = post(self.addr, body.to_string().as_bytes());
+        assert_eq!(status, 200, "{method}: HTTP {status}: {body}");
+        serde_json::from_str(&body).unwrap()
+    }
+
+    /// A JSON-RPC call that must succeed; its result.
+    pub fn ok(&self, method: &str, params: Value) -> Value {
+        let response = self.call(method, params);
+        match response.get("result") {
+            Some(r) => r.clone(),
+            None => panic!("{method} failed: {response}"),
+        }
+    }
+
+    /// A JSON-RPC call that must fail; its error object.
+    pub fn err(&self, method: &str, params: Value) -> Value {
+        let response = self.call(method, params);
+        match response.get("error") {
+            Some(e) => e.clone(),
+            None => panic!("{method} should have failed: {response}"),
+        }
+    }
+
+    /// Waits until `method(params)` returns a non-null result.
+    pub fn wait_for(&self, method: &str, params: Value) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let r = self.ok(method, params.clone());
+            if !r.is_null() {
+                return r;
+            }
+            assert!(Instant::now() < deadline, "{method} stayed null");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// SIGTERM, then wait for a clean exit.
+    pub fn stop(mut self) {
+        let mut child = self.child.take().unwrap();
+        let status = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let exit = child.wait().unwrap();
+        assert!(exit.success(), "molt dev exited with {exit}");
+    }
+
+    /// SIGKILL: no chance to clean up.
+    pub fn kill(mut self) {
+        let mut child = self.child.take().unwrap();
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+}
+
+impl Drop for DevNode {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// POSTs `body` to `addr` and returns the status and body.
+pub fn post(addr: SocketAddr, body: &[u8]) -> (u16, String) {
+    try_post(addr, body).expect("the node answers")
+}
+
+/// Like [`post`], `None` if the node cannot be reached (it was killed).
+pub fn try_post(addr: SocketAddr, body: &[u8]) -> Option<(u16, String)> {
+    let mut stream = TcpStream::connect(addr).ok()?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .ok()?;
+    let head = format!(
+        "POST / HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).ok()?;
+    // A server may answer (413) before reading an oversize body, then close.
+    let _ = stream.write_all(body);
+    let mut response = Vec::new();
+    let _ = stream.read_to_end(&mut response);
+    let response = String::from_utf8_lossy(&response).into_owned();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    Some((status, body.to_string()))
+}
+
+/// The first dev account's key (the standard test mnemonic, index 0).
+pub const KEY0: &str = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
+/// Dev account 0.
+pub const ACCOUNT0: &str = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266";
+/// Dev account 1.
+pub const ACCOUNT1: &str = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8";
+
+/// A hex quantity as u64.
+pub fn quantity(v: &Value) -> u64 {
+    u64::from_str_radix(v.as_str().unwrap().trim_start_matches("0x"), 16).unwrap()
+}

@@ -1,0 +1,134 @@
+//! Real Ethereum clients against the real `molt dev`: ethers v6 with solc-js, and
+//! Foundry's `cast`. The tools come from the npm registry, pinned by
+//! `host/tests/e2e/package-lock.json`; this test installs them (`npm ci`) into
+//! `host/tests/e2e/node_modules` the first time, so it needs Node.js and npm.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use common::{ACCOUNT0, ACCOUNT1, DevNode, KEY0};
+
+/// `host/tests/e2e`, with its npm packages installed.
+fn tools() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/e2e");
+        let stamp = dir.join("node_modules/.package-lock.json");
+        let lock = dir.join("package-lock.json");
+        let fresh = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+        if fresh(&stamp).is_none() || fresh(&stamp) < fresh(&lock) {
+            let status = Command::new("npm")
+                .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+                .current_dir(&dir)
+                .status()
+                .expect("the end-to-end tests need npm (Node.js) on PATH");
+            assert!(status.success(), "npm ci in {} failed", dir.display());
+        }
+        dir
+    })
+}
+
+fn run(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+fn cast(node: &DevNode, args: &[&str]) -> String {
+    // The subcommand, then the node, then the rest (after `send … --create` every
+    // argument belongs to the creation).
+    run(Command::new(tools().join("node_modules/.bin/cast"))
+        .arg(args[0])
+        .args(["--rpc-url", &node.url()])
+        .args(&args[1..]))
+}
+
+#[test]
+fn ethers_and_solc_deploy_transfer_query_logs_and_catch_a_revert() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = DevNode::start(dir.path(), &[]);
+    let out = run(Command::new("node")
+        .arg(tools().join("ethers.mjs"))
+        .arg(node.url()));
+    assert!(out.contains(r#""ok":true"#), "{out}");
+}
+
+#[test]
+fn cast_sends_calls_and_reads_receipts_and_blocks() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = DevNode::start(dir.path(), &[]);
+    assert_eq!(cast(&node, &["chain-id"]), "31337");
+    let to = "0x90F79bf6EB2c4f870365E785982E1f101E93b906";
+    let before: u128 = cast(&node, &["balance", to]).parse().unwrap();
+
+    // With a private key, and from an unlocked account (the node signs).
+    let sent = cast(
+        &node,
+        &[
+            "send",
+            "--private-key",
+            KEY0,
+            to,
+            "--value",
+            "1ether",
+            "--json",
+        ],
+    );
+    let receipt: serde_json::Value = serde_json::from_str(&sent).unwrap();
+    assert_eq!(receipt["status"], "0x1");
+    assert_eq!(receipt["from"], ACCOUNT0.to_lowercase());
+    let unlocked = cast(
+        &node,
+        &[
+            "send",
+            "--unlocked",
+            "--from",
+            ACCOUNT1,
+            to,
+            "--value",
+            "2ether",
+            "--json",
+        ],
+    );
+    let unlocked: serde_json::Value = serde_json::from_str(&unlocked).unwrap();
+    assert_eq!(unlocked["status"], "0x1");
+    assert_eq!(unlocked["from"], ACCOUNT1.to_lowercase());
+    let after: u128 = cast(&node, &["balance", to]).parse().unwrap();
+    assert_eq!(after - before, 3 * 10u128.pow(18));
+
+    // Receipts and blocks as cast prints them.
+    let hash = receipt["transactionHash"].as_str().unwrap();
+    let fetched: serde_json::Value =
+        serde_json::from_str(&cast(&node, &["receipt", hash, "--json"])).unwrap();
+    assert_eq!(fetched, receipt);
+    let block = cast(&node, &["block", "latest", "--json"]);
+    let block: serde_json::Value = serde_json::from_str(&block).unwrap();
+    assert_eq!(block["hash"], unlocked["blockHash"]);
+
+    // Deploy a contract (init code returning `PUSH1 42 PUSH1 0 MSTORE PUSH1 32 PUSH1 0
+    // RETURN` as runtime) and call it.
+    let deployed = cast(
+        &node,
+        &[
+            "send",
+            "--private-key",
+            KEY0,
+            "--create",
+            "0x600a600c600039600a6000f3602a60005260206000f3",
+            "--json",
+        ],
+    );
+    let deployed: serde_json::Value = serde_json::from_str(&deployed).unwrap();
+    let contract = deployed["contractAddress"].as_str().unwrap();
+    assert_eq!(cast(&node, &["call", contract, "answer()(uint256)"]), "42");
+}
