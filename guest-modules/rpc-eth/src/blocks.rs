@@ -60,9 +60,13 @@ pub fn require_head_state(
     host: &(impl ChainHost + ?Sized),
     id: Option<BlockId>,
 ) -> Result<(), RpcError> {
-    let id = id.unwrap_or(BlockId::Number(BlockNumberOrTag::Latest));
     let head = info(host)?.head;
-    match resolve(host, id)? {
+    let number = match id.unwrap_or(BlockId::Number(BlockNumberOrTag::Latest)) {
+        // A tag means the head read just now, even if a block lands meanwhile.
+        BlockId::Number(tag) => number_of(tag, head),
+        hash => resolve(host, hash)?,
+    };
+    match number {
         Some(n) if n == head => Ok(()),
         Some(n) => Err(RpcError::server(format!(
             "historical state is not available: this node keeps the state of its head \

@@ -7,6 +7,7 @@
 //! crate installs as the global allocator).
 
 pub mod alloc;
+pub mod rpc;
 pub mod workloads;
 
 use std::sync::Arc;

@@ -30,7 +30,7 @@ pub struct Workload {
 }
 
 /// Bytecode of a contract in `contracts.json`: `("Token", "runtime")`.
-fn bytecode(contract: &str, which: &str) -> Bytes {
+pub(crate) fn bytecode(contract: &str, which: &str) -> Bytes {
     let all: serde_json::Value = serde_json::from_str(CONTRACTS).expect("contracts.json is valid");
     all[contract][which]
         .as_str()

@@ -15,6 +15,31 @@ pub(super) enum BenchCommand {
     /// The execution module on ERC-20 transfers, a compute-heavy contract and contract
     /// deployments, as WebAssembly and natively.
     Execution(ExecutionArgs),
+    /// JSON-RPC load: transfer throughput and read latency of `molt dev` (both
+    /// engines) and of anvil, in the same run.
+    Rpc(RpcArgs),
+}
+
+#[derive(Debug, Args)]
+pub(super) struct RpcArgs {
+    /// Concurrent clients, each sending from its own dev account (1-9).
+    #[arg(long, default_value_t = 4)]
+    workers: usize,
+    /// Transfers per client.
+    #[arg(long, default_value_t = 250)]
+    txs: u64,
+    /// `eth_getBalance` and `eth_call` requests per client.
+    #[arg(long, default_value_t = 500)]
+    reads: usize,
+    /// The anvil binary (`npm ci` in host/tests/e2e installs it there).
+    #[arg(long, default_value_os_t = bench::rpc::default_anvil())]
+    anvil: PathBuf,
+    /// Measure molt only.
+    #[arg(long)]
+    no_anvil: bool,
+    /// Also write the figures as JSON to this file.
+    #[arg(long)]
+    json: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -28,13 +53,11 @@ pub(super) struct ExecutionArgs {
 }
 
 pub(super) fn run(cmd: BenchCommand) -> anyhow::Result<ExitCode> {
-    let BenchCommand::Execution(args) = cmd;
-    if cfg!(debug_assertions) {
-        eprintln!(
-            "warning: this molt was built without optimisations; for figures worth quoting run\n  \
-             cargo run --release -p molt-host -- bench execution"
-        );
-    }
+    let (args, name) = match cmd {
+        BenchCommand::Execution(args) => (args, "execution"),
+        BenchCommand::Rpc(args) => return rpc(args),
+    };
+    warn_if_debug(name);
     let runtime = Runtime::new(RuntimeConfig::default())?;
     let m = builtin::EXECUTION;
     let wasm = Executor::Wasm(runtime.load(&m.manifest(), m.wasm, &Grants::default())?);
@@ -44,6 +67,64 @@ pub(super) fn run(cmd: BenchCommand) -> anyhow::Result<ExitCode> {
         "median of {} alternating rounds; time x and mem x are WASM / native",
         args.rounds
     );
+    if let Some(path) = args.json {
+        std::fs::write(&path, serde_json::to_string_pretty(&rows)?)?;
+        println!("wrote {}", path.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn warn_if_debug(bench: &str) {
+    if cfg!(debug_assertions) {
+        eprintln!(
+            "warning: this molt was built without optimisations; for figures worth quoting run\n  \
+             cargo run --release -p molt-host -- bench {bench}"
+        );
+    }
+}
+
+fn rpc(args: RpcArgs) -> anyhow::Result<ExitCode> {
+    warn_if_debug("rpc");
+    let molt = std::env::current_exe()?.display().to_string();
+    let mut targets = Vec::new();
+    if !args.no_anvil {
+        targets.push(bench::rpc::Target {
+            name: "anvil".into(),
+            command: vec![
+                args.anvil.display().to_string(),
+                "--port".into(),
+                "{port}".into(),
+                "--silent".into(),
+            ],
+        });
+    }
+    for engine in ["wasm", "native"] {
+        targets.push(bench::rpc::Target {
+            name: format!("molt {engine}"),
+            command: [
+                &molt,
+                "dev",
+                "--ephemeral",
+                "--http.port",
+                "{port}",
+                "--engine",
+                engine,
+            ]
+            .map(String::from)
+            .to_vec(),
+        });
+    }
+    let config = bench::rpc::Config {
+        workers: args.workers,
+        txs_per_worker: args.txs,
+        reads_per_worker: args.reads,
+    };
+    let mut rows = Vec::new();
+    for t in &targets {
+        eprintln!("measuring {} ...", t.name);
+        rows.push(bench::rpc::measure(t, &config)?);
+    }
+    print!("{}", bench::rpc::table(&rows));
     if let Some(path) = args.json {
         std::fs::write(&path, serde_json::to_string_pretty(&rows)?)?;
         println!("wrote {}", path.display());
