@@ -386,3 +386,27 @@ fn try_call(addr: std::net::SocketAddr, body: &Value) -> Option<Value> {
     let v: Value = serde_json::from_str(&body).ok()?;
     v.get("result").cloned()
 }
+
+#[test]
+fn with_a_block_time_blocks_come_on_schedule_even_when_empty() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = DevNode::start(dir.path(), &["--block-time", "1"]);
+    assert!(node.banner.contains("a block every 1 s"), "{}", node.banner);
+    let start = quantity(&node.ok("eth_blockNumber", json!([])));
+    let hash = node.ok(
+        "eth_sendTransaction",
+        json!([{"from": ACCOUNT0, "to": ACCOUNT1, "value": "0x1"}]),
+    );
+    let receipt = node.wait_for("eth_getTransactionReceipt", json!([hash]));
+    assert_eq!(receipt["status"], "0x1");
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    let head = quantity(&node.ok("eth_blockNumber", json!([])));
+    assert!(head >= start + 2, "blocks {start} -> {head} in 2.5 s");
+    let a = node.ok(
+        "eth_getBlockByNumber",
+        json!([format!("{:#x}", head - 1), false]),
+    );
+    let b = node.ok("eth_getBlockByNumber", json!([format!("{head:#x}"), false]));
+    assert!(quantity(&b["timestamp"]) >= quantity(&a["timestamp"]) + 1);
+    node.stop();
+}

@@ -157,10 +157,8 @@ pub fn dispatch(host: &(impl ChainHost + ?Sized), method: &str, p: Params) -> An
         "eth_getBlockReceipts" => {
             p.at_most(1)?;
             let id: BlockId = p.required(0)?;
-            let Some(block) = resolve(host, id)?.map(|n| load(host, n)).transpose()? else {
-                return Ok(Value::Null);
-            };
-            let Some(block) = block else {
+            let block = resolve(host, id)?.map(|n| load(host, n)).transpose()?;
+            let Some(block) = block.flatten() else {
                 return Ok(Value::Null);
             };
             to(block.rpc_receipts(receipts(host, block.header.number)?))

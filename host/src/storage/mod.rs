@@ -470,11 +470,7 @@ impl StateView for Db {
     }
 
     fn block_hash(&self, number: u64) -> Result<Option<B256>, StateError> {
-        Ok(self
-            .tree
-            .get(key(BLOCK_HASH, &[&number.to_be_bytes()]))
-            .map_err(StorageError::from)?
-            .map(|v| B256::from_slice(&v)))
+        Ok(self.block_hash_at(number)?)
     }
 }
 

@@ -1,0 +1,164 @@
+//! The rpc module as WebAssembly and as its native twin answer byte for byte the same,
+//! over the same chain.
+
+use std::sync::Arc;
+
+use alloy_consensus::TxEip1559;
+use alloy_primitives::{Bytes, TxKind, U256};
+
+use super::*;
+use crate::runtime::CallContext;
+use crate::services::ChainService;
+
+const GWEI: u128 = 1_000_000_000;
+
+#[test]
+fn wasm_and_native_rpc_answer_identically() {
+    let runtime = Runtime::new(RuntimeConfig::default()).unwrap();
+    let rpc = runtime
+        .load(
+            &builtin::RPC_ETH.manifest(),
+            builtin::RPC_ETH.wasm,
+            &Grants::default(),
+        )
+        .unwrap();
+    let signers = crate::dev_accounts::signers(2).unwrap();
+    let alloc: Vec<_> = signers
+        .iter()
+        .map(|s| (s.address(), U256::from(10u128.pow(22))))
+        .collect();
+    let chain = Arc::new(
+        Chain::open(
+            Db::temporary().unwrap(),
+            Executor::Native,
+            Consensus::Native,
+            ChainConfig {
+                genesis_timestamp: 1_700_000_000,
+                ..ChainConfig::dev()
+            },
+            keys::generate(),
+            &alloc,
+        )
+        .unwrap(),
+    );
+    // A contract that emits a log with one topic (0x2a), and a transfer.
+    let emit = Bytes::from_static(&[
+        0x60, 0x2a, 0x60, 0x00, 0x60, 0x00, 0xa1, 0x00, // LOG1(0, 0, 0x2a)
+    ]);
+    let s = &signers[0];
+    for (nonce, (to, input)) in [
+        (
+            TxKind::Create,
+            Bytes::from_static(&[
+                0x60, 0x08, 0x60, 0x0c, 0x60, 0x00, 0x39, 0x60, 0x08, 0x60, 0x00, 0xf3,
+            ]),
+        ),
+        (TxKind::Call(signers[1].address()), Bytes::new()),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let init = if nonce == 0 {
+            [input.as_ref(), emit.as_ref()].concat().into()
+        } else {
+            input
+        };
+        chain
+            .submit(s.sign(TxEip1559 {
+                chain_id: 31337,
+                nonce: nonce as u64,
+                gas_limit: 100_000,
+                max_fee_per_gas: 10 * GWEI,
+                max_priority_fee_per_gas: GWEI,
+                to,
+                input: init,
+                ..TxEip1559::default()
+            }))
+            .unwrap();
+    }
+    chain.mine(1_700_000_012).unwrap();
+    let contract = s.address().create(0);
+    let logger = s.sign(TxEip1559 {
+        chain_id: 31337,
+        nonce: 2,
+        gas_limit: 100_000,
+        max_fee_per_gas: 10 * GWEI,
+        max_priority_fee_per_gas: GWEI,
+        to: TxKind::Call(contract),
+        ..TxEip1559::default()
+    });
+    chain.submit(logger).unwrap();
+    chain.mine(1_700_000_024).unwrap();
+
+    let queries: Arc<dyn ChainService> = Arc::new(Queries::new(
+        chain.clone(),
+        signers.clone(),
+        false,
+        Arc::new(Wake::default()),
+    ));
+    let a0 = s.address();
+    let requests = [
+        r#"{"jsonrpc":"2.0","id":1,"method":"web3_clientVersion"}"#.to_string(),
+        r#"[{"jsonrpc":"2.0","id":1,"method":"eth_chainId"},{"jsonrpc":"2.0","id":"x","method":"eth_blockNumber"}]"#.into(),
+        format!(r#"{{"jsonrpc":"2.0","id":1,"method":"eth_getBalance","params":["{a0}","latest"]}}"#),
+        format!(r#"{{"jsonrpc":"2.0","id":1,"method":"eth_getTransactionCount","params":["{a0}","pending"]}}"#),
+        format!(r#"{{"jsonrpc":"2.0","id":1,"method":"eth_getCode","params":["{contract}"]}}"#),
+        r#"{"jsonrpc":"2.0","id":1,"method":"eth_getBlockByNumber","params":["0x1",true]}"#.into(),
+        r#"{"jsonrpc":"2.0","id":1,"method":"eth_getBlockByNumber","params":["latest",false]}"#.into(),
+        r#"{"jsonrpc":"2.0","id":1,"method":"eth_getBlockReceipts","params":["0x1"]}"#.into(),
+        r#"{"jsonrpc":"2.0","id":1,"method":"eth_getLogs","params":[{"fromBlock":"0x0","topics":["0x000000000000000000000000000000000000000000000000000000000000002a"]}]}"#.into(),
+        r#"{"jsonrpc":"2.0","id":1,"method":"eth_feeHistory","params":["0x3","latest",[10,90]]}"#.into(),
+        format!(r#"{{"jsonrpc":"2.0","id":1,"method":"eth_estimateGas","params":[{{"from":"{a0}","to":"{contract}"}}]}}"#),
+        format!(r#"{{"jsonrpc":"2.0","id":1,"method":"eth_call","params":[{{"from":"{a0}","data":"0x60006000fd"}}]}}"#),
+        format!(r#"{{"jsonrpc":"2.0","id":1,"method":"eth_getBalance","params":["{a0}","0x1"]}}"#),
+        r#"{"jsonrpc":"2.0","id":1,"method":"evm_mine"}"#.into(),
+        r#"{"jsonrpc":"2.0","id":1,"method":"eth_getBalance","params":[7]}"#.into(),
+        "{oops".into(),
+    ];
+    let host = crate::native::NativeChainHost::new("rpc-eth", queries.as_ref());
+    for request in &requests {
+        let (wasm, _) = rpc
+            .call_with(
+                "molt_rpc_handle",
+                request.as_bytes(),
+                CallContext::Chain(queries.clone()),
+            )
+            .unwrap();
+        let native = molt_rpc_eth::native::handle(&host, request.as_bytes()).unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&wasm),
+            String::from_utf8_lossy(&native),
+            "{request}"
+        );
+    }
+    // And the answers are the right ones.
+    let answer = |request: &str| -> serde_json::Value {
+        serde_json::from_slice(&molt_rpc_eth::native::handle(&host, request.as_bytes()).unwrap())
+            .unwrap()
+    };
+    let logs = answer(&requests[8]);
+    assert_eq!(logs["result"].as_array().unwrap().len(), 1, "{logs}");
+    assert_eq!(logs["result"][0]["address"], format!("{contract:#x}"));
+    assert_eq!(logs["result"][0]["blockNumber"], "0x2");
+    let block = answer(&requests[5]);
+    assert_eq!(block["result"]["transactions"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        block["result"]["hash"],
+        format!(
+            "{:#x}",
+            crate::state::StateView::block_hash(chain.db(), 1)
+                .unwrap()
+                .unwrap()
+        )
+    );
+    assert_eq!(
+        answer(&requests[12])["error"]["code"],
+        -32000,
+        "history is refused"
+    );
+    assert_eq!(
+        answer(&requests[13])["error"]["message"],
+        "dev methods are disabled on this node"
+    );
+    assert_eq!(answer(&requests[14])["error"]["code"], -32602);
+}
