@@ -17,6 +17,7 @@ use serde_json::Value;
 
 use crate::blocks::{self, info, load, location, number_of, receipts, require_head_state, resolve};
 use crate::params::Params;
+use crate::request::CallParams;
 use crate::{CLIENT_VERSION, RpcError};
 
 /// The priority fee the node suggests (`eth_maxPriorityFeePerGas`), wei: 1 gwei, as
@@ -95,7 +96,7 @@ pub fn dispatch(host: &(impl ChainHost + ?Sized), method: &str, p: Params) -> An
                     "state overrides are not supported",
                 ));
             }
-            let request: TransactionRequest = p.required(0)?;
+            let request = p.required::<CallParams>(0)?.into_request()?;
             require_head_state(host, p.optional(1)?)?;
             let info = info(host)?;
             let out = call(host, &call_request(&request, &info)?)?;
@@ -103,7 +104,7 @@ pub fn dispatch(host: &(impl ChainHost + ?Sized), method: &str, p: Params) -> An
         }
         "eth_estimateGas" => {
             p.at_most(3)?;
-            let request: TransactionRequest = p.required(0)?;
+            let request = p.required::<CallParams>(0)?.into_request()?;
             require_head_state(host, p.optional(1)?)?;
             to(U64::from(estimate_gas(host, &request)?))
         }
@@ -120,7 +121,7 @@ pub fn dispatch(host: &(impl ChainHost + ?Sized), method: &str, p: Params) -> An
         }
         "eth_sendTransaction" => {
             p.at_most(1)?;
-            send_transaction(host, p.required(0)?)
+            send_transaction(host, p.required::<CallParams>(0)?.into_request()?)
         }
         "eth_getTransactionByHash" => {
             p.at_most(1)?;

@@ -19,6 +19,7 @@ mod blocks;
 mod error;
 mod eth;
 mod params;
+mod request;
 
 use molt_abi::GuestError;
 use molt_abi::imports::ChainHost;
