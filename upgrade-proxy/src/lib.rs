@@ -4,8 +4,8 @@
 //! format (a `molt.manifest` and a `molt.signature` custom section), signing and
 //! verification with ed25519, and the checks that refuse a module before it can run
 //! (unsigned, tampered, unknown signer, wrong kind, unknown ABI, malformed manifest,
-//! missing export, forbidden import, downgrade). The router, budget gate and upgrade
-//! pipeline will live here too.
+//! missing export, forbidden import, downgrade); and the [`router`], whose slots serve
+//! one version of each module kind and swap versions atomically.
 //!
 //! It knows nothing of Ethereum and nothing of wasmtime: it reads modules with
 //! `wasmparser`, and the host compiles and runs what this crate accepts.
@@ -17,3 +17,4 @@
 
 pub mod keys;
 pub mod package;
+pub mod router;

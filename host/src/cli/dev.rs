@@ -54,9 +54,29 @@ pub(super) struct DevArgs {
     /// Balance of each dev account at genesis, in ether.
     #[arg(long, default_value_t = 10_000)]
     balance: u64,
+    /// Serve the admin API (module deploy, status, rollback) on this port; off by
+    /// default. Its bearer token is written to `<datadir>/admin.token`.
+    #[arg(long = "admin.port")]
+    admin_port: Option<u16>,
+    /// Address for the admin API.
+    #[arg(long = "admin.addr", default_value = "127.0.0.1")]
+    admin_addr: IpAddr,
 }
 
 const WEI_PER_ETH: u128 = 1_000_000_000_000_000_000;
+
+/// Where `molt dev` writes the admin API's token, in the data directory.
+pub(super) const ADMIN_TOKEN_FILE: &str = "admin.token";
+
+/// Writes a secret readable by the owner only.
+fn write_secret(path: &std::path::Path, secret: &str) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)?.write_all(secret.as_bytes())
+}
 
 pub(super) fn run(args: DevArgs) -> anyhow::Result<ExitCode> {
     let tmp;
@@ -71,6 +91,20 @@ pub(super) fn run(args: DevArgs) -> anyhow::Result<ExitCode> {
         ..ChainConfig::dev()
     };
     let balance = U256::from(args.balance) * U256::from(WEI_PER_ETH);
+    let admin = match args.admin_port {
+        Some(port) => {
+            std::fs::create_dir_all(&datadir)?;
+            let token = hex::encode(molt_upgrade_proxy::keys::generate().to_bytes());
+            write_secret(&datadir.join(ADMIN_TOKEN_FILE), &token)?;
+            Some(HttpConfig {
+                addr: SocketAddr::new(args.admin_addr, port),
+                max_body: 64 << 20,
+                cors_origin: None,
+                bearer_token: Some(token),
+            })
+        }
+        None => None,
+    };
     let node = Node::start(NodeConfig {
         datadir: datadir.clone(),
         engine: match args.engine {
@@ -86,6 +120,7 @@ pub(super) fn run(args: DevArgs) -> anyhow::Result<ExitCode> {
         chain: chain.clone(),
         accounts: args.accounts,
         balance,
+        admin,
     })?;
     banner(&node, &args, &datadir)?;
     wait_for_shutdown()?;
@@ -151,7 +186,15 @@ fn banner(node: &Node, args: &DevArgs, datadir: &std::path::Path) -> anyhow::Res
         format!("new chain, genesis {}", head.hash)
     };
     writeln!(out, "Data dir:  {data}, {chain_state}")?;
-    writeln!(out, "RPC URL:   http://{}\n", node.rpc_addr())?;
+    writeln!(out, "RPC URL:   http://{}", node.rpc_addr())?;
+    if let Some(admin) = node.admin_addr() {
+        writeln!(
+            out,
+            "Admin API: http://{admin} (bearer token in {})",
+            datadir.join(ADMIN_TOKEN_FILE).display()
+        )?;
+    }
+    writeln!(out)?;
     writeln!(out, "Listening on {}", node.rpc_addr())?;
     out.flush()?;
     Ok(())

@@ -33,6 +33,43 @@ pub(super) enum ModuleCommand {
     },
     /// Verify a module, load it and call one entry point; prints the output.
     Call(CallArgs),
+    /// Deploy a signed module to a running node through its admin API: verified,
+    /// gated on sample requests, then active (or a canary).
+    Deploy(DeployArgs),
+    /// Show a running node's slots: active, previous and canary versions.
+    Status(AdminArgs),
+    /// Return a running node's slot to its previous version.
+    Rollback {
+        /// The slot (`rpc`).
+        slot: String,
+        #[command(flatten)]
+        admin: AdminArgs,
+    },
+}
+
+/// How to reach a node's admin API (`molt dev --admin.port 8551`).
+#[derive(Debug, Args)]
+pub(super) struct AdminArgs {
+    /// The admin API's address.
+    #[arg(long, default_value = "127.0.0.1:8551")]
+    admin: std::net::SocketAddr,
+    /// The bearer token; by default read from `<datadir>/admin.token`.
+    #[arg(long)]
+    token: Option<String>,
+    /// The node's data directory (for its token file).
+    #[arg(long, default_value_os_t = super::default_datadir())]
+    datadir: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub(super) struct DeployArgs {
+    /// The signed module.
+    module: PathBuf,
+    /// Send this share of calls to it as a canary (e.g. `5%`) instead of activating it.
+    #[arg(long)]
+    canary: Option<String>,
+    #[command(flatten)]
+    admin: AdminArgs,
 }
 
 #[derive(Debug, Args)]
@@ -109,6 +146,25 @@ pub(super) struct CallArgs {
 
 pub(super) fn run(cmd: ModuleCommand) -> anyhow::Result<ExitCode> {
     match cmd {
+        ModuleCommand::Deploy(args) => {
+            let wasm = std::fs::read(&args.module)
+                .with_context(|| format!("reading {}", args.module.display()))?;
+            let canary = args
+                .canary
+                .as_deref()
+                .map(|c| c.trim_end_matches('%').parse::<u8>())
+                .transpose()
+                .context("--canary takes a percentage such as 5%")?;
+            admin(
+                &args.admin,
+                "molt_deployModule",
+                serde_json::json!([format!("0x{}", hex::encode(wasm)), canary]),
+            )
+        }
+        ModuleCommand::Status(args) => admin(&args, "molt_moduleStatus", serde_json::json!([])),
+        ModuleCommand::Rollback { slot, admin: args } => {
+            admin(&args, "molt_rollback", serde_json::json!([slot]))
+        }
         ModuleCommand::Keygen { out } => keygen(&out),
         ModuleCommand::Sign(args) => sign(args),
         ModuleCommand::Verify(args) => Ok(match verify(&args) {
@@ -360,4 +416,35 @@ fn call(a: CallArgs) -> anyhow::Result<ExitCode> {
         stats.fuel_used
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// Calls the admin API; prints the result, or the refusal and exit code 1.
+fn admin(args: &AdminArgs, method: &str, params: serde_json::Value) -> anyhow::Result<ExitCode> {
+    let token = match &args.token {
+        Some(t) => t.clone(),
+        None => {
+            let path = args.datadir.join(super::dev::ADMIN_TOKEN_FILE);
+            std::fs::read_to_string(&path)
+                .with_context(|| format!("reading the admin token from {}", path.display()))?
+                .trim()
+                .to_string()
+        }
+    };
+    let body = serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
+    let (status, body) =
+        crate::http::post_json(args.admin, Some(&token), body.to_string().as_bytes())
+            .with_context(|| format!("reaching the admin API at {}", args.admin))?;
+    let response: serde_json::Value = serde_json::from_slice(&body)
+        .with_context(|| format!("HTTP {status}: {}", String::from_utf8_lossy(&body)))?;
+    if let Some(result) = response.get("result") {
+        println!("{}", serde_json::to_string_pretty(result)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    eprintln!(
+        "refused: {}",
+        response["error"]["message"]
+            .as_str()
+            .unwrap_or("unknown error")
+    );
+    Ok(ExitCode::from(1))
 }

@@ -64,6 +64,9 @@ pub struct HttpConfig {
     pub max_body: usize,
     /// `Access-Control-Allow-Origin` to send, if any (e.g. `*`).
     pub cors_origin: Option<String>,
+    /// If set, every request must carry `Authorization: Bearer <token>` (the admin
+    /// API); others get 401.
+    pub bearer_token: Option<String>,
 }
 
 impl Default for HttpConfig {
@@ -72,6 +75,7 @@ impl Default for HttpConfig {
             addr: SocketAddr::from(([127, 0, 0, 1], 8545)),
             max_body: 5 * 1024 * 1024,
             cors_origin: None,
+            bearer_token: None,
         }
     }
 }
@@ -153,8 +157,16 @@ async fn respond(
     handler: Arc<dyn RpcHandler>,
     config: Arc<HttpConfig>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
+    let authorized = config.bearer_token.as_deref().is_none_or(|token| {
+        req.headers()
+            .get(hyper::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .is_some_and(|given| given.as_bytes() == token.as_bytes())
+    });
     let mut response = match *req.method() {
         Method::OPTIONS => plain(StatusCode::NO_CONTENT, ""),
+        _ if !authorized => json_error(StatusCode::UNAUTHORIZED, -32600, "missing or wrong token"),
         Method::POST => {
             match Limited::new(req.into_body(), config.max_body)
                 .collect()
@@ -217,3 +229,36 @@ fn json_error(status: StatusCode, code: i64, message: &str) -> Response<Full<Byt
 
 #[cfg(test)]
 mod tests;
+
+/// POSTs a JSON body to `http://addr/` (one connection, closed after) and returns the
+/// status and body: the `molt module` commands' client for the admin API.
+pub fn post_json(
+    addr: SocketAddr,
+    token: Option<&str>,
+    body: &[u8],
+) -> std::io::Result<(u16, Vec<u8>)> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr)?;
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    write!(
+        stream,
+        "POST / HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n{auth}\
+         Content-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )?;
+    stream.write_all(body)?;
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response)?;
+    let split = response
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or_else(|| std::io::Error::other("malformed HTTP response"))?;
+    let status = std::str::from_utf8(&response[..split])
+        .ok()
+        .and_then(|h| h.split_whitespace().nth(1))
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| std::io::Error::other("malformed HTTP status line"))?;
+    Ok((status, response[split + 4..].to_vec()))
+}

@@ -19,6 +19,7 @@ fn server(max_body: usize, cors: Option<&str>) -> Server {
         addr: SocketAddr::from(([127, 0, 0, 1], 0)),
         max_body,
         cors_origin: cors.map(str::to_string),
+        bearer_token: None,
     };
     serve(config, Arc::new(Mirror)).unwrap()
 }

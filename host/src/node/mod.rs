@@ -7,6 +7,7 @@
 //! producer thread and serves JSON-RPC. Dropping the [`Node`] stops it; every block it
 //! committed is on disk.
 
+pub mod admin;
 pub mod producer;
 pub mod queries;
 pub mod rpc;
@@ -20,6 +21,7 @@ use anyhow::Context;
 use ed25519_dalek::SigningKey;
 use molt_upgrade_proxy::keys;
 use molt_upgrade_proxy::package::{self, Package, Verifier};
+use molt_upgrade_proxy::router::{Version, VersionInfo};
 
 use crate::builtin::{self, Builtin};
 use crate::chain::driver::{Chain, ChainConfig};
@@ -59,11 +61,15 @@ pub struct NodeConfig {
     pub accounts: u32,
     /// Balance of each dev account at genesis, wei.
     pub balance: U256,
+    /// The admin API, if enabled (its `bearer_token` should be set).
+    pub admin: Option<HttpConfig>,
 }
 
 /// A loaded built-in module, for the start banner.
 #[derive(Clone, Debug)]
 pub struct ModuleInfo {
+    /// Kind.
+    pub kind: molt_abi::Kind,
     /// Name.
     pub name: &'static str,
     /// Version.
@@ -80,6 +86,7 @@ pub struct Node {
     resumed: bool,
     // Field order is drop order: stop serving, then stop producing.
     server: Server,
+    admin: Option<Server>,
     _producer: Producer,
 }
 
@@ -98,19 +105,24 @@ impl Node {
         std::fs::create_dir_all(datadir)
             .with_context(|| format!("creating {}", datadir.display()))?;
         let key = dev_key(datadir)?;
-        let runtime = Runtime::new(RuntimeConfig {
+        let verifier = Verifier::new([key.verifying_key()]);
+        let runtime = Arc::new(Runtime::new(RuntimeConfig {
             cache_dir: Some(datadir.join("module-cache")),
             ..RuntimeConfig::default()
-        })?;
+        })?);
         let mut modules = Vec::new();
         let mut load = |b: &Builtin| -> anyhow::Result<LoadedModule> {
-            let (loaded, info) = load_builtin(&runtime, datadir, &key, b)?;
+            let (loaded, info) = load_builtin(&runtime, datadir, &key, &verifier, b)?;
             modules.push(info);
             Ok(loaded)
         };
         let execution = load(&builtin::EXECUTION)?;
         let consensus = load(&builtin::CONSENSUS)?;
         let rpc = load(&builtin::RPC_ETH)?;
+        let rpc_info = modules
+            .last()
+            .cloned()
+            .context("the rpc module was loaded")?;
         let (executor, consensus, rpc) = match config.engine {
             EngineKind::Wasm => (
                 Executor::Wasm(execution),
@@ -148,16 +160,43 @@ impl Node {
 
         let wake = Arc::new(Wake::default());
         let producer = Producer::start(chain.clone(), config.block_time, wake.clone())?;
-        let queries = Arc::new(Queries::new(chain.clone(), accounts.clone(), true, wake));
-        let server =
-            crate::http::serve(config.http.clone(), Arc::new(RpcModule::new(rpc, queries)))
-                .with_context(|| format!("serving JSON-RPC on {}", config.http.addr))?;
+        let queries: Arc<dyn crate::services::ChainService> =
+            Arc::new(Queries::new(chain.clone(), accounts.clone(), true, wake));
+        let rpc_slot = Arc::new(rpc::RpcSlot::new(Version {
+            info: VersionInfo {
+                name: rpc_info.name.into(),
+                version: rpc_info.version.into(),
+                digest: rpc_info.digest.clone(),
+            },
+            module: rpc,
+        }));
+        let server = crate::http::serve(
+            config.http.clone(),
+            Arc::new(RpcModule::new(rpc_slot.clone(), queries.clone())),
+        )
+        .with_context(|| format!("serving JSON-RPC on {}", config.http.addr))?;
+        let admin = match &config.admin {
+            Some(http) => {
+                let fixed = modules
+                    .iter()
+                    .filter(|m| m.kind != molt_abi::Kind::Rpc)
+                    .cloned()
+                    .collect();
+                let handler = admin::Admin::new(runtime, verifier, rpc_slot, queries, fixed);
+                Some(
+                    crate::http::serve(http.clone(), Arc::new(handler))
+                        .with_context(|| format!("serving the admin API on {}", http.addr))?,
+                )
+            }
+            None => None,
+        };
         Ok(Node {
             chain,
             accounts,
             modules,
             resumed,
             server,
+            admin,
             _producer: producer,
         })
     }
@@ -165,6 +204,11 @@ impl Node {
     /// Where JSON-RPC is served.
     pub fn rpc_addr(&self) -> SocketAddr {
         self.server.local_addr()
+    }
+
+    /// Where the admin API is served, if enabled.
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin.as_ref().map(Server::local_addr)
     }
 
     /// The chain.
@@ -194,13 +238,13 @@ fn load_builtin(
     runtime: &Runtime,
     datadir: &Path,
     key: &SigningKey,
+    verifier: &Verifier,
     b: &Builtin,
 ) -> anyhow::Result<(LoadedModule, ModuleInfo)> {
     let dir = datadir.join("modules");
     std::fs::create_dir_all(&dir)?;
     let signed = package::sign(b.wasm, &b.manifest(), key)?;
     std::fs::write(dir.join(format!("{}-{}.wasm", b.name, b.version)), &signed)?;
-    let verifier = Verifier::new([key.verifying_key()]);
     let verified = verifier.verify(Package::parse(signed)?, Some(b.kind), None)?;
     let loaded = runtime.load(
         &verified.manifest,
@@ -213,6 +257,7 @@ fn load_builtin(
     Ok((
         loaded,
         ModuleInfo {
+            kind: b.kind,
             name: b.name,
             version: b.version,
             digest: hex::encode(verified.digest),

@@ -1,11 +1,14 @@
 //! The `rpc` slot as the HTTP server's handler: each request body is one call of the
-//! rpc module (WebAssembly or its native twin), with the node's chain queries.
+//! rpc module version the slot serves at that moment (WebAssembly or the native twin),
+//! with the node's chain queries. The call holds its lease on that version to the end.
 
 use std::sync::Arc;
 
 use crate::http::{RpcHandler, error_body};
 use crate::native::NativeChainHost;
-use crate::runtime::{CallContext, LoadedModule};
+use molt_upgrade_proxy::router::Slot;
+
+use crate::runtime::{CallContext, CallStats, LoadedModule};
 use crate::services::ChainService;
 
 /// Which engine answers JSON-RPC.
@@ -17,35 +20,48 @@ pub enum RpcEngine {
     Native,
 }
 
-/// The rpc module with the chain it queries.
+/// The `rpc` slot.
+pub type RpcSlot = Slot<RpcEngine>;
+
+impl RpcEngine {
+    /// Answers one body; for WebAssembly, with the call's figures.
+    pub fn call(
+        &self,
+        chain: &Arc<dyn ChainService>,
+        body: &[u8],
+    ) -> Result<(Vec<u8>, Option<CallStats>), String> {
+        match self {
+            RpcEngine::Wasm(module) => module
+                .call_with("molt_rpc_handle", body, CallContext::Chain(chain.clone()))
+                .map(|(out, stats)| (out, Some(stats)))
+                .map_err(|e| e.to_string()),
+            RpcEngine::Native => {
+                let host = NativeChainHost::new("rpc-eth", chain.as_ref());
+                molt_rpc_eth::native::handle(&host, body)
+                    .map(|out| (out, None))
+                    .map_err(|e| e.to_string())
+            }
+        }
+    }
+}
+
+/// The rpc slot with the chain its modules query.
 pub struct RpcModule {
-    engine: RpcEngine,
+    slot: Arc<RpcSlot>,
     chain: Arc<dyn ChainService>,
 }
 
 impl RpcModule {
-    /// `engine` answering with `chain`'s data.
-    pub fn new(engine: RpcEngine, chain: Arc<dyn ChainService>) -> Self {
-        RpcModule { engine, chain }
+    /// Serves whatever `slot` holds, answering with `chain`'s data.
+    pub fn new(slot: Arc<RpcSlot>, chain: Arc<dyn ChainService>) -> Self {
+        RpcModule { slot, chain }
     }
 }
 
 impl RpcHandler for RpcModule {
     fn handle(&self, body: &[u8]) -> Vec<u8> {
-        let result = match &self.engine {
-            RpcEngine::Wasm(module) => module
-                .call_with(
-                    "molt_rpc_handle",
-                    body,
-                    CallContext::Chain(self.chain.clone()),
-                )
-                .map(|(out, _)| out)
-                .map_err(|e| e.to_string()),
-            RpcEngine::Native => {
-                let host = NativeChainHost::new("rpc-eth", self.chain.as_ref());
-                molt_rpc_eth::native::handle(&host, body).map_err(|e| e.to_string())
-            }
-        };
+        let lease = self.slot.lease();
+        let result = lease.module.call(&self.chain, body).map(|(out, _)| out);
         result.unwrap_or_else(|e| {
             tracing::warn!("rpc module failed: {e}");
             error_body(-32603, &format!("internal error: {e}"))

@@ -1,0 +1,251 @@
+//! The admin API (off by default; its own port; a bearer token): the operator's
+//! interface to the router. JSON-RPC methods:
+//!
+//! - `molt_moduleStatus` → each slot's active, previous and canary versions;
+//! - `molt_deployModule [wasmHex, canaryPercent?]` → verify, load, gate, then activate
+//!   (or start a canary);
+//! - `molt_rollback [slot]`, `molt_promoteCanary [slot]`, `molt_abortCanary [slot]`.
+//!
+//! Only the `rpc` slot swaps at a node-local moment; `consensus` and `execution`
+//! must change at a scheduled height on every node alike, which this node does not do
+//! yet, so deploying them is refused.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use molt_abi::Kind;
+use molt_upgrade_proxy::package::{Package, Verifier};
+use molt_upgrade_proxy::router::{Version, VersionInfo};
+use serde_json::{Value, json};
+
+use super::ModuleInfo;
+use super::rpc::{RpcEngine, RpcSlot};
+use crate::http::RpcHandler;
+use crate::runtime::{Grants, Runtime};
+use crate::services::ChainService;
+
+/// Requests every rpc candidate must answer before it takes traffic: no trap, memory
+/// within budget of the active version's, latency within budget.
+const GATE_SAMPLE: &[&str] = &[
+    r#"{"jsonrpc":"2.0","id":1,"method":"web3_clientVersion"}"#,
+    r#"{"jsonrpc":"2.0","id":2,"method":"eth_chainId"}"#,
+    r#"{"jsonrpc":"2.0","id":3,"method":"eth_blockNumber"}"#,
+    r#"{"jsonrpc":"2.0","id":4,"method":"eth_getBlockByNumber","params":["latest",true]}"#,
+    r#"[{"jsonrpc":"2.0","id":5,"method":"eth_gasPrice"},{"jsonrpc":"2.0","id":6,"method":"eth_syncing"}]"#,
+];
+
+/// The gate's red lines: memory at most 150% of the active version's peak, p99 at
+/// most the active p99 + 200 ms.
+const MEMORY_RATIO: f64 = 1.5;
+const LATENCY_SLACK: Duration = Duration::from_millis(200);
+
+/// The admin API's handler.
+pub struct Admin {
+    runtime: Arc<Runtime>,
+    verifier: Verifier,
+    rpc: Arc<RpcSlot>,
+    chain: Arc<dyn ChainService>,
+    fixed: Vec<ModuleInfo>,
+}
+
+impl Admin {
+    /// Administers `rpc`; `fixed` are the consensus-critical modules (reported only).
+    pub fn new(
+        runtime: Arc<Runtime>,
+        verifier: Verifier,
+        rpc: Arc<RpcSlot>,
+        chain: Arc<dyn ChainService>,
+        fixed: Vec<ModuleInfo>,
+    ) -> Self {
+        Admin {
+            runtime,
+            verifier,
+            rpc,
+            chain,
+            fixed,
+        }
+    }
+
+    fn status(&self) -> Value {
+        let info =
+            |i: &VersionInfo| json!({"name": i.name, "version": i.version, "digest": i.digest});
+        let rpc = self.rpc.state();
+        let mut slots = json!({
+            "rpc": {
+                "active": info(&rpc.active.info),
+                "previous": rpc.previous.as_ref().map(|p| info(&p.info)),
+                "canary": rpc.canary.as_ref().map(|c| json!({"version": info(&c.version.info), "percent": c.percent})),
+            }
+        });
+        for m in &self.fixed {
+            slots[m.kind.to_string()] = json!({
+                "active": {"name": m.name, "version": m.version, "digest": m.digest},
+                "previous": null,
+                "canary": null,
+            });
+        }
+        slots
+    }
+
+    fn deploy(&self, wasm: &[u8], canary: Option<u8>) -> Result<Value, String> {
+        let package = Package::parse(wasm.to_vec()).map_err(|e| e.to_string())?;
+        // The verifier names what is wrong (unsigned first); the kind decides the path.
+        let kind = package.manifest.as_ref().map_or(Kind::Rpc, |m| m.kind);
+        if kind != Kind::Rpc {
+            // Refuse what is unsigned or tampered for that reason first.
+            self.verifier
+                .verify(package, Some(kind), None)
+                .map_err(|e| e.to_string())?;
+            return Err(format!(
+                "{kind} modules change only at a scheduled block height, the same on every \
+                 node; scheduling is not implemented yet"
+            ));
+        }
+        let active = self.rpc.active();
+        let installed = semver::Version::parse(&active.info.version).ok();
+        let verified = self
+            .verifier
+            .verify(package, Some(kind), installed.as_ref())
+            .map_err(|e| e.to_string())?;
+        let loaded = self
+            .runtime
+            .load(&verified.manifest, &verified.bytes, &Grants::default())
+            .map_err(|e| e.to_string())?;
+        let candidate = RpcEngine::Wasm(loaded);
+        let figures = self.gate(&active.module, &candidate)?;
+        let version = Version {
+            info: VersionInfo {
+                name: verified.manifest.name.clone(),
+                version: verified.manifest.version.clone(),
+                digest: hex::encode(verified.digest),
+            },
+            module: candidate,
+        };
+        let info = version.info.clone();
+        match canary {
+            Some(percent) => self
+                .rpc
+                .start_canary(version, percent)
+                .map_err(|e| e.to_string())?,
+            None => {
+                self.rpc.activate(version);
+            }
+        }
+        tracing::info!(
+            target: "molt::admin",
+            module = %info.name, version = %info.version, digest = %info.digest,
+            ?canary, "rpc module deployed"
+        );
+        Ok(json!({
+            "slot": "rpc",
+            "activated": {"name": info.name, "version": info.version, "digest": info.digest},
+            "canaryPercent": canary,
+            "gate": figures,
+        }))
+    }
+
+    /// Runs the sample on the active version and the candidate; refuses a candidate
+    /// that traps, needs more than 150% of the memory or is 200 ms slower at p99.
+    fn gate(&self, active: &RpcEngine, candidate: &RpcEngine) -> Result<Value, String> {
+        let run = |engine: &RpcEngine| -> Result<(u64, Duration), String> {
+            let mut peak = 0;
+            let mut slowest = Duration::ZERO;
+            for request in GATE_SAMPLE {
+                let started = std::time::Instant::now();
+                let (_, stats) = engine.call(&self.chain, request.as_bytes())?;
+                slowest = slowest.max(started.elapsed());
+                peak = peak.max(stats.map_or(0, |s| s.peak_memory));
+            }
+            Ok((peak, slowest))
+        };
+        let (active_mem, active_p99) = run(active).map_err(|e| format!("active version: {e}"))?;
+        let (mem, p99) = run(candidate).map_err(|e| format!("refused by the gate: {e}"))?;
+        let figures = json!({
+            "peakMemory": mem, "activePeakMemory": active_mem,
+            "p99Ms": p99.as_secs_f64() * 1e3, "activeP99Ms": active_p99.as_secs_f64() * 1e3,
+        });
+        if active_mem > 0 && mem as f64 > active_mem as f64 * MEMORY_RATIO {
+            return Err(format!(
+                "refused by the gate: peak memory {mem} bytes is over 150% of the active \
+                 version's {active_mem}"
+            ));
+        }
+        if p99 > active_p99 + LATENCY_SLACK {
+            return Err(format!(
+                "refused by the gate: p99 {:.1} ms is over the active version's {:.1} ms + 200 ms",
+                p99.as_secs_f64() * 1e3,
+                active_p99.as_secs_f64() * 1e3
+            ));
+        }
+        Ok(figures)
+    }
+
+    fn dispatch(&self, method: &str, params: &[Value]) -> Result<Value, String> {
+        let slot = || -> Result<(), String> {
+            match params.first().and_then(Value::as_str) {
+                Some("rpc") => Ok(()),
+                Some(other) => Err(format!("slot {other} cannot be changed from here")),
+                None => Err("which slot? (rpc)".into()),
+            }
+        };
+        match method {
+            "molt_moduleStatus" => Ok(self.status()),
+            "molt_deployModule" => {
+                let hex = params
+                    .first()
+                    .and_then(Value::as_str)
+                    .ok_or("params: [module as 0x-hex, canary percent?]")?;
+                let wasm = hex::decode(hex.trim_start_matches("0x"))
+                    .map_err(|e| format!("module is not hex: {e}"))?;
+                let canary = match params.get(1) {
+                    None | Some(Value::Null) => None,
+                    Some(v) => Some(
+                        v.as_u64()
+                            .and_then(|p| u8::try_from(p).ok())
+                            .ok_or("canary percent must be 1-100")?,
+                    ),
+                };
+                self.deploy(&wasm, canary)
+            }
+            "molt_rollback" => {
+                slot()?;
+                let v = self.rpc.rollback().map_err(|e| e.to_string())?;
+                Ok(json!({"active": {"name": v.info.name, "version": v.info.version}}))
+            }
+            "molt_promoteCanary" => {
+                slot()?;
+                let v = self.rpc.promote_canary().map_err(|e| e.to_string())?;
+                Ok(json!({"active": {"name": v.info.name, "version": v.info.version}}))
+            }
+            "molt_abortCanary" => {
+                slot()?;
+                self.rpc.abort_canary().map_err(|e| e.to_string())?;
+                Ok(Value::Null)
+            }
+            other => Err(format!("unknown admin method {other}")),
+        }
+    }
+}
+
+impl RpcHandler for Admin {
+    fn handle(&self, body: &[u8]) -> Vec<u8> {
+        let request: Value = match serde_json::from_slice(body) {
+            Ok(v) => v,
+            Err(e) => return crate::http::error_body(-32700, &format!("parse error: {e}")),
+        };
+        let id = request.get("id").cloned().unwrap_or(Value::Null);
+        let method = request.get("method").and_then(Value::as_str).unwrap_or("");
+        let params = request
+            .get("params")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        let response = match self.dispatch(method, &params) {
+            Ok(result) => json!({"jsonrpc": "2.0", "id": id, "result": result}),
+            Err(message) => json!({
+                "jsonrpc": "2.0", "id": id, "error": {"code": -32000, "message": message}
+            }),
+        };
+        response.to_string().into_bytes()
+    }
+}

@@ -1,0 +1,202 @@
+//! Replacing the `rpc` module of a running `molt dev` from the command line, under
+//! load: nothing fails, answers switch to the new version, rollback returns, and
+//! bad packages are refused with their reason.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use common::DevNode;
+use molt_abi::{ABI_VERSION, Budgets, Kind, Manifest};
+use molt_upgrade_proxy::{keys, package};
+use serde_json::json;
+
+fn manifest(kind: Kind, name: &str, version: &str) -> Manifest {
+    Manifest {
+        abi_version: ABI_VERSION,
+        kind,
+        name: name.into(),
+        version: version.into(),
+        budgets: Budgets::default(),
+        capabilities: vec![],
+    }
+}
+
+fn molt_module(args: &[&str], admin: &str, datadir: &Path) -> (bool, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_molt"))
+        .arg("module")
+        .args(args)
+        .args(["--admin", admin, "--datadir", datadir.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+#[test]
+fn the_rpc_module_swaps_under_load_rolls_back_and_refuses_bad_packages() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = DevNode::start(dir.path(), &["--admin.port", "0"]);
+    let admin = node
+        .banner
+        .lines()
+        .find_map(|l| l.strip_prefix("Admin API: http://"))
+        .and_then(|l| l.split_whitespace().next())
+        .expect("the banner names the admin API")
+        .to_string();
+    let key = keys::read_signing_key(&dir.path().join("keys/dev.key")).unwrap();
+    let write = |name: &str, bytes: Vec<u8>| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        path.to_str().unwrap().to_string()
+    };
+    let echo = molt_host::builtin::ECHO.wasm;
+    let v2 = write(
+        "echo-0.2.0.wasm",
+        package::sign(echo, &manifest(Kind::Rpc, "echo", "0.2.0"), &key).unwrap(),
+    );
+
+    // Clients call continuously while the module is replaced.
+    let stop = Arc::new(AtomicBool::new(false));
+    let addr = node.addr;
+    let clients: Vec<_> = (0..2)
+        .map(|_| {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let mut answers = Vec::new();
+                let body = br#"{"jsonrpc":"2.0","id":1,"method":"web3_clientVersion"}"#;
+                while !stop.load(Ordering::SeqCst) {
+                    let (status, body) = common::post(addr, body);
+                    assert_eq!(status, 200, "{body}");
+                    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+                    answers.push(v["result"].as_str().expect("no failed request").to_string());
+                }
+                answers
+            })
+        })
+        .collect();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let (ok, out) = molt_module(&["deploy", &v2], &admin, dir.path());
+    assert!(ok, "{out}");
+    assert!(out.contains(r#""version": "0.2.0""#), "{out}");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    stop.store(true, Ordering::SeqCst);
+    for client in clients {
+        let answers = client.join().unwrap();
+        let first_new = answers.iter().position(|a| a.starts_with("molt-echo/"));
+        let first_new = first_new.expect("answers from the new version");
+        assert!(first_new > 0, "answers from the old version first");
+        assert!(answers[..first_new].iter().all(|a| a.starts_with("molt/")));
+        assert!(
+            answers[first_new..]
+                .iter()
+                .all(|a| a.starts_with("molt-echo/"))
+        );
+    }
+
+    let (ok, status) = molt_module(&["status"], &admin, dir.path());
+    assert!(ok, "{status}");
+    let status: serde_json::Value = serde_json::from_str(&status).unwrap();
+    assert_eq!(status["rpc"]["active"]["version"], "0.2.0");
+    assert_eq!(status["rpc"]["previous"]["name"], "rpc-eth");
+    assert_eq!(status["execution"]["active"]["name"], "execution-revm");
+
+    let (ok, out) = molt_module(&["rollback", "rpc"], &admin, dir.path());
+    assert!(ok, "{out}");
+    let version = node.ok("web3_clientVersion", json!([]));
+    assert!(version.as_str().unwrap().starts_with("molt/"), "{version}");
+
+    // Refusals, each with its reason; the active version keeps serving.
+    let other = keys::generate();
+    let refusals = [
+        (write("unsigned.wasm", echo.to_vec()), "signature"),
+        (
+            write(
+                "untrusted.wasm",
+                package::sign(echo, &manifest(Kind::Rpc, "echo", "0.3.0"), &other).unwrap(),
+            ),
+            "not among the trusted",
+        ),
+        (
+            write("tampered.wasm", {
+                let mut b =
+                    package::sign(echo, &manifest(Kind::Rpc, "echo", "0.3.0"), &key).unwrap();
+                let n = b.len();
+                b[n / 2] ^= 0x01;
+                b
+            }),
+            "",
+        ),
+        (
+            write(
+                "old.wasm",
+                package::sign(echo, &manifest(Kind::Rpc, "echo", "0.0.1"), &key).unwrap(),
+            ),
+            "downgrade",
+        ),
+        (
+            write(
+                "exec.wasm",
+                package::sign(
+                    molt_host::builtin::EXECUTION.wasm,
+                    &manifest(Kind::Execution, "execution-revm", "9.0.0"),
+                    &key,
+                )
+                .unwrap(),
+            ),
+            "scheduled block height",
+        ),
+        (
+            write(
+                "trap.wasm",
+                package::sign(
+                    &wat::parse_str(TRAPPING_RPC).unwrap(),
+                    &manifest(Kind::Rpc, "trap", "1.0.0"),
+                    &key,
+                )
+                .unwrap(),
+            ),
+            "refused by the gate",
+        ),
+    ];
+    for (path, reason) in &refusals {
+        let (ok, out) = molt_module(&["deploy", path], &admin, dir.path());
+        assert!(!ok, "{path} was accepted: {out}");
+        assert!(out.contains("refused"), "{out}");
+        assert!(out.to_lowercase().contains(reason), "{path}: {out}");
+    }
+    let version = node.ok("web3_clientVersion", json!([]));
+    assert!(version.as_str().unwrap().starts_with("molt/"), "{version}");
+
+    // Without the token, nothing.
+    let (ok, out) = {
+        let out = Command::new(env!("CARGO_BIN_EXE_molt"))
+            .args(["module", "status", "--admin", &admin, "--token", "wrong"])
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    assert!(!ok);
+    assert!(out.contains("401") || out.contains("token"), "{out}");
+    node.stop();
+}
+
+/// An rpc module that traps on every call.
+const TRAPPING_RPC: &str = r#"(module
+  (memory (export "memory") 1)
+  (func (export "molt_abi_version") (result i32) i32.const 1)
+  (func (export "molt_alloc") (param i32) (result i32) i32.const 1024)
+  (func (export "molt_free") (param i32 i32))
+  (func (export "molt_rpc_handle") (param i32 i32) (result i64) unreachable))"#;
