@@ -177,6 +177,59 @@ fn the_rpc_module_swaps_under_load_rolls_back_and_refuses_bad_packages() {
     let version = node.ok("web3_clientVersion", json!([]));
     assert!(version.as_str().unwrap().starts_with("molt/"), "{version}");
 
+    // A canary takes half the calls and is promoted after enough good answers.
+    let v4 = write(
+        "echo-0.4.0.wasm",
+        package::sign(echo, &manifest(Kind::Rpc, "echo", "0.4.0"), &key).unwrap(),
+    );
+    let (ok, out) = molt_module(&["deploy", &v4, "--canary", "50%"], &admin, dir.path());
+    assert!(ok, "{out}");
+    let versions: Vec<String> = (0..20)
+        .map(|_| {
+            node.ok("web3_clientVersion", json!([]))
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert!(
+        versions.iter().any(|v| v.starts_with("molt-echo/")),
+        "{versions:?}"
+    );
+    assert!(
+        versions.iter().any(|v| v.starts_with("molt/")),
+        "{versions:?}"
+    );
+    for _ in 0..600 {
+        node.ok("web3_clientVersion", json!([]));
+    }
+    let (_, status) = molt_module(&["status"], &admin, dir.path());
+    let status: serde_json::Value = serde_json::from_str(&status).unwrap();
+    assert_eq!(status["rpc"]["active"]["version"], "0.4.0", "{status}");
+    assert!(status["rpc"]["canary"].is_null());
+
+    // A canary that passes the gate but fails a live call is rolled back at once.
+    let flaky = write(
+        "flaky.wasm",
+        package::sign(
+            &wat::parse_str(FLAKY_RPC).unwrap(),
+            &manifest(Kind::Rpc, "flaky", "1.0.0"),
+            &key,
+        )
+        .unwrap(),
+    );
+    let (ok, out) = molt_module(&["deploy", &flaky, "--canary", "100%"], &admin, dir.path());
+    assert!(ok, "{out}");
+    assert_eq!(node.ok("web3_clientVersion", json!([])), "flaky");
+    let long = json!([format!("0x{}", "00".repeat(300))]);
+    let e = node.call("web3_sha3", long);
+    assert_eq!(e["error"]["code"], -32603, "{e}");
+    let version = node.ok("web3_clientVersion", json!([]));
+    assert!(
+        version.as_str().unwrap().starts_with("molt-echo/"),
+        "{version}"
+    );
+
     // Without the token, nothing.
     let (ok, out) = {
         let out = Command::new(env!("CARGO_BIN_EXE_molt"))
@@ -200,3 +253,15 @@ const TRAPPING_RPC: &str = r#"(module
   (func (export "molt_alloc") (param i32) (result i32) i32.const 1024)
   (func (export "molt_free") (param i32 i32))
   (func (export "molt_rpc_handle") (param i32 i32) (result i64) unreachable))"#;
+
+/// An rpc module that answers `"flaky"` to short requests (the gate's) and traps on
+/// any request over 300 bytes.
+const FLAKY_RPC: &str = r#"(module
+  (memory (export "memory") 1)
+  (data (i32.const 64) "\00{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":\"flaky\"}")
+  (func (export "molt_abi_version") (result i32) i32.const 1)
+  (func (export "molt_alloc") (param i32) (result i32) i32.const 1024)
+  (func (export "molt_free") (param i32 i32))
+  (func (export "molt_rpc_handle") (param $ptr i32) (param $len i32) (result i64)
+    (if (i32.gt_u (local.get $len) (i32.const 300)) (then unreachable))
+    (i64.or (i64.shl (i64.const 64) (i64.const 32)) (i64.const 42))))"#;

@@ -39,6 +39,19 @@ pub struct Canary<M> {
     pub version: Arc<Version<M>>,
     /// Percentage of calls routed to it (1–100).
     pub percent: u8,
+    /// Calls it has answered without failing.
+    pub successes: AtomicU64,
+}
+
+/// What the watch decided about a canary after a call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Watch {
+    /// Still watching.
+    Continue,
+    /// It served enough calls without a failure: it is now active.
+    Promoted,
+    /// It failed a call: it no longer takes traffic.
+    RolledBack,
 }
 
 /// A slot's state, replaced as a whole on every change.
@@ -159,6 +172,7 @@ impl<M> Slot<M> {
             canary: Some(Canary {
                 version: candidate.clone(),
                 percent,
+                successes: AtomicU64::new(0),
             }),
         });
         Ok(())
@@ -182,6 +196,65 @@ impl<M> Slot<M> {
             }
         });
         result
+    }
+
+    /// The watch: reports how a call on `lease` went. If `lease` is the canary, a
+    /// failure rolls it back at once, and `promote_after` successes promote it.
+    pub fn report(&self, lease: &Lease<M>, ok: bool, promote_after: u64) -> Watch {
+        let state = self.state.load();
+        let Some(canary) = &state.canary else {
+            return Watch::Continue;
+        };
+        if !Arc::ptr_eq(&canary.version, lease) {
+            return Watch::Continue;
+        }
+        if !ok {
+            return match self.abort_canary_of(lease) {
+                true => Watch::RolledBack,
+                false => Watch::Continue,
+            };
+        }
+        if canary.successes.fetch_add(1, Ordering::Relaxed) + 1 >= promote_after {
+            let mut promoted = false;
+            self.state.rcu(|s| match &s.canary {
+                Some(c) if Arc::ptr_eq(&c.version, lease) => {
+                    promoted = true;
+                    Arc::new(SlotState {
+                        active: c.version.clone(),
+                        previous: Some(s.active.clone()),
+                        canary: None,
+                    })
+                }
+                _ => {
+                    promoted = false;
+                    s.clone()
+                }
+            });
+            if promoted {
+                return Watch::Promoted;
+            }
+        }
+        Watch::Continue
+    }
+
+    /// Drops the canary if it is still `lease`; whether it was.
+    fn abort_canary_of(&self, lease: &Lease<M>) -> bool {
+        let mut aborted = false;
+        self.state.rcu(|s| match &s.canary {
+            Some(c) if Arc::ptr_eq(&c.version, lease) => {
+                aborted = true;
+                Arc::new(SlotState {
+                    active: s.active.clone(),
+                    previous: s.previous.clone(),
+                    canary: None,
+                })
+            }
+            _ => {
+                aborted = false;
+                s.clone()
+            }
+        });
+        aborted
     }
 
     /// Drops the canary; all calls go to the active version again.
@@ -254,31 +327,58 @@ mod tests {
     }
 
     #[test]
+    fn the_watch_promotes_a_good_canary_and_rolls_back_a_failing_one() {
+        let slot = Slot::new(v("a", 1));
+        slot.start_canary(v("good", 2), 50).unwrap();
+        let mut outcome = Watch::Continue;
+        for _ in 0..40 {
+            let lease = slot.lease();
+            outcome = slot.report(&lease, true, 10);
+            if outcome == Watch::Promoted {
+                break;
+            }
+        }
+        assert_eq!(outcome, Watch::Promoted);
+        assert_eq!(slot.active().module, 2);
+
+        slot.start_canary(v("bad", 3), 100).unwrap();
+        let lease = slot.lease();
+        assert_eq!(lease.module, 3);
+        assert_eq!(slot.report(&lease, false, 10), Watch::RolledBack);
+        assert!(slot.state().canary.is_none());
+        assert_eq!(slot.lease().module, 2);
+        // A late report about a canary that is gone changes nothing.
+        assert_eq!(slot.report(&lease, false, 10), Watch::Continue);
+    }
+
+    #[test]
     fn calls_across_a_swap_see_one_version_or_the_other_never_a_torn_one() {
         let slot = Arc::new(Slot::new(v("a", 1)));
         let stop = Arc::new(AtomicBool::new(false));
+        let reads = Arc::new(AtomicU64::new(0));
         let readers: Vec<_> = (0..4)
             .map(|_| {
-                let (slot, stop) = (slot.clone(), stop.clone());
+                let (slot, stop, reads) = (slot.clone(), stop.clone(), reads.clone());
                 std::thread::spawn(move || {
-                    let mut seen = 0u64;
                     while !stop.load(Ordering::Relaxed) {
                         let lease = slot.lease();
                         assert_eq!(lease.info.digest, format!("{:064x}", lease.module));
-                        seen += 1;
+                        reads.fetch_add(1, Ordering::Relaxed);
                     }
-                    seen
                 })
             })
             .collect();
-        for i in 2..200 {
+        // Swap while the readers are reading.
+        let mut i = 1;
+        while i < 200 || reads.load(Ordering::Relaxed) < 10_000 {
+            i += 1;
             slot.activate(v("x", i));
         }
         stop.store(true, Ordering::Relaxed);
         for r in readers {
-            assert!(r.join().unwrap() > 0);
+            r.join().unwrap();
         }
-        assert_eq!(slot.active().module, 199);
+        assert_eq!(slot.active().module, i);
         // Old versions are freed once no lease holds them.
         assert_eq!(
             Arc::strong_count(&slot.state().previous.clone().unwrap()),

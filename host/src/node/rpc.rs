@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use crate::http::{RpcHandler, error_body};
 use crate::native::NativeChainHost;
-use molt_upgrade_proxy::router::Slot;
+use molt_upgrade_proxy::router::{Slot, Watch};
 
 use crate::runtime::{CallContext, CallStats, LoadedModule};
 use crate::services::ChainService;
@@ -22,6 +22,10 @@ pub enum RpcEngine {
 
 /// The `rpc` slot.
 pub type RpcSlot = Slot<RpcEngine>;
+
+/// A canary that answers this many calls without a failure becomes the active
+/// version; one failed call (trap, timeout, memory) rolls it back.
+pub const CANARY_PROMOTE_AFTER: u64 = 200;
 
 impl RpcEngine {
     /// Answers one body; for WebAssembly, with the call's figures.
@@ -62,6 +66,22 @@ impl RpcHandler for RpcModule {
     fn handle(&self, body: &[u8]) -> Vec<u8> {
         let lease = self.slot.lease();
         let result = lease.module.call(&self.chain, body).map(|(out, _)| out);
+        match self
+            .slot
+            .report(&lease, result.is_ok(), CANARY_PROMOTE_AFTER)
+        {
+            Watch::Continue => {}
+            Watch::Promoted => tracing::info!(
+                target: "molt::router",
+                module = %lease.info.name, version = %lease.info.version,
+                "canary promoted after {CANARY_PROMOTE_AFTER} calls without a failure"
+            ),
+            Watch::RolledBack => tracing::warn!(
+                target: "molt::router",
+                module = %lease.info.name, version = %lease.info.version,
+                "canary rolled back: a call failed"
+            ),
+        }
         result.unwrap_or_else(|e| {
             tracing::warn!("rpc module failed: {e}");
             error_body(-32603, &format!("internal error: {e}"))
