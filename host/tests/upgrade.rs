@@ -244,6 +244,15 @@ fn the_rpc_module_swaps_under_load_rolls_back_and_refuses_bad_packages() {
     assert!(!ok);
     assert!(out.contains("401") || out.contains("token"), "{out}");
     node.stop();
+
+    // A restart comes back on the version that served last.
+    let node = DevNode::start(dir.path(), &[]);
+    let version = node.ok("web3_clientVersion", json!([]));
+    assert!(
+        version.as_str().unwrap().starts_with("molt-echo/"),
+        "{version}"
+    );
+    node.stop();
 }
 
 /// An rpc module that traps on every call.

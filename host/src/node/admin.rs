@@ -20,6 +20,7 @@ use serde_json::{Value, json};
 
 use super::ModuleInfo;
 use super::rpc::{RpcEngine, RpcSlot};
+use super::slots::SlotFiles;
 use crate::http::RpcHandler;
 use crate::runtime::{Grants, Runtime};
 use crate::services::ChainService;
@@ -46,6 +47,7 @@ pub struct Admin {
     rpc: Arc<RpcSlot>,
     chain: Arc<dyn ChainService>,
     fixed: Vec<ModuleInfo>,
+    files: SlotFiles,
 }
 
 impl Admin {
@@ -56,6 +58,7 @@ impl Admin {
         rpc: Arc<RpcSlot>,
         chain: Arc<dyn ChainService>,
         fixed: Vec<ModuleInfo>,
+        files: SlotFiles,
     ) -> Self {
         Admin {
             runtime,
@@ -63,7 +66,14 @@ impl Admin {
             rpc,
             chain,
             fixed,
+            files,
         }
+    }
+
+    /// Persists which rpc version is active now.
+    fn record(&self) {
+        self.files
+            .record_active("rpc", &self.rpc.active().info.digest);
     }
 
     fn status(&self) -> Value {
@@ -122,6 +132,9 @@ impl Admin {
             module: candidate,
         };
         let info = version.info.clone();
+        self.files
+            .save_package(&info.digest, wasm)
+            .map_err(|e| format!("keeping the package: {e}"))?;
         match canary {
             Some(percent) => self
                 .rpc
@@ -129,6 +142,7 @@ impl Admin {
                 .map_err(|e| e.to_string())?,
             None => {
                 self.rpc.activate(version);
+                self.record();
             }
         }
         tracing::info!(
@@ -210,11 +224,13 @@ impl Admin {
             "molt_rollback" => {
                 slot()?;
                 let v = self.rpc.rollback().map_err(|e| e.to_string())?;
+                self.record();
                 Ok(json!({"active": {"name": v.info.name, "version": v.info.version}}))
             }
             "molt_promoteCanary" => {
                 slot()?;
                 let v = self.rpc.promote_canary().map_err(|e| e.to_string())?;
+                self.record();
                 Ok(json!({"active": {"name": v.info.name, "version": v.info.version}}))
             }
             "molt_abortCanary" => {

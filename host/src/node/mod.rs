@@ -11,6 +11,7 @@ pub mod admin;
 pub mod producer;
 pub mod queries;
 pub mod rpc;
+pub mod slots;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -162,6 +163,7 @@ impl Node {
         let producer = Producer::start(chain.clone(), config.block_time, wake.clone())?;
         let queries: Arc<dyn crate::services::ChainService> =
             Arc::new(Queries::new(chain.clone(), accounts.clone(), true, wake));
+        let files = slots::SlotFiles::new(datadir);
         let rpc_slot = Arc::new(rpc::RpcSlot::new(Version {
             info: VersionInfo {
                 name: rpc_info.name.into(),
@@ -170,9 +172,31 @@ impl Node {
             },
             module: rpc,
         }));
+        // Come back on the rpc version that served last (the built-in stays as the
+        // rollback target).
+        if let Some((digest, bytes)) = files.active("rpc")?
+            && digest != rpc_info.digest
+        {
+            let verified = verifier
+                .verify(Package::parse(bytes)?, Some(molt_abi::Kind::Rpc), None)
+                .with_context(|| format!("the rpc module active before the restart ({digest})"))?;
+            let loaded = runtime.load(&verified.manifest, &verified.bytes, &Grants::default())?;
+            rpc_slot.activate(Version {
+                info: VersionInfo {
+                    name: verified.manifest.name.clone(),
+                    version: verified.manifest.version.clone(),
+                    digest,
+                },
+                module: RpcEngine::Wasm(loaded),
+            });
+        }
         let server = crate::http::serve(
             config.http.clone(),
-            Arc::new(RpcModule::new(rpc_slot.clone(), queries.clone())),
+            Arc::new(RpcModule::new(
+                rpc_slot.clone(),
+                queries.clone(),
+                files.clone(),
+            )),
         )
         .with_context(|| format!("serving JSON-RPC on {}", config.http.addr))?;
         let admin = match &config.admin {
@@ -182,7 +206,7 @@ impl Node {
                     .filter(|m| m.kind != molt_abi::Kind::Rpc)
                     .cloned()
                     .collect();
-                let handler = admin::Admin::new(runtime, verifier, rpc_slot, queries, fixed);
+                let handler = admin::Admin::new(runtime, verifier, rpc_slot, queries, fixed, files);
                 Some(
                     crate::http::serve(http.clone(), Arc::new(handler))
                         .with_context(|| format!("serving the admin API on {}", http.addr))?,

@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use super::slots::SlotFiles;
 use crate::http::{RpcHandler, error_body};
 use crate::native::NativeChainHost;
 use molt_upgrade_proxy::router::{Slot, Watch};
@@ -53,12 +54,14 @@ impl RpcEngine {
 pub struct RpcModule {
     slot: Arc<RpcSlot>,
     chain: Arc<dyn ChainService>,
+    files: SlotFiles,
 }
 
 impl RpcModule {
-    /// Serves whatever `slot` holds, answering with `chain`'s data.
-    pub fn new(slot: Arc<RpcSlot>, chain: Arc<dyn ChainService>) -> Self {
-        RpcModule { slot, chain }
+    /// Serves whatever `slot` holds, answering with `chain`'s data; records in `files`
+    /// what the canary watch changes.
+    pub fn new(slot: Arc<RpcSlot>, chain: Arc<dyn ChainService>, files: SlotFiles) -> Self {
+        RpcModule { slot, chain, files }
     }
 }
 
@@ -71,11 +74,14 @@ impl RpcHandler for RpcModule {
             .report(&lease, result.is_ok(), CANARY_PROMOTE_AFTER)
         {
             Watch::Continue => {}
-            Watch::Promoted => tracing::info!(
-                target: "molt::router",
-                module = %lease.info.name, version = %lease.info.version,
-                "canary promoted after {CANARY_PROMOTE_AFTER} calls without a failure"
-            ),
+            Watch::Promoted => {
+                tracing::info!(
+                    target: "molt::router",
+                    module = %lease.info.name, version = %lease.info.version,
+                    "canary promoted after {CANARY_PROMOTE_AFTER} calls without a failure"
+                );
+                self.files.record_active("rpc", &lease.info.digest);
+            }
             Watch::RolledBack => tracing::warn!(
                 target: "molt::router",
                 module = %lease.info.name, version = %lease.info.version,

@@ -1,0 +1,61 @@
+//! What survives a restart of the router: the signed package of every module deployed
+//! to the node (`<datadir>/modules/<sha256>.wasm`) and, per slot, the digest of the
+//! version active last (`<datadir>/modules/active-<slot>`). A restart loads that
+//! version again — through the verifier, like any deployment.
+
+use std::path::{Path, PathBuf};
+
+/// The router's files in a data directory.
+#[derive(Clone, Debug)]
+pub struct SlotFiles {
+    dir: PathBuf,
+}
+
+impl SlotFiles {
+    /// The files under `<datadir>/modules`.
+    pub fn new(datadir: &Path) -> Self {
+        SlotFiles {
+            dir: datadir.join("modules"),
+        }
+    }
+
+    /// Keeps a deployed package under its digest.
+    pub fn save_package(&self, digest: &str, bytes: &[u8]) -> std::io::Result<()> {
+        std::fs::create_dir_all(&self.dir)?;
+        write_atomically(&self.dir.join(format!("{digest}.wasm")), bytes)
+    }
+
+    /// Records which version `slot` serves now.
+    pub fn record_active(&self, slot: &str, digest: &str) {
+        let path = self.dir.join(format!("active-{slot}"));
+        if let Err(e) = write_atomically(&path, digest.as_bytes()) {
+            tracing::error!(
+                "could not record the active {slot} module in {}: {e}",
+                path.display()
+            );
+        }
+    }
+
+    /// The package `slot` served last, if one was deployed: `(digest, bytes)`.
+    pub fn active(&self, slot: &str) -> std::io::Result<Option<(String, Vec<u8>)>> {
+        let path = self.dir.join(format!("active-{slot}"));
+        let digest = match std::fs::read_to_string(&path) {
+            Ok(d) => d.trim().to_string(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        match std::fs::read(self.dir.join(format!("{digest}.wasm"))) {
+            Ok(bytes) => Ok(Some((digest, bytes))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// Writes `bytes` to a temporary file and renames it over `path`: readers see the old
+/// content or the new, never a mix.
+fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, path)
+}
