@@ -230,6 +230,31 @@ fn the_rpc_module_swaps_under_load_rolls_back_and_refuses_bad_packages() {
         "{version}"
     );
 
+    // Everything is in the audit log: who signed what, the gate's figures, why.
+    let (ok, log) = molt_module(&["log"], &admin, dir.path());
+    assert!(ok, "{log}");
+    let log: Vec<serde_json::Value> = serde_json::from_str(&log).unwrap();
+    let deploys: Vec<_> = log.iter().filter(|e| e["action"] == "deploy").collect();
+    assert_eq!(deploys.len(), 9, "{log:?}");
+    assert_eq!(deploys[0]["decision"], "accepted");
+    assert_eq!(deploys[0]["package"]["version"], "0.2.0");
+    assert_eq!(
+        deploys[0]["package"]["signer"],
+        hex::encode(key.verifying_key().to_bytes())
+    );
+    assert!(deploys[0]["result"]["gate"]["p99Ms"].is_number());
+    assert!(
+        log.iter()
+            .any(|e| e["action"] == "rollback" && e["decision"] == "accepted")
+    );
+    assert!(log.iter().any(|e| e["action"] == "canary-promoted"));
+    assert!(log.iter().any(|e| e["action"] == "canary-rolled-back"));
+    let refused = deploys
+        .iter()
+        .filter(|e| e["decision"] == "refused")
+        .count();
+    assert_eq!(refused, 6);
+
     // Without the token, nothing.
     let (ok, out) = {
         let out = Command::new(env!("CARGO_BIN_EXE_molt"))

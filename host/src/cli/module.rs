@@ -38,6 +38,8 @@ pub(super) enum ModuleCommand {
     Deploy(DeployArgs),
     /// Show a running node's slots: active, previous and canary versions.
     Status(AdminArgs),
+    /// Print a running node's audit log: deployments, refusals, promotions, rollbacks.
+    Log(AdminArgs),
     /// Return a running node's slot to its previous version.
     Rollback {
         /// The slot (`rpc`).
@@ -162,6 +164,7 @@ pub(super) fn run(cmd: ModuleCommand) -> anyhow::Result<ExitCode> {
             )
         }
         ModuleCommand::Status(args) => admin(&args, "molt_moduleStatus", serde_json::json!([])),
+        ModuleCommand::Log(args) => admin(&args, "molt_moduleLog", serde_json::json!([])),
         ModuleCommand::Rollback { slot, admin: args } => {
             admin(&args, "molt_rollback", serde_json::json!([slot]))
         }

@@ -2,6 +2,7 @@
 //! interface to the router. JSON-RPC methods:
 //!
 //! - `molt_moduleStatus` → each slot's active, previous and canary versions;
+//! - `molt_moduleLog [limit?]` → the audit log, oldest first;
 //! - `molt_deployModule [wasmHex, canaryPercent?]` → verify, load, gate, then activate
 //!   (or start a canary);
 //! - `molt_rollback [slot]`, `molt_promoteCanary [slot]`, `molt_abortCanary [slot]`.
@@ -19,6 +20,7 @@ use molt_upgrade_proxy::router::{Version, VersionInfo};
 use serde_json::{Value, json};
 
 use super::ModuleInfo;
+use super::audit::{Audit, describe};
 use super::rpc::{RpcEngine, RpcSlot};
 use super::slots::SlotFiles;
 use crate::http::RpcHandler;
@@ -48,6 +50,7 @@ pub struct Admin {
     chain: Arc<dyn ChainService>,
     fixed: Vec<ModuleInfo>,
     files: SlotFiles,
+    audit: Audit,
 }
 
 impl Admin {
@@ -59,6 +62,7 @@ impl Admin {
         chain: Arc<dyn ChainService>,
         fixed: Vec<ModuleInfo>,
         files: SlotFiles,
+        audit: Audit,
     ) -> Self {
         Admin {
             runtime,
@@ -67,6 +71,7 @@ impl Admin {
             chain,
             fixed,
             files,
+            audit,
         }
     }
 
@@ -194,7 +199,35 @@ impl Admin {
         Ok(figures)
     }
 
+    /// Runs an admin method and records what it changed (or refused) in the audit log.
     fn dispatch(&self, method: &str, params: &[Value]) -> Result<Value, String> {
+        let result = self.run(method, params);
+        let action = match method {
+            "molt_deployModule" => "deploy",
+            "molt_rollback" => "rollback",
+            "molt_promoteCanary" => "promote",
+            "molt_abortCanary" => "abort-canary",
+            _ => return result,
+        };
+        let package = match (action, params.first().and_then(Value::as_str)) {
+            ("deploy", Some(h)) => hex::decode(h.trim_start_matches("0x"))
+                .map(|w| describe(&w))
+                .unwrap_or(Value::Null),
+            _ => Value::Null,
+        };
+        let mut entry = json!({
+            "action": action, "slot": "rpc", "package": package,
+            "decision": if result.is_ok() { "accepted" } else { "refused" },
+        });
+        match &result {
+            Ok(v) => entry["result"] = v.clone(),
+            Err(reason) => entry["reason"] = json!(reason),
+        }
+        self.audit.record(entry);
+        result
+    }
+
+    fn run(&self, method: &str, params: &[Value]) -> Result<Value, String> {
         let slot = || -> Result<(), String> {
             match params.first().and_then(Value::as_str) {
                 Some("rpc") => Ok(()),
@@ -204,6 +237,10 @@ impl Admin {
         };
         match method {
             "molt_moduleStatus" => Ok(self.status()),
+            "molt_moduleLog" => {
+                let limit = params.first().and_then(Value::as_u64).unwrap_or(100);
+                Ok(Value::Array(self.audit.entries(limit as usize)?))
+            }
             "molt_deployModule" => {
                 let hex = params
                     .first()

@@ -8,6 +8,7 @@
 //! committed is on disk.
 
 pub mod admin;
+pub mod audit;
 pub mod producer;
 pub mod queries;
 pub mod rpc;
@@ -196,6 +197,7 @@ impl Node {
                 rpc_slot.clone(),
                 queries.clone(),
                 files.clone(),
+                audit::Audit::new(chain.db().clone()),
             )),
         )
         .with_context(|| format!("serving JSON-RPC on {}", config.http.addr))?;
@@ -206,7 +208,15 @@ impl Node {
                     .filter(|m| m.kind != molt_abi::Kind::Rpc)
                     .cloned()
                     .collect();
-                let handler = admin::Admin::new(runtime, verifier, rpc_slot, queries, fixed, files);
+                let handler = admin::Admin::new(
+                    runtime,
+                    verifier,
+                    rpc_slot,
+                    queries,
+                    fixed,
+                    files,
+                    audit::Audit::new(chain.db().clone()),
+                );
                 Some(
                     crate::http::serve(http.clone(), Arc::new(handler))
                         .with_context(|| format!("serving the admin API on {}", http.addr))?,

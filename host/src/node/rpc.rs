@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use super::audit::Audit;
 use super::slots::SlotFiles;
 use crate::http::{RpcHandler, error_body};
 use crate::native::NativeChainHost;
@@ -55,13 +56,24 @@ pub struct RpcModule {
     slot: Arc<RpcSlot>,
     chain: Arc<dyn ChainService>,
     files: SlotFiles,
+    audit: Audit,
 }
 
 impl RpcModule {
     /// Serves whatever `slot` holds, answering with `chain`'s data; records in `files`
     /// what the canary watch changes.
-    pub fn new(slot: Arc<RpcSlot>, chain: Arc<dyn ChainService>, files: SlotFiles) -> Self {
-        RpcModule { slot, chain, files }
+    pub fn new(
+        slot: Arc<RpcSlot>,
+        chain: Arc<dyn ChainService>,
+        files: SlotFiles,
+        audit: Audit,
+    ) -> Self {
+        RpcModule {
+            slot,
+            chain,
+            files,
+            audit,
+        }
     }
 }
 
@@ -81,12 +93,27 @@ impl RpcHandler for RpcModule {
                     "canary promoted after {CANARY_PROMOTE_AFTER} calls without a failure"
                 );
                 self.files.record_active("rpc", &lease.info.digest);
+                self.audit.record(serde_json::json!({
+                    "action": "canary-promoted", "slot": "rpc",
+                    "module": {"name": lease.info.name, "version": lease.info.version, "digest": lease.info.digest},
+                    "decision": "accepted",
+                    "reason": format!("{CANARY_PROMOTE_AFTER} calls without a failure"),
+                }));
             }
-            Watch::RolledBack => tracing::warn!(
-                target: "molt::router",
-                module = %lease.info.name, version = %lease.info.version,
-                "canary rolled back: a call failed"
-            ),
+            Watch::RolledBack => {
+                let reason = result.as_ref().err().cloned().unwrap_or_default();
+                tracing::warn!(
+                    target: "molt::router",
+                    module = %lease.info.name, version = %lease.info.version,
+                    "canary rolled back: a call failed: {reason}"
+                );
+                self.audit.record(serde_json::json!({
+                    "action": "canary-rolled-back", "slot": "rpc",
+                    "module": {"name": lease.info.name, "version": lease.info.version, "digest": lease.info.digest},
+                    "decision": "refused",
+                    "reason": format!("a live call failed: {reason}"),
+                }));
+            }
         }
         result.unwrap_or_else(|e| {
             tracing::warn!("rpc module failed: {e}");

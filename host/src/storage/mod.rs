@@ -68,6 +68,8 @@ impl From<StorageError> for StateError {
 #[derive(Clone, Debug)]
 pub struct Db {
     tree: sled::Tree,
+    /// The router's audit log: id (8, big-endian, increasing) → JSON entry.
+    audit: sled::Tree,
     _db: sled::Db,
 }
 
@@ -84,19 +86,42 @@ impl Db {
     /// Opens (or creates) the database in `dir`.
     pub fn open(dir: &Path) -> Result<Db, StorageError> {
         let db = sled::open(dir)?;
-        Ok(Db {
-            tree: db.open_tree("chain")?,
-            _db: db,
-        })
+        Self::with(db)
     }
 
     /// A database that lives only as long as this value (tests, `--ephemeral`).
     pub fn temporary() -> Result<Db, StorageError> {
         let db = sled::Config::new().temporary(true).open()?;
+        Self::with(db)
+    }
+
+    fn with(db: sled::Db) -> Result<Db, StorageError> {
         Ok(Db {
             tree: db.open_tree("chain")?,
+            audit: db.open_tree("audit")?,
             _db: db,
         })
+    }
+
+    /// Appends an entry (JSON) to the router's audit log and flushes it.
+    pub fn append_audit(&self, entry: &[u8]) -> Result<(), StorageError> {
+        let id = self._db.generate_id()?;
+        self.audit.insert(id.to_be_bytes(), entry)?;
+        self.audit.flush()?;
+        Ok(())
+    }
+
+    /// The last `limit` audit entries, oldest first.
+    pub fn audit_log(&self, limit: usize) -> Result<Vec<Vec<u8>>, StorageError> {
+        let mut entries = self
+            .audit
+            .iter()
+            .rev()
+            .take(limit)
+            .map(|e| Ok(e?.1.to_vec()))
+            .collect::<Result<Vec<_>, StorageError>>()?;
+        entries.reverse();
+        Ok(entries)
     }
 
     /// Applies a block's state diff (and records its hash) in one atomic batch.
