@@ -8,6 +8,7 @@
 
 pub mod alloc;
 pub mod rpc;
+pub mod swap;
 pub mod workloads;
 
 use std::sync::Arc;

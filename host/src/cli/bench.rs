@@ -18,6 +18,19 @@ pub(super) enum BenchCommand {
     /// JSON-RPC load: transfer throughput and read latency of `molt dev` (both
     /// engines) and of anvil, in the same run.
     Rpc(RpcArgs),
+    /// Hot swaps of the rpc slot: activation latency, call p99 across swaps vs steady
+    /// state, and the gate's cost.
+    Swap(SwapArgs),
+}
+
+#[derive(Debug, Args)]
+pub(super) struct SwapArgs {
+    /// Client calls per phase (steady, swapping).
+    #[arg(long, default_value_t = 20_000)]
+    calls: usize,
+    /// Timed swaps for the activation latency.
+    #[arg(long, default_value_t = 1_000)]
+    swaps: usize,
 }
 
 #[derive(Debug, Args)]
@@ -56,6 +69,25 @@ pub(super) fn run(cmd: BenchCommand) -> anyhow::Result<ExitCode> {
     let (args, name) = match cmd {
         BenchCommand::Execution(args) => (args, "execution"),
         BenchCommand::Rpc(args) => return rpc(args),
+        BenchCommand::Swap(args) => {
+            warn_if_debug("swap");
+            let f = bench::swap::run(args.calls, args.swaps)?;
+            println!(
+                "activation (activate -> first call on the new version): p50 {:.1} us, max {:.1} us over {} swaps",
+                f.activation_p50_us, f.activation_max_us, f.swaps
+            );
+            println!(
+                "eth_blockNumber, 2 clients, {} calls: steady p50 {:.0} us p99 {:.0} us; swapping every 2 ms p50 {:.0} us p99 {:.0} us ({:.2}x)",
+                f.calls,
+                f.steady_p50_us,
+                f.steady_p99_us,
+                f.swapping_p50_us,
+                f.swapping_p99_us,
+                f.swapping_p99_us / f.steady_p99_us
+            );
+            println!("gate (sample on active + candidate): {:.2} ms", f.gate_ms);
+            return Ok(ExitCode::SUCCESS);
+        }
     };
     warn_if_debug(name);
     let runtime = Runtime::new(RuntimeConfig::default())?;

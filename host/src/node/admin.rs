@@ -165,7 +165,7 @@ impl Admin {
 
     /// Runs the sample on the active version and the candidate; refuses a candidate
     /// that traps, needs more than 150% of the memory or is 200 ms slower at p99.
-    fn gate(&self, active: &RpcEngine, candidate: &RpcEngine) -> Result<Value, String> {
+    pub fn gate(&self, active: &RpcEngine, candidate: &RpcEngine) -> Result<Value, String> {
         let run = |engine: &RpcEngine| -> Result<(u64, Duration), String> {
             let mut peak = 0;
             let mut slowest = Duration::ZERO;
