@@ -13,7 +13,8 @@
 //! - [`storage`]: the sled database: state and chain, committed atomically per block.
 //! - [`chain`]: Ethereum blocks (receipts, roots, header) from the execution output.
 //! - [`http`]: the JSON-RPC HTTP endpoint (hyper).
-//! - [`node`]: a running node (`molt dev`): chain, block producer, rpc module, HTTP.
+//! - [`node`]: a running node (`molt dev`): chain, block producer, the rpc slot behind
+//!   HTTP, the admin API that upgrades it.
 //! - [`execution`]: runs blocks and calls on the execution module, WASM or native.
 //! - [`statetest`]: the Ethereum GeneralStateTests conformance runner.
 //! - [`cli`]: the `molt` command.
