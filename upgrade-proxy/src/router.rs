@@ -180,22 +180,7 @@ impl<M> Slot<M> {
 
     /// Makes the canary the active version.
     pub fn promote_canary(&self) -> Result<Lease<M>, SlotError> {
-        let mut result = Err(SlotError::NoCanary);
-        self.state.rcu(|s| match &s.canary {
-            Some(c) => {
-                result = Ok(c.version.clone());
-                Arc::new(SlotState {
-                    active: c.version.clone(),
-                    previous: Some(s.active.clone()),
-                    canary: None,
-                })
-            }
-            None => {
-                result = Err(SlotError::NoCanary);
-                s.clone()
-            }
-        });
-        result
+        self.end_canary(None, true).ok_or(SlotError::NoCanary)
     }
 
     /// The watch: reports how a call on `lease` went. If `lease` is the canary, a
@@ -209,70 +194,49 @@ impl<M> Slot<M> {
             return Watch::Continue;
         }
         if !ok {
-            return match self.abort_canary_of(lease) {
-                true => Watch::RolledBack,
-                false => Watch::Continue,
+            return match self.end_canary(Some(lease), false) {
+                Some(_) => Watch::RolledBack,
+                None => Watch::Continue,
             };
         }
-        if canary.successes.fetch_add(1, Ordering::Relaxed) + 1 >= promote_after {
-            let mut promoted = false;
-            self.state.rcu(|s| match &s.canary {
-                Some(c) if Arc::ptr_eq(&c.version, lease) => {
-                    promoted = true;
-                    Arc::new(SlotState {
-                        active: c.version.clone(),
-                        previous: Some(s.active.clone()),
-                        canary: None,
-                    })
-                }
-                _ => {
-                    promoted = false;
-                    s.clone()
-                }
-            });
-            if promoted {
-                return Watch::Promoted;
-            }
+        let promote = canary.successes.fetch_add(1, Ordering::Relaxed) + 1 >= promote_after;
+        if promote && self.end_canary(Some(lease), true).is_some() {
+            return Watch::Promoted;
         }
         Watch::Continue
     }
 
-    /// Drops the canary if it is still `lease`; whether it was.
-    fn abort_canary_of(&self, lease: &Lease<M>) -> bool {
-        let mut aborted = false;
-        self.state.rcu(|s| match &s.canary {
-            Some(c) if Arc::ptr_eq(&c.version, lease) => {
-                aborted = true;
-                Arc::new(SlotState {
-                    active: s.active.clone(),
-                    previous: s.previous.clone(),
-                    canary: None,
-                })
-            }
-            _ => {
-                aborted = false;
-                s.clone()
-            }
-        });
-        aborted
-    }
-
     /// Drops the canary; all calls go to the active version again.
     pub fn abort_canary(&self) -> Result<(), SlotError> {
-        let mut result = Err(SlotError::NoCanary);
+        self.end_canary(None, false)
+            .map(|_| ())
+            .ok_or(SlotError::NoCanary)
+    }
+
+    /// Ends the canary (only if it is `which`, when given): promoted to active, or
+    /// dropped. Returns it, or `None` if there was no such canary.
+    fn end_canary(&self, which: Option<&Lease<M>>, promote: bool) -> Option<Lease<M>> {
+        let mut ended = None;
         self.state.rcu(|s| {
-            result = if s.canary.is_some() {
-                Ok(())
-            } else {
-                Err(SlotError::NoCanary)
-            };
-            Arc::new(SlotState {
-                active: s.active.clone(),
-                previous: s.previous.clone(),
-                canary: None,
-            })
+            ended = None;
+            match &s.canary {
+                Some(c) if which.is_none_or(|l| Arc::ptr_eq(&c.version, l)) => {
+                    ended = Some(c.version.clone());
+                    let (active, previous) = if promote {
+                        (c.version.clone(), Some(s.active.clone()))
+                    } else {
+                        (s.active.clone(), s.previous.clone())
+                    };
+                    Arc::new(SlotState {
+                        active,
+                        previous,
+                        canary: None,
+                    })
+                }
+                _ => s.clone(),
+            }
         });
-        result
+        ended
     }
 }
 

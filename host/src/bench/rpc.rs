@@ -226,6 +226,38 @@ fn wait_mined(conn: &mut Conn, sender: Address, nonce: u64) -> anyhow::Result<()
     Ok(())
 }
 
+/// How long `f` took, if it succeeded.
+fn timed<T>(f: impl FnOnce() -> anyhow::Result<T>) -> anyhow::Result<Duration> {
+    let t = Instant::now();
+    f()?;
+    Ok(t.elapsed())
+}
+
+/// Runs `client(connection, i)` on `n` threads, each with its own keep-alive
+/// connection, and gathers their round-trip times.
+fn clients(
+    addr: SocketAddr,
+    n: usize,
+    client: impl Fn(&mut Conn, usize) -> anyhow::Result<Vec<Duration>> + Sync,
+) -> anyhow::Result<Vec<Duration>> {
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..n)
+            .map(|i| {
+                let client = &client;
+                scope.spawn(move || client(&mut Conn::open(addr)?, i))
+            })
+            .collect();
+        let mut all = Vec::new();
+        for h in handles {
+            all.extend(
+                h.join()
+                    .map_err(|_| anyhow::anyhow!("a client panicked"))??,
+            );
+        }
+        Ok(all)
+    })
+}
+
 /// Measures one target.
 pub fn measure(target: &Target, config: &Config) -> anyhow::Result<Figures> {
     let running = start(target)?;
@@ -286,30 +318,12 @@ pub fn measure(target: &Target, config: &Config) -> anyhow::Result<Figures> {
         .collect();
 
     let started = Instant::now();
-    let sends = std::thread::scope(|scope| -> anyhow::Result<Vec<Duration>> {
-        let handles: Vec<_> = batches
+    let sends = clients(addr, workers, |conn, i| {
+        batches[i]
+            .1
             .iter()
-            .map(|(_, txs)| {
-                scope.spawn(move || -> anyhow::Result<Vec<Duration>> {
-                    let mut conn = Conn::open(addr)?;
-                    let mut times = Vec::with_capacity(txs.len());
-                    for raw in txs {
-                        let t = Instant::now();
-                        conn.call("eth_sendRawTransaction", json!([hex(raw)]))?;
-                        times.push(t.elapsed());
-                    }
-                    Ok(times)
-                })
-            })
-            .collect();
-        let mut all = Vec::new();
-        for h in handles {
-            all.extend(
-                h.join()
-                    .map_err(|_| anyhow::anyhow!("a client panicked"))??,
-            );
-        }
-        Ok(all)
+            .map(|raw| timed(|| conn.call("eth_sendRawTransaction", json!([hex(raw)]))))
+            .collect()
     })?;
     for (sender, txs) in &batches {
         wait_mined(&mut conn, *sender, txs.len() as u64)?;
@@ -321,39 +335,18 @@ pub fn measure(target: &Target, config: &Config) -> anyhow::Result<Figures> {
         "balanceOf(address)",
         &[B256::left_padding_from(deployer.address().as_slice())],
     );
-    let reads = |method: &'static str| -> anyhow::Result<Vec<Duration>> {
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = (0..workers)
-                .map(|_| {
-                    let balance_of = balance_of.clone();
-                    scope.spawn(move || -> anyhow::Result<Vec<Duration>> {
-                        let mut conn = Conn::open(addr)?;
-                        let params = match method {
-                            "eth_getBalance" => json!([recipient, "latest"]),
-                            _ => json!([{"to": token, "data": hex(&balance_of)}, "latest"]),
-                        };
-                        let mut times = Vec::with_capacity(config.reads_per_worker);
-                        for _ in 0..config.reads_per_worker {
-                            let t = Instant::now();
-                            conn.call(method, params.clone())?;
-                            times.push(t.elapsed());
-                        }
-                        Ok(times)
-                    })
-                })
-                .collect();
-            let mut all = Vec::new();
-            for h in handles {
-                all.extend(
-                    h.join()
-                        .map_err(|_| anyhow::anyhow!("a client panicked"))??,
-                );
-            }
-            Ok(all)
+    let reads = |method: &str, params: Value| {
+        clients(addr, workers, |conn, _| {
+            (0..config.reads_per_worker)
+                .map(|_| timed(|| conn.call(method, params.clone())))
+                .collect()
         })
     };
-    let get_balance = percentiles(reads("eth_getBalance")?);
-    let call = percentiles(reads("eth_call")?);
+    let get_balance = percentiles(reads("eth_getBalance", json!([recipient, "latest"]))?);
+    let call = percentiles(reads(
+        "eth_call",
+        json!([{"to": token, "data": hex(&balance_of)}, "latest"]),
+    )?);
     drop(running);
     Ok(Figures {
         name: target.name.clone(),
