@@ -167,6 +167,18 @@ fn the_rpc_module_swaps_under_load_rolls_back_and_refuses_bad_packages() {
             ),
             "refused by the gate",
         ),
+        (
+            write(
+                "hungry.wasm",
+                package::sign(
+                    &wat::parse_str(HUNGRY_RPC).unwrap(),
+                    &manifest(Kind::Rpc, "hungry", "1.0.0"),
+                    &key,
+                )
+                .unwrap(),
+            ),
+            "over 150% of the active version",
+        ),
     ];
     for (path, reason) in &refusals {
         let (ok, out) = molt_module(&["deploy", path], &admin, dir.path());
@@ -235,7 +247,7 @@ fn the_rpc_module_swaps_under_load_rolls_back_and_refuses_bad_packages() {
     assert!(ok, "{log}");
     let log: Vec<serde_json::Value> = serde_json::from_str(&log).unwrap();
     let deploys: Vec<_> = log.iter().filter(|e| e["action"] == "deploy").collect();
-    assert_eq!(deploys.len(), 9, "{log:?}");
+    assert_eq!(deploys.len(), 10, "{log:?}");
     assert_eq!(deploys[0]["decision"], "accepted");
     assert_eq!(deploys[0]["package"]["version"], "0.2.0");
     assert_eq!(
@@ -253,7 +265,7 @@ fn the_rpc_module_swaps_under_load_rolls_back_and_refuses_bad_packages() {
         .iter()
         .filter(|e| e["decision"] == "refused")
         .count();
-    assert_eq!(refused, 6);
+    assert_eq!(refused, 7);
 
     // Without the token, nothing.
     let (ok, out) = {
@@ -299,3 +311,14 @@ const FLAKY_RPC: &str = r#"(module
   (func (export "molt_rpc_handle") (param $ptr i32) (param $len i32) (result i64)
     (if (i32.gt_u (local.get $len) (i32.const 300)) (then unreachable))
     (i64.or (i64.shl (i64.const 64) (i64.const 32)) (i64.const 42))))"#;
+
+/// An rpc module that answers correctly but grows its memory to 32 MiB on every call.
+const HUNGRY_RPC: &str = r#"(module
+  (memory (export "memory") 1)
+  (data (i32.const 64) "\00{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":\"hungry\"}")
+  (func (export "molt_abi_version") (result i32) i32.const 1)
+  (func (export "molt_alloc") (param i32) (result i32) i32.const 1024)
+  (func (export "molt_free") (param i32 i32))
+  (func (export "molt_rpc_handle") (param $ptr i32) (param $len i32) (result i64)
+    (drop (memory.grow (i32.const 512)))
+    (i64.or (i64.shl (i64.const 64) (i64.const 32)) (i64.const 43))))"#;
