@@ -42,17 +42,21 @@ fn molt_module(args: &[&str], admin: &str, datadir: &Path) -> (bool, String) {
     (out.status.success(), text)
 }
 
-#[test]
-fn the_rpc_module_swaps_under_load_rolls_back_and_refuses_bad_packages() {
-    let dir = tempfile::tempdir().unwrap();
-    let node = DevNode::start(dir.path(), &["--admin.port", "0"]);
-    let admin = node
-        .banner
+/// The admin API's address, from the banner.
+fn admin_addr(node: &DevNode) -> String {
+    node.banner
         .lines()
         .find_map(|l| l.strip_prefix("Admin API: http://"))
         .and_then(|l| l.split_whitespace().next())
         .expect("the banner names the admin API")
-        .to_string();
+        .to_string()
+}
+
+#[test]
+fn the_rpc_module_swaps_under_load_rolls_back_and_refuses_bad_packages() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = DevNode::start(dir.path(), &["--admin.port", "0"]);
+    let admin = admin_addr(&node);
     let key = keys::read_signing_key(&dir.path().join("keys/dev.key")).unwrap();
     let write = |name: &str, bytes: Vec<u8>| {
         let path = dir.path().join(name);
@@ -153,7 +157,7 @@ fn the_rpc_module_swaps_under_load_rolls_back_and_refuses_bad_packages() {
                 )
                 .unwrap(),
             ),
-            "scheduled block height",
+            "at a block height",
         ),
         (
             write(
@@ -322,3 +326,89 @@ const HUNGRY_RPC: &str = r#"(module
   (func (export "molt_rpc_handle") (param $ptr i32) (param $len i32) (result i64)
     (drop (memory.grow (i32.const 512)))
     (i64.or (i64.shl (i64.const 64) (i64.const 32)) (i64.const 43))))"#;
+
+#[test]
+fn an_execution_module_takes_over_at_its_scheduled_height_and_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = DevNode::start(dir.path(), &["--admin.port", "0"]);
+    let admin = admin_addr(&node);
+    let send = |node: &DevNode| {
+        let hash = node.ok(
+            "eth_sendTransaction",
+            json!([{"from": common::ACCOUNT0, "to": common::ACCOUNT1, "value": "0x1"}]),
+        );
+        let r = node.wait_for("eth_getTransactionReceipt", json!([hash]));
+        assert_eq!(r["status"], "0x1");
+        common::quantity(&r["blockNumber"])
+    };
+    for _ in 0..3 {
+        send(&node);
+    }
+    let head = common::quantity(&node.ok("eth_blockNumber", json!([])));
+    let key = keys::read_signing_key(&dir.path().join("keys/dev.key")).unwrap();
+    let write = |name: &str, version: &str, kind: Kind| {
+        let path = dir.path().join(name);
+        let m = manifest(kind, "execution-revm", version);
+        std::fs::write(
+            &path,
+            package::sign(molt_host::builtin::EXECUTION.wasm, &m, &key).unwrap(),
+        )
+        .unwrap();
+        path.to_str().unwrap().to_string()
+    };
+    let v2 = write("exec-0.2.0.wasm", "0.2.0", Kind::Execution);
+
+    let now = head.to_string();
+    let (ok, out) = molt_module(&["schedule", &v2, "--height", &now], &admin, dir.path());
+    assert!(!ok && out.contains("not above the head"), "{out}");
+    let at = (head + 2).to_string();
+    let (ok, out) = molt_module(&["schedule", &v2, "--height", &at], &admin, dir.path());
+    assert!(ok, "{out}");
+    let scheduled: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        scheduled["gate"]["blocks"], head,
+        "the gate replayed the chain: {out}"
+    );
+    assert!(scheduled["gate"]["mismatch"].is_null());
+
+    let status = |admin: &str| -> serde_json::Value {
+        let (ok, out) = molt_module(&["status"], admin, dir.path());
+        assert!(ok, "{out}");
+        serde_json::from_str(&out).unwrap()
+    };
+    assert_eq!(status(&admin)["execution"]["active"]["version"], "0.1.0");
+    let mut mined = Vec::new();
+    for _ in 0..3 {
+        mined.push(send(&node));
+    }
+    assert!(mined.iter().any(|b| *b >= head + 2), "{mined:?}");
+    let s = status(&admin);
+    assert_eq!(s["execution"]["active"]["version"], "0.2.0", "{s}");
+    assert_eq!(s["execution"]["active"]["since"], head + 2);
+
+    let old = write("exec-0.1.5.wasm", "0.1.5", Kind::Execution);
+    let far = (head + 100).to_string();
+    let (ok, out) = molt_module(&["schedule", &old, "--height", &far], &admin, dir.path());
+    assert!(!ok && out.to_lowercase().contains("downgrade"), "{out}");
+    let consensus = {
+        let path = dir.path().join("consensus.wasm");
+        let m = manifest(Kind::Consensus, "consensus-poa", "9.0.0");
+        std::fs::write(
+            &path,
+            package::sign(molt_host::builtin::CONSENSUS.wasm, &m, &key).unwrap(),
+        )
+        .unwrap();
+        path.to_str().unwrap().to_string()
+    };
+    let (ok, out) = molt_module(&["deploy", &consensus], &admin, dir.path());
+    assert!(!ok && out.contains("refused"), "{out}");
+    node.stop();
+
+    // After a restart the schedule is still there, and the chain keeps going on it.
+    let node = DevNode::start(dir.path(), &["--admin.port", "0"]);
+    let admin = admin_addr(&node);
+    let s = status(&admin);
+    assert_eq!(s["execution"]["active"]["version"], "0.2.0", "{s}");
+    send(&node);
+    node.stop();
+}

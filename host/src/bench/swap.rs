@@ -19,7 +19,7 @@ use crate::chain::driver::{Chain, ChainConfig};
 use crate::consensus::Consensus;
 use crate::execution::Executor;
 use crate::http::RpcHandler;
-use crate::node::admin::Admin;
+use crate::node::admin::{Admin, AdminParts};
 use crate::node::audit::Audit;
 use crate::node::producer::Wake;
 use crate::node::queries::Queries;
@@ -85,7 +85,7 @@ pub fn run(calls: usize, swaps: usize) -> anyhow::Result<SwapFigures> {
         &[],
     )?);
     let queries: Arc<dyn ChainService> = Arc::new(Queries::new(
-        chain,
+        chain.clone(),
         Vec::new(),
         false,
         Arc::new(Wake::default()),
@@ -182,15 +182,17 @@ pub fn run(calls: usize, swaps: usize) -> anyhow::Result<SwapFigures> {
     let mut steady = measure(false)?;
     let mut swapping = measure(true)?;
 
-    let admin = Admin::new(
-        runtime.clone(),
-        molt_upgrade_proxy::package::Verifier::default(),
-        slot.clone(),
-        queries.clone(),
-        Vec::new(),
+    let admin = Admin::new(AdminParts {
+        runtime: runtime.clone(),
+        verifier: molt_upgrade_proxy::package::Verifier::default(),
+        rpc: slot.clone(),
+        queries: queries.clone(),
+        chain,
+        fixed: Vec::new(),
         files,
-        Audit::new(db),
-    );
+        audit: Audit::new(db),
+        execution: Vec::new(),
+    });
     let candidate = RpcEngine::Wasm(load()?);
     let started = Instant::now();
     admin

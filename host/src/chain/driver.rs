@@ -58,7 +58,9 @@ impl ChainConfig {
 /// The chain.
 pub struct Chain {
     db: Db,
-    executor: Executor,
+    /// The execution module by the first height it runs: block `h` is executed by the
+    /// entry with the greatest key ≤ `h`, whenever it is executed.
+    executors: std::sync::RwLock<std::collections::BTreeMap<u64, Executor>>,
     consensus: Consensus,
     config: ChainConfig,
     seal_key: SigningKey,
@@ -130,7 +132,7 @@ impl Chain {
         };
         Ok(Chain {
             db,
-            executor,
+            executors: std::sync::RwLock::new([(0, executor)].into()),
             consensus,
             config,
             seal_key,
@@ -219,8 +221,43 @@ impl Chain {
             gas_price: request.gas_price,
         };
         Ok(self
-            .executor
+            .executor_at(input.env.number)
             .execute_call(std::sync::Arc::new(self.db.clone()), &input)?)
+    }
+
+    /// The execution module that executes block `height`.
+    pub fn executor_at(&self, height: u64) -> Executor {
+        let executors = self.executors.read().unwrap_or_else(|p| p.into_inner());
+        executors
+            .range(..=height)
+            .next_back()
+            .map(|(_, e)| e.clone())
+            .unwrap_or(Executor::Native)
+    }
+
+    /// Has `executor` execute every block from `height` on. Refused unless `height` is
+    /// above the head: a block's executor never changes after it was produced.
+    pub fn schedule_executor(&self, height: u64, executor: Executor) -> Result<(), ChainError> {
+        let _write = lock(&self.write);
+        let head = self.head().header.number;
+        if height <= head {
+            return Err(ChainError::Schedule { height, head });
+        }
+        self.executors
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(height, executor);
+        Ok(())
+    }
+
+    /// Like [`schedule_executor`](Self::schedule_executor) for a schedule recorded
+    /// before a restart: any height, the past included (re-execution of old blocks
+    /// uses the version active at their height).
+    pub fn restore_executor(&self, height: u64, executor: Executor) {
+        self.executors
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(height, executor);
     }
 
     /// Removes every block above `number`, undoing their state; pooled transactions
@@ -315,8 +352,13 @@ impl Chain {
         let env = self.next_env(timestamp);
         let candidates: Vec<Bytes> = pending.iter().map(|t| t.raw.clone()).collect();
         let parent = self.head();
-        let (block, output) =
-            build_block(&self.db, &self.executor, Some(&parent), env, candidates)?;
+        let (block, output) = build_block(
+            &self.db,
+            &self.executor_at(env.number),
+            Some(&parent),
+            env,
+            candidates,
+        )?;
         let seal = seal(&self.seal_key, &block.hash);
         self.db
             .commit_block(&block, &seal, &output.accounts, &output.codes)?;

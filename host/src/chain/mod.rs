@@ -8,6 +8,7 @@
 
 pub mod driver;
 pub mod pool;
+pub mod replay;
 
 use std::sync::Arc;
 
@@ -50,6 +51,14 @@ pub enum ChainError {
     /// The state could not be read.
     #[error(transparent)]
     State(#[from] crate::state::StateError),
+    /// A module change scheduled at a height already produced.
+    #[error("activation height {height} is not above the head ({head})")]
+    Schedule {
+        /// The requested height.
+        height: u64,
+        /// The head.
+        head: u64,
+    },
     /// The module included a transaction the host cannot decode.
     #[error("included transaction does not decode: {0}")]
     Decode(String),

@@ -36,6 +36,17 @@ pub(super) enum ModuleCommand {
     /// Deploy a signed module to a running node through its admin API: verified,
     /// gated on sample requests, then active (or a canary).
     Deploy(DeployArgs),
+    /// Have a signed execution module execute every block from a height on (after a
+    /// replay of recent blocks with it).
+    Schedule {
+        /// The signed module.
+        module: PathBuf,
+        /// The first block it executes (above the head).
+        #[arg(long)]
+        height: u64,
+        #[command(flatten)]
+        admin: AdminArgs,
+    },
     /// Show a running node's slots: active, previous and canary versions.
     Status(AdminArgs),
     /// Print a running node's audit log: deployments, refusals, promotions, rollbacks.
@@ -161,6 +172,19 @@ pub(super) fn run(cmd: ModuleCommand) -> anyhow::Result<ExitCode> {
                 &args.admin,
                 "molt_deployModule",
                 serde_json::json!([format!("0x{}", hex::encode(wasm)), canary]),
+            )
+        }
+        ModuleCommand::Schedule {
+            module,
+            height,
+            admin: args,
+        } => {
+            let wasm =
+                std::fs::read(&module).with_context(|| format!("reading {}", module.display()))?;
+            admin(
+                &args,
+                "molt_scheduleModule",
+                serde_json::json!([format!("0x{}", hex::encode(wasm)), height]),
             )
         }
         ModuleCommand::Status(args) => admin(&args, "molt_moduleStatus", serde_json::json!([])),

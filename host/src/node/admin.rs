@@ -7,9 +7,12 @@
 //!   (or start a canary);
 //! - `molt_rollback [slot]`, `molt_promoteCanary [slot]`, `molt_abortCanary [slot]`.
 //!
-//! Only the `rpc` slot swaps at a node-local moment; `consensus` and `execution`
-//! must change at a scheduled height on every node alike, which this node does not do
-//! yet, so deploying them is refused.
+//! - `molt_scheduleModule [wasmHex, height]` → verify, replay recent blocks with it
+//!   (identical outputs required), then have it execute every block from `height` on.
+//!
+//! Only the `rpc` slot swaps at a node-local moment. `execution` changes at a block
+//! height, so block h is executed by the same code wherever and whenever it is
+//! executed; `consensus` upgrades are refused (not built).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,6 +26,8 @@ use super::ModuleInfo;
 use super::audit::{Audit, describe};
 use super::rpc::{RpcEngine, RpcSlot};
 use super::slots::SlotFiles;
+use crate::chain::driver::Chain;
+use crate::execution::Executor;
 use crate::http::RpcHandler;
 use crate::runtime::{Grants, Runtime};
 use crate::services::ChainService;
@@ -37,10 +42,35 @@ const GATE_SAMPLE: &[&str] = &[
     r#"[{"jsonrpc":"2.0","id":5,"method":"eth_gasPrice"},{"jsonrpc":"2.0","id":6,"method":"eth_syncing"}]"#,
 ];
 
+/// How many recent blocks the execution gate replays.
+const REPLAY_BLOCKS: u64 = 16;
+
 /// The gate's red lines: memory at most 150% of the active version's peak, p99 at
 /// most the active p99 + 200 ms.
 const MEMORY_RATIO: f64 = 1.5;
 const LATENCY_SLACK: Duration = Duration::from_millis(200);
+
+/// What the admin API works on.
+pub struct AdminParts {
+    /// Loads candidates.
+    pub runtime: Arc<Runtime>,
+    /// Decides which packages may run (the node's trusted keys).
+    pub verifier: Verifier,
+    /// The rpc slot.
+    pub rpc: Arc<RpcSlot>,
+    /// The chain queries rpc candidates answer from (for the gate).
+    pub queries: Arc<dyn ChainService>,
+    /// The chain (execution schedule, replays).
+    pub chain: Arc<Chain>,
+    /// The modules that are not swapped from here (reported only).
+    pub fixed: Vec<ModuleInfo>,
+    /// Where deployed packages and slot choices are kept.
+    pub files: SlotFiles,
+    /// The audit log.
+    pub audit: Audit,
+    /// Execution versions by activation height (0: the built-in).
+    pub execution: Vec<(u64, VersionInfo)>,
+}
 
 /// The admin API's handler.
 pub struct Admin {
@@ -51,28 +81,93 @@ pub struct Admin {
     fixed: Vec<ModuleInfo>,
     files: SlotFiles,
     audit: Audit,
+    chain_handle: Arc<Chain>,
+    /// Execution versions by activation height (0: the built-in).
+    execution: std::sync::Mutex<Vec<(u64, VersionInfo)>>,
 }
 
 impl Admin {
-    /// Administers `rpc`; `fixed` are the consensus-critical modules (reported only).
-    pub fn new(
-        runtime: Arc<Runtime>,
-        verifier: Verifier,
-        rpc: Arc<RpcSlot>,
-        chain: Arc<dyn ChainService>,
-        fixed: Vec<ModuleInfo>,
-        files: SlotFiles,
-        audit: Audit,
-    ) -> Self {
+    /// The admin API over `parts`.
+    pub fn new(parts: AdminParts) -> Self {
         Admin {
-            runtime,
-            verifier,
-            rpc,
-            chain,
-            fixed,
-            files,
-            audit,
+            runtime: parts.runtime,
+            verifier: parts.verifier,
+            rpc: parts.rpc,
+            chain: parts.queries,
+            fixed: parts.fixed,
+            files: parts.files,
+            audit: parts.audit,
+            chain_handle: parts.chain,
+            execution: std::sync::Mutex::new(parts.execution),
         }
+    }
+
+    /// Has a signed execution module take over at block `height`, after replaying the
+    /// last blocks with it: its outputs must be identical to the active module's, its
+    /// memory within 150% and its slowest block within 200 ms of the active one's.
+    fn schedule(&self, wasm: &[u8], height: u64) -> Result<Value, String> {
+        let package = Package::parse(wasm.to_vec()).map_err(|e| e.to_string())?;
+        let latest = super::lock(&self.execution)
+            .last()
+            .map(|(_, i)| i.version.clone());
+        let installed = latest.and_then(|v| semver::Version::parse(&v).ok());
+        let verified = self
+            .verifier
+            .verify(package, Some(Kind::Execution), installed.as_ref())
+            .map_err(|e| e.to_string())?;
+        let head = self.chain_handle.head().header.number;
+        if height <= head {
+            return Err(format!(
+                "activation height {height} is not above the head ({head})"
+            ));
+        }
+        let loaded = self
+            .runtime
+            .load(&verified.manifest, &verified.bytes, &Grants::default())
+            .map_err(|e| e.to_string())?;
+        let candidate = Executor::Wasm(loaded);
+        let replay = self
+            .chain_handle
+            .replay(REPLAY_BLOCKS, &candidate)
+            .map_err(|e| format!("refused by the gate: replay failed: {e}"))?;
+        let figures = serde_json::to_value(&replay).map_err(|e| e.to_string())?;
+        if let Some(m) = &replay.mismatch {
+            return Err(format!("refused by the gate: {m}"));
+        }
+        if replay.active_peak_memory > 0
+            && replay.candidate_peak_memory as f64 > replay.active_peak_memory as f64 * MEMORY_RATIO
+        {
+            return Err(format!(
+                "refused by the gate: peak memory {} bytes is over 150% of the active version's {}",
+                replay.candidate_peak_memory, replay.active_peak_memory
+            ));
+        }
+        if replay.candidate_max_ms > replay.active_max_ms + LATENCY_SLACK.as_secs_f64() * 1e3 {
+            return Err(format!(
+                "refused by the gate: slowest block {:.1} ms is over the active version's {:.1} ms + 200 ms",
+                replay.candidate_max_ms, replay.active_max_ms
+            ));
+        }
+        let info = VersionInfo {
+            name: verified.manifest.name.clone(),
+            version: verified.manifest.version.clone(),
+            digest: hex::encode(verified.digest),
+        };
+        self.files
+            .save_package(&info.digest, wasm)
+            .map_err(|e| format!("keeping the package: {e}"))?;
+        self.chain_handle
+            .schedule_executor(height, candidate)
+            .map_err(|e| e.to_string())?;
+        self.files
+            .add_schedule("execution", height, &info.digest)
+            .map_err(|e| format!("recording the schedule: {e}"))?;
+        super::lock(&self.execution).push((height, info.clone()));
+        Ok(json!({
+            "slot": "execution", "height": height,
+            "scheduled": {"name": info.name, "version": info.version, "digest": info.digest},
+            "gate": figures,
+        }))
     }
 
     /// Persists which rpc version is active now.
@@ -92,7 +187,15 @@ impl Admin {
                 "canary": rpc.canary.as_ref().map(|c| json!({"version": info(&c.version.info), "percent": c.percent})),
             }
         });
-        for m in &self.fixed {
+        let head = self.chain_handle.head().header.number;
+        let execution = super::lock(&self.execution);
+        let active = execution.iter().rev().find(|(h, _)| *h <= head);
+        slots["execution"] = json!({
+            "active": active.map(|(h, i)| json!({"name": i.name, "version": i.version, "digest": i.digest, "since": h})),
+            "schedule": execution.iter().map(|(h, i)| json!({"height": h, "name": i.name, "version": i.version, "digest": i.digest})).collect::<Vec<_>>(),
+        });
+        drop(execution);
+        for m in self.fixed.iter().filter(|m| m.kind != Kind::Execution) {
             slots[m.kind.to_string()] = json!({
                 "active": {"name": m.name, "version": m.version, "digest": m.digest},
                 "previous": null,
@@ -112,8 +215,8 @@ impl Admin {
                 .verify(package, Some(kind), None)
                 .map_err(|e| e.to_string())?;
             return Err(format!(
-                "{kind} modules change only at a scheduled block height, the same on every \
-                 node; scheduling is not implemented yet"
+                "{kind} modules change only at a block height, the same on every node: \
+                 use `molt module schedule FILE --height H`"
             ));
         }
         let active = self.rpc.active();
@@ -204,13 +307,14 @@ impl Admin {
         let result = self.run(method, params);
         let action = match method {
             "molt_deployModule" => "deploy",
+            "molt_scheduleModule" => "schedule",
             "molt_rollback" => "rollback",
             "molt_promoteCanary" => "promote",
             "molt_abortCanary" => "abort-canary",
             _ => return result,
         };
         let package = match (action, params.first().and_then(Value::as_str)) {
-            ("deploy", Some(h)) => hex::decode(h.trim_start_matches("0x"))
+            ("deploy" | "schedule", Some(h)) => hex::decode(h.trim_start_matches("0x"))
                 .map(|w| describe(&w))
                 .unwrap_or(Value::Null),
             _ => Value::Null,
@@ -257,6 +361,19 @@ impl Admin {
                     ),
                 };
                 self.deploy(&wasm, canary)
+            }
+            "molt_scheduleModule" => {
+                let hex = params
+                    .first()
+                    .and_then(Value::as_str)
+                    .ok_or("params: [module as 0x-hex, height]")?;
+                let wasm = hex::decode(hex.trim_start_matches("0x"))
+                    .map_err(|e| format!("module is not hex: {e}"))?;
+                let height = params
+                    .get(1)
+                    .and_then(Value::as_u64)
+                    .ok_or("the activation height must be a number")?;
+                self.schedule(&wasm, height)
             }
             "molt_rollback" => {
                 slot()?;

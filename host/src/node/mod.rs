@@ -160,11 +160,45 @@ impl Node {
             &alloc,
         )?);
 
+        // Execution versions scheduled before a restart, by activation height: block h
+        // is executed by the version active at h, now and after any restart.
+        let files = slots::SlotFiles::new(datadir);
+        let execution_info = modules
+            .iter()
+            .find(|m| m.kind == molt_abi::Kind::Execution)
+            .context("the execution module was loaded")?;
+        let mut execution_versions = vec![(
+            0,
+            VersionInfo {
+                name: execution_info.name.into(),
+                version: execution_info.version.into(),
+                digest: execution_info.digest.clone(),
+            },
+        )];
+        for (height, digest) in files.schedule("execution")? {
+            let verified = verifier
+                .verify(
+                    Package::parse(files.package(&digest)?)?,
+                    Some(molt_abi::Kind::Execution),
+                    None,
+                )
+                .with_context(|| format!("the execution module scheduled at {height}"))?;
+            let loaded = runtime.load(&verified.manifest, &verified.bytes, &Grants::default())?;
+            chain.restore_executor(height, Executor::Wasm(loaded));
+            execution_versions.push((
+                height,
+                VersionInfo {
+                    name: verified.manifest.name.clone(),
+                    version: verified.manifest.version.clone(),
+                    digest,
+                },
+            ));
+        }
+
         let wake = Arc::new(Wake::default());
         let producer = Producer::start(chain.clone(), config.block_time, wake.clone())?;
         let queries: Arc<dyn crate::services::ChainService> =
             Arc::new(Queries::new(chain.clone(), accounts.clone(), true, wake));
-        let files = slots::SlotFiles::new(datadir);
         let rpc_slot = Arc::new(rpc::RpcSlot::new(Version {
             info: VersionInfo {
                 name: rpc_info.name.into(),
@@ -208,15 +242,17 @@ impl Node {
                     .filter(|m| m.kind != molt_abi::Kind::Rpc)
                     .cloned()
                     .collect();
-                let handler = admin::Admin::new(
+                let handler = admin::Admin::new(admin::AdminParts {
                     runtime,
                     verifier,
-                    rpc_slot,
+                    rpc: rpc_slot,
                     queries,
+                    chain: chain.clone(),
                     fixed,
                     files,
-                    audit::Audit::new(chain.db().clone()),
-                );
+                    audit: audit::Audit::new(chain.db().clone()),
+                    execution: execution_versions,
+                });
                 Some(
                     crate::http::serve(http.clone(), Arc::new(handler))
                         .with_context(|| format!("serving the admin API on {}", http.addr))?,

@@ -52,6 +52,39 @@ impl SlotFiles {
     }
 }
 
+impl SlotFiles {
+    /// Records that the package `digest` takes over `slot` at block `height`.
+    pub fn add_schedule(&self, slot: &str, height: u64, digest: &str) -> std::io::Result<()> {
+        let mut entries = self.schedule(slot)?;
+        entries.push((height, digest.to_string()));
+        let text: String = entries.iter().map(|(h, d)| format!("{h} {d}\n")).collect();
+        write_atomically(&self.dir.join(format!("schedule-{slot}")), text.as_bytes())
+    }
+
+    /// The recorded schedule of `slot`: `(height, digest)`, in the order recorded.
+    pub fn schedule(&self, slot: &str) -> std::io::Result<Vec<(u64, String)>> {
+        let text = match std::fs::read_to_string(self.dir.join(format!("schedule-{slot}"))) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(e),
+        };
+        text.lines()
+            .map(|l| {
+                let (h, d) = l.split_once(' ').unwrap_or((l, ""));
+                let h = h
+                    .parse()
+                    .map_err(|_| std::io::Error::other(format!("bad schedule line {l:?}")))?;
+                Ok((h, d.to_string()))
+            })
+            .collect()
+    }
+
+    /// The package with this digest, as deployed.
+    pub fn package(&self, digest: &str) -> std::io::Result<Vec<u8>> {
+        std::fs::read(self.dir.join(format!("{digest}.wasm")))
+    }
+}
+
 /// Writes `bytes` to a temporary file and renames it over `path`: readers see the old
 /// content or the new, never a mix.
 fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {

@@ -348,6 +348,27 @@ impl Db {
         Ok(())
     }
 
+    /// The state as it was before block `first` (from the head's state and the undo
+    /// records of blocks `first..=head`), in memory, with the known block hashes.
+    pub fn state_before(&self, first: u64) -> Result<MemState, StorageError> {
+        let mut state = self.snapshot()?;
+        let head = self.head()?.unwrap_or_default();
+        for b in (first..=head).rev() {
+            let k = key(UNDO, &[&b.to_be_bytes()]);
+            let undo: Vec<AccountChange> = match self.tree.get(&k)? {
+                Some(v) => decode_rlp(&k, &v)?,
+                None => return Err(corrupt(&k, "no undo record for a committed block")),
+            };
+            state.apply(&undo, &[]);
+        }
+        for n in first.saturating_sub(256)..first {
+            if let Some(h) = self.block_hash_at(n)? {
+                state.set_block_hash(n, h);
+            }
+        }
+        Ok(state)
+    }
+
     /// Sets an account's balance outside any block (`anvil_setBalance`).
     pub fn set_balance(&self, address: Address, balance: U256) -> Result<(), StorageError> {
         let k = key(ACCOUNT, &[address.as_slice()]);

@@ -1,0 +1,93 @@
+//! Re-executing recent blocks with a candidate execution module, next to the module
+//! that executes them now: the execution gate of an upgrade. Both run on the state
+//! before the first replayed block (rebuilt from undo records); their outputs must be
+//! identical byte for byte.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use molt_abi::execution::{self, BlockEnv, BlockInput, BlockOutput};
+
+use super::ChainError;
+use super::driver::Chain;
+use crate::execution::Executor;
+
+/// What the replay measured.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct Replay {
+    /// Blocks replayed.
+    pub blocks: u64,
+    /// The first block whose outputs differ, and how.
+    pub mismatch: Option<String>,
+    /// Time the current module took over all blocks.
+    pub active_ms: f64,
+    /// Time the candidate took.
+    pub candidate_ms: f64,
+    /// Slowest block, current module, ms.
+    pub active_max_ms: f64,
+    /// Slowest block, candidate, ms.
+    pub candidate_max_ms: f64,
+    /// Peak linear memory of the current module (0 natively).
+    pub active_peak_memory: u64,
+    /// Peak linear memory of the candidate.
+    pub candidate_peak_memory: u64,
+}
+
+impl Chain {
+    /// Replays the last `blocks` blocks (at most the chain's length) with `candidate`
+    /// and with the module active at each height, on the same states.
+    pub fn replay(&self, blocks: u64, candidate: &Executor) -> Result<Replay, ChainError> {
+        let head = self.head().header.number;
+        let first = head.saturating_sub(blocks.saturating_sub(1)).max(1);
+        let mut state = self.db().state_before(first)?;
+        let mut replay = Replay::default();
+        let ms = |d: Duration| d.as_secs_f64() * 1e3;
+        for n in first..=head {
+            let (Some(header), Some(txs)) = (self.db().header(n)?, self.db().transactions(n)?)
+            else {
+                break;
+            };
+            let input = execution::encode(&BlockInput {
+                env: BlockEnv {
+                    spec: self.config().spec.clone(),
+                    chain_id: self.config().chain_id,
+                    number: header.number,
+                    timestamp: header.timestamp,
+                    coinbase: header.beneficiary,
+                    gas_limit: header.gas_limit,
+                    base_fee: header.base_fee_per_gas.unwrap_or_default(),
+                    difficulty: header.difficulty,
+                    prevrandao: header.mix_hash,
+                    excess_blob_gas: header.excess_blob_gas.unwrap_or_default(),
+                },
+                txs,
+            });
+            let pre = Arc::new(state.clone());
+            let run = |e: &Executor| -> Result<(Vec<u8>, Duration, u64), ChainError> {
+                let t = Instant::now();
+                let (out, stats) = e.execute_block_raw(pre.clone(), &input)?;
+                Ok((out, t.elapsed(), stats.map_or(0, |s| s.peak_memory)))
+            };
+            let (active_out, active_t, active_mem) = run(&self.executor_at(n))?;
+            let (cand_out, cand_t, cand_mem) = run(candidate)?;
+            replay.blocks += 1;
+            replay.active_ms += ms(active_t);
+            replay.candidate_ms += ms(cand_t);
+            replay.active_max_ms = replay.active_max_ms.max(ms(active_t));
+            replay.candidate_max_ms = replay.candidate_max_ms.max(ms(cand_t));
+            replay.active_peak_memory = replay.active_peak_memory.max(active_mem);
+            replay.candidate_peak_memory = replay.candidate_peak_memory.max(cand_mem);
+            if active_out != cand_out {
+                replay.mismatch = Some(format!(
+                    "block {n}: the candidate's receipts or state changes differ from the \
+                     active module's"
+                ));
+                break;
+            }
+            let out: BlockOutput = execution::decode(&active_out)
+                .map_err(|e| crate::execution::ExecError::Output(e.to_string()))?;
+            state.apply(&out.accounts, &out.codes);
+        }
+        Ok(replay)
+    }
+}
