@@ -328,7 +328,7 @@ const HUNGRY_RPC: &str = r#"(module
     (i64.or (i64.shl (i64.const 64) (i64.const 32)) (i64.const 43))))"#;
 
 #[test]
-fn an_execution_module_takes_over_at_its_scheduled_height_and_after_a_restart() {
+fn execution_and_consensus_modules_take_over_at_their_scheduled_heights_and_after_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let node = DevNode::start(dir.path(), &["--admin.port", "0"]);
     let admin = admin_addr(&node);
@@ -401,7 +401,24 @@ fn an_execution_module_takes_over_at_its_scheduled_height_and_after_a_restart() 
         path.to_str().unwrap().to_string()
     };
     let (ok, out) = molt_module(&["deploy", &consensus], &admin, dir.path());
-    assert!(!ok && out.contains("refused"), "{out}");
+    assert!(!ok && out.contains("molt module schedule"), "{out}");
+    // Consensus changes at a height too, after its decisions on recent blocks were
+    // replayed and found identical.
+    let head = common::quantity(&node.ok("eth_blockNumber", json!([])));
+    let at = (head + 1).to_string();
+    let (ok, out) = molt_module(
+        &["schedule", &consensus, "--height", &at],
+        &admin,
+        dir.path(),
+    );
+    assert!(ok, "{out}");
+    let scheduled: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(
+        scheduled["gate"]["decisions"].as_u64().unwrap() >= 3,
+        "{out}"
+    );
+    send(&node);
+    assert_eq!(status(&admin)["consensus"]["active"]["version"], "9.0.0");
     node.stop();
 
     // After a restart the schedule is still there, and the chain keeps going on it.
@@ -409,6 +426,7 @@ fn an_execution_module_takes_over_at_its_scheduled_height_and_after_a_restart() 
     let admin = admin_addr(&node);
     let s = status(&admin);
     assert_eq!(s["execution"]["active"]["version"], "0.2.0", "{s}");
+    assert_eq!(s["consensus"]["active"]["version"], "9.0.0", "{s}");
     send(&node);
     node.stop();
 }

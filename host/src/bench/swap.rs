@@ -188,10 +188,10 @@ pub fn run(calls: usize, swaps: usize) -> anyhow::Result<SwapFigures> {
         rpc: slot.clone(),
         queries: queries.clone(),
         chain,
-        fixed: Vec::new(),
         files,
         audit: Audit::new(db),
         execution: Vec::new(),
+        consensus: Vec::new(),
     });
     let candidate = RpcEngine::Wasm(load()?);
     let started = Instant::now();

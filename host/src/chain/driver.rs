@@ -60,8 +60,9 @@ pub struct Chain {
     db: Db,
     /// The execution module by the first height it runs: block `h` is executed by the
     /// entry with the greatest key ≤ `h`, whenever it is executed.
-    executors: std::sync::RwLock<std::collections::BTreeMap<u64, Executor>>,
-    consensus: Consensus,
+    executors: Schedule<Executor>,
+    /// The consensus module by the first height it decides, like `executors`.
+    consensuses: Schedule<Consensus>,
     config: ChainConfig,
     seal_key: SigningKey,
     pool: Mutex<Pool>,
@@ -133,7 +134,7 @@ impl Chain {
         Ok(Chain {
             db,
             executors: std::sync::RwLock::new([(0, executor)].into()),
-            consensus,
+            consensuses: std::sync::RwLock::new([(0, consensus)].into()),
             config,
             seal_key,
             pool: Mutex::new(Pool::new()),
@@ -227,12 +228,29 @@ impl Chain {
 
     /// The execution module that executes block `height`.
     pub fn executor_at(&self, height: u64) -> Executor {
-        let executors = self.executors.read().unwrap_or_else(|p| p.into_inner());
-        executors
-            .range(..=height)
-            .next_back()
-            .map(|(_, e)| e.clone())
-            .unwrap_or(Executor::Native)
+        at(&self.executors, height).unwrap_or(Executor::Native)
+    }
+
+    /// The consensus module that decides (seals and validates) block `height`.
+    pub fn consensus_at(&self, height: u64) -> Consensus {
+        at(&self.consensuses, height).unwrap_or(Consensus::Native)
+    }
+
+    /// Has `consensus` decide every block from `height` on; refused unless `height` is
+    /// above the head.
+    pub fn schedule_consensus(&self, height: u64, consensus: Consensus) -> Result<(), ChainError> {
+        let _write = lock(&self.write);
+        let head = self.head().header.number;
+        if height <= head {
+            return Err(ChainError::Schedule { height, head });
+        }
+        insert(&self.consensuses, height, consensus);
+        Ok(())
+    }
+
+    /// A consensus schedule recorded before a restart (any height).
+    pub fn restore_consensus(&self, height: u64, consensus: Consensus) {
+        insert(&self.consensuses, height, consensus);
     }
 
     /// Has `executor` execute every block from `height` on. Refused unless `height` is
@@ -243,10 +261,7 @@ impl Chain {
         if height <= head {
             return Err(ChainError::Schedule { height, head });
         }
-        self.executors
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(height, executor);
+        insert(&self.executors, height, executor);
         Ok(())
     }
 
@@ -254,10 +269,7 @@ impl Chain {
     /// before a restart: any height, the past included (re-execution of old blocks
     /// uses the version active at their height).
     pub fn restore_executor(&self, height: u64, executor: Executor) {
-        self.executors
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(height, executor);
+        insert(&self.executors, height, executor);
     }
 
     /// Removes every block above `number`, undoing their state; pooled transactions
@@ -287,7 +299,7 @@ impl Chain {
     pub fn tick(&self, now: u64, block_time: u64) -> Result<Option<SealedBlock>, ChainError> {
         let pending = lock(&self.pool).pending(&self.db)?;
         let head = self.head().header;
-        let proposal = self.consensus.propose(&ProposeInput {
+        let proposal = self.consensus_at(head.number + 1).propose(&ProposeInput {
             now,
             block_time,
             head: Head {
@@ -318,6 +330,11 @@ impl Chain {
     /// Whether block `number` is a valid child of its parent, sealed by this node's
     /// key, according to the consensus module.
     pub fn validate(&self, number: u64) -> Result<Verdict, ChainError> {
+        self.validate_with(number, &self.consensus_at(number))
+    }
+
+    /// [`validate`](Self::validate) with a given consensus module.
+    pub fn validate_with(&self, number: u64, consensus: &Consensus) -> Result<Verdict, ChainError> {
         let missing = || {
             ChainError::Storage(StorageError::Corrupt {
                 key: format!("block {number}"),
@@ -330,7 +347,7 @@ impl Chain {
             .ok_or_else(missing)?;
         let header = self.db.header(number)?.ok_or_else(missing)?;
         let seal = self.db.seal(number)?.ok_or_else(missing)?;
-        Ok(self.consensus.validate(&ValidateInput {
+        Ok(consensus.validate(&ValidateInput {
             parent: alloy_rlp::encode(&parent).into(),
             header: alloy_rlp::encode(&header).into(),
             seal,
@@ -410,6 +427,21 @@ fn load_block(db: &Db, number: u64) -> Result<SealedBlock, ChainError> {
         senders: db.senders(number)?.ok_or_else(|| missing("senders"))?,
         receipts: db.receipts(number)?.ok_or_else(|| missing("receipts"))?,
     })
+}
+
+type Schedule<T> = std::sync::RwLock<std::collections::BTreeMap<u64, T>>;
+
+/// The entry of `schedule` in force at `height`.
+fn at<T: Clone>(schedule: &Schedule<T>, height: u64) -> Option<T> {
+    let s = schedule.read().unwrap_or_else(|p| p.into_inner());
+    s.range(..=height).next_back().map(|(_, v)| v.clone())
+}
+
+fn insert<T>(schedule: &Schedule<T>, height: u64, value: T) {
+    schedule
+        .write()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(height, value);
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

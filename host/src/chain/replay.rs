@@ -1,15 +1,18 @@
-//! Re-executing recent blocks with a candidate execution module, next to the module
-//! that executes them now: the execution gate of an upgrade. Both run on the state
-//! before the first replayed block (rebuilt from undo records); their outputs must be
-//! identical byte for byte.
+//! Re-running recent history with a candidate module next to the module in force:
+//! the gates of consensus-critical upgrades. For execution, both modules execute the
+//! last blocks on the state before them (rebuilt from undo records) and their outputs
+//! must be identical byte for byte; for consensus, both validate the last headers and
+//! decide the last sealings, and their verdicts and proposals must be identical.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use molt_abi::consensus::{Candidate, Head, ProposeInput};
 use molt_abi::execution::{self, BlockEnv, BlockInput, BlockOutput};
 
 use super::ChainError;
 use super::driver::Chain;
+use crate::consensus::Consensus;
 use crate::execution::Executor;
 
 /// What the replay measured.
@@ -87,6 +90,78 @@ impl Chain {
             let out: BlockOutput = execution::decode(&active_out)
                 .map_err(|e| crate::execution::ExecError::Output(e.to_string()))?;
             state.apply(&out.accounts, &out.codes);
+        }
+        Ok(replay)
+    }
+}
+
+/// What the consensus replay found.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct ConsensusReplay {
+    /// Decisions compared (validations and proposals).
+    pub decisions: u64,
+    /// The first decision that differs.
+    pub mismatch: Option<String>,
+}
+
+impl Chain {
+    /// Validates the last `blocks` headers and re-decides their sealing (instant and
+    /// with a 1 s block time) with `candidate` and with the module in force at each.
+    pub fn replay_consensus(
+        &self,
+        blocks: u64,
+        candidate: &Consensus,
+    ) -> Result<ConsensusReplay, ChainError> {
+        let head = self.head().header.number;
+        let first = head.saturating_sub(blocks.saturating_sub(1)).max(1);
+        let mut replay = ConsensusReplay::default();
+        for n in first..=head {
+            let active = self.consensus_at(n);
+            let (a, c) = (
+                self.validate_with(n, &active)?,
+                self.validate_with(n, candidate)?,
+            );
+            replay.decisions += 1;
+            if a != c {
+                replay.mismatch = Some(format!(
+                    "block {n}: validation verdicts differ ({a:?} vs {c:?})"
+                ));
+                return Ok(replay);
+            }
+            let (Some(parent), Some(header), Some(txs)) = (
+                self.db().header(n - 1)?,
+                self.db().header(n)?,
+                self.db().transactions(n)?,
+            ) else {
+                break;
+            };
+            for block_time in [0, 1] {
+                let input = ProposeInput {
+                    now: header.timestamp,
+                    block_time,
+                    head: Head {
+                        number: parent.number,
+                        timestamp: parent.timestamp,
+                        gas_limit: header.gas_limit,
+                    },
+                    pending: txs
+                        .iter()
+                        .map(|t| Candidate {
+                            hash: alloy_primitives::keccak256(t),
+                            gas_limit: 21_000,
+                            tip: 0,
+                        })
+                        .collect(),
+                };
+                let (a, c) = (active.propose(&input)?, candidate.propose(&input)?);
+                replay.decisions += 1;
+                if a != c {
+                    replay.mismatch = Some(format!(
+                        "block {n}: sealing decisions differ ({a:?} vs {c:?})"
+                    ));
+                    return Ok(replay);
+                }
+            }
         }
         Ok(replay)
     }

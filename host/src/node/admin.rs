@@ -12,7 +12,7 @@
 //!
 //! Only the `rpc` slot swaps at a node-local moment. `execution` changes at a block
 //! height, so block h is executed by the same code wherever and whenever it is
-//! executed; `consensus` upgrades are refused (not built).
+//! executed; so does `consensus`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,11 +22,11 @@ use molt_upgrade_proxy::package::{Package, Verifier};
 use molt_upgrade_proxy::router::{Version, VersionInfo};
 use serde_json::{Value, json};
 
-use super::ModuleInfo;
 use super::audit::{Audit, describe};
 use super::rpc::{RpcEngine, RpcSlot};
 use super::slots::SlotFiles;
 use crate::chain::driver::Chain;
+use crate::consensus::Consensus;
 use crate::execution::Executor;
 use crate::http::RpcHandler;
 use crate::runtime::{Grants, Runtime};
@@ -62,14 +62,14 @@ pub struct AdminParts {
     pub queries: Arc<dyn ChainService>,
     /// The chain (execution schedule, replays).
     pub chain: Arc<Chain>,
-    /// The modules that are not swapped from here (reported only).
-    pub fixed: Vec<ModuleInfo>,
     /// Where deployed packages and slot choices are kept.
     pub files: SlotFiles,
     /// The audit log.
     pub audit: Audit,
     /// Execution versions by activation height (0: the built-in).
     pub execution: Vec<(u64, VersionInfo)>,
+    /// Consensus versions by activation height (0: the built-in).
+    pub consensus: Vec<(u64, VersionInfo)>,
 }
 
 /// The admin API's handler.
@@ -78,12 +78,13 @@ pub struct Admin {
     verifier: Verifier,
     rpc: Arc<RpcSlot>,
     chain: Arc<dyn ChainService>,
-    fixed: Vec<ModuleInfo>,
     files: SlotFiles,
     audit: Audit,
     chain_handle: Arc<Chain>,
     /// Execution versions by activation height (0: the built-in).
     execution: std::sync::Mutex<Vec<(u64, VersionInfo)>>,
+    /// Consensus versions by activation height.
+    consensus: std::sync::Mutex<Vec<(u64, VersionInfo)>>,
 }
 
 impl Admin {
@@ -94,11 +95,11 @@ impl Admin {
             verifier: parts.verifier,
             rpc: parts.rpc,
             chain: parts.queries,
-            fixed: parts.fixed,
             files: parts.files,
             audit: parts.audit,
             chain_handle: parts.chain,
             execution: std::sync::Mutex::new(parts.execution),
+            consensus: std::sync::Mutex::new(parts.consensus),
         }
     }
 
@@ -107,13 +108,22 @@ impl Admin {
     /// memory within 150% and its slowest block within 200 ms of the active one's.
     fn schedule(&self, wasm: &[u8], height: u64) -> Result<Value, String> {
         let package = Package::parse(wasm.to_vec()).map_err(|e| e.to_string())?;
-        let latest = super::lock(&self.execution)
-            .last()
-            .map(|(_, i)| i.version.clone());
+        let kind = package
+            .manifest
+            .as_ref()
+            .map_or(Kind::Execution, |m| m.kind);
+        let versions = match kind {
+            Kind::Execution => &self.execution,
+            Kind::Consensus => &self.consensus,
+            Kind::Rpc => {
+                return Err("rpc modules swap at once: use `molt module deploy`".into());
+            }
+        };
+        let latest = super::lock(versions).last().map(|(_, i)| i.version.clone());
         let installed = latest.and_then(|v| semver::Version::parse(&v).ok());
         let verified = self
             .verifier
-            .verify(package, Some(Kind::Execution), installed.as_ref())
+            .verify(package, Some(kind), installed.as_ref())
             .map_err(|e| e.to_string())?;
         let head = self.chain_handle.head().header.number;
         if height <= head {
@@ -125,12 +135,56 @@ impl Admin {
             .runtime
             .load(&verified.manifest, &verified.bytes, &Grants::default())
             .map_err(|e| e.to_string())?;
-        let candidate = Executor::Wasm(loaded);
+        let chain = &self.chain_handle;
+        let figures = match kind {
+            Kind::Execution => {
+                let candidate = Executor::Wasm(loaded);
+                let figures = self.execution_gate(&candidate)?;
+                chain
+                    .schedule_executor(height, candidate)
+                    .map_err(|e| e.to_string())?;
+                figures
+            }
+            _ => {
+                let candidate = Consensus::Wasm(loaded);
+                let replay = chain
+                    .replay_consensus(REPLAY_BLOCKS, &candidate)
+                    .map_err(|e| format!("refused by the gate: replay failed: {e}"))?;
+                if let Some(m) = &replay.mismatch {
+                    return Err(format!("refused by the gate: {m}"));
+                }
+                chain
+                    .schedule_consensus(height, candidate)
+                    .map_err(|e| e.to_string())?;
+                serde_json::to_value(&replay).map_err(|e| e.to_string())?
+            }
+        };
+        let info = VersionInfo {
+            name: verified.manifest.name.clone(),
+            version: verified.manifest.version.clone(),
+            digest: hex::encode(verified.digest),
+        };
+        self.files
+            .save_package(&info.digest, wasm)
+            .map_err(|e| format!("keeping the package: {e}"))?;
+        self.files
+            .add_schedule(&kind.to_string(), height, &info.digest)
+            .map_err(|e| format!("recording the schedule: {e}"))?;
+        super::lock(versions).push((height, info.clone()));
+        Ok(json!({
+            "slot": kind.to_string(), "height": height,
+            "scheduled": {"name": info.name, "version": info.version, "digest": info.digest},
+            "gate": figures,
+        }))
+    }
+
+    /// Replays recent blocks with `candidate`: identical outputs, memory within 150%,
+    /// slowest block within 200 ms of the active module's.
+    fn execution_gate(&self, candidate: &Executor) -> Result<Value, String> {
         let replay = self
             .chain_handle
-            .replay(REPLAY_BLOCKS, &candidate)
+            .replay(REPLAY_BLOCKS, candidate)
             .map_err(|e| format!("refused by the gate: replay failed: {e}"))?;
-        let figures = serde_json::to_value(&replay).map_err(|e| e.to_string())?;
         if let Some(m) = &replay.mismatch {
             return Err(format!("refused by the gate: {m}"));
         }
@@ -148,26 +202,7 @@ impl Admin {
                 replay.candidate_max_ms, replay.active_max_ms
             ));
         }
-        let info = VersionInfo {
-            name: verified.manifest.name.clone(),
-            version: verified.manifest.version.clone(),
-            digest: hex::encode(verified.digest),
-        };
-        self.files
-            .save_package(&info.digest, wasm)
-            .map_err(|e| format!("keeping the package: {e}"))?;
-        self.chain_handle
-            .schedule_executor(height, candidate)
-            .map_err(|e| e.to_string())?;
-        self.files
-            .add_schedule("execution", height, &info.digest)
-            .map_err(|e| format!("recording the schedule: {e}"))?;
-        super::lock(&self.execution).push((height, info.clone()));
-        Ok(json!({
-            "slot": "execution", "height": height,
-            "scheduled": {"name": info.name, "version": info.version, "digest": info.digest},
-            "gate": figures,
-        }))
+        serde_json::to_value(&replay).map_err(|e| e.to_string())
     }
 
     /// Persists which rpc version is active now.
@@ -188,18 +223,15 @@ impl Admin {
             }
         });
         let head = self.chain_handle.head().header.number;
-        let execution = super::lock(&self.execution);
-        let active = execution.iter().rev().find(|(h, _)| *h <= head);
-        slots["execution"] = json!({
-            "active": active.map(|(h, i)| json!({"name": i.name, "version": i.version, "digest": i.digest, "since": h})),
-            "schedule": execution.iter().map(|(h, i)| json!({"height": h, "name": i.name, "version": i.version, "digest": i.digest})).collect::<Vec<_>>(),
-        });
-        drop(execution);
-        for m in self.fixed.iter().filter(|m| m.kind != Kind::Execution) {
-            slots[m.kind.to_string()] = json!({
-                "active": {"name": m.name, "version": m.version, "digest": m.digest},
-                "previous": null,
-                "canary": null,
+        for (slot, versions) in [
+            ("execution", &self.execution),
+            ("consensus", &self.consensus),
+        ] {
+            let versions = super::lock(versions);
+            let active = versions.iter().rev().find(|(h, _)| *h <= head);
+            slots[slot] = json!({
+                "active": active.map(|(h, i)| json!({"name": i.name, "version": i.version, "digest": i.digest, "since": h})),
+                "schedule": versions.iter().map(|(h, i)| json!({"height": h, "name": i.name, "version": i.version, "digest": i.digest})).collect::<Vec<_>>(),
             });
         }
         slots

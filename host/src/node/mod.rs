@@ -160,40 +160,48 @@ impl Node {
             &alloc,
         )?);
 
-        // Execution versions scheduled before a restart, by activation height: block h
-        // is executed by the version active at h, now and after any restart.
+        // Versions scheduled before a restart, by activation height: block h is
+        // executed and decided by the versions in force at h, now and after any restart.
         let files = slots::SlotFiles::new(datadir);
-        let execution_info = modules
-            .iter()
-            .find(|m| m.kind == molt_abi::Kind::Execution)
-            .context("the execution module was loaded")?;
-        let mut execution_versions = vec![(
-            0,
-            VersionInfo {
-                name: execution_info.name.into(),
-                version: execution_info.version.into(),
-                digest: execution_info.digest.clone(),
-            },
-        )];
-        for (height, digest) in files.schedule("execution")? {
-            let verified = verifier
-                .verify(
-                    Package::parse(files.package(&digest)?)?,
-                    Some(molt_abi::Kind::Execution),
-                    None,
-                )
-                .with_context(|| format!("the execution module scheduled at {height}"))?;
-            let loaded = runtime.load(&verified.manifest, &verified.bytes, &Grants::default())?;
-            chain.restore_executor(height, Executor::Wasm(loaded));
-            execution_versions.push((
-                height,
+        let mut schedules = Vec::new();
+        for kind in [molt_abi::Kind::Execution, molt_abi::Kind::Consensus] {
+            let builtin = modules
+                .iter()
+                .find(|m| m.kind == kind)
+                .context("the built-in modules were loaded")?;
+            let mut versions = vec![(
+                0,
                 VersionInfo {
-                    name: verified.manifest.name.clone(),
-                    version: verified.manifest.version.clone(),
-                    digest,
+                    name: builtin.name.into(),
+                    version: builtin.version.into(),
+                    digest: builtin.digest.clone(),
                 },
-            ));
+            )];
+            for (height, digest) in files.schedule(&kind.to_string())? {
+                let verified = verifier
+                    .verify(Package::parse(files.package(&digest)?)?, Some(kind), None)
+                    .with_context(|| format!("the {kind} module scheduled at {height}"))?;
+                let loaded =
+                    runtime.load(&verified.manifest, &verified.bytes, &Grants::default())?;
+                match kind {
+                    molt_abi::Kind::Execution => {
+                        chain.restore_executor(height, Executor::Wasm(loaded))
+                    }
+                    _ => chain.restore_consensus(height, Consensus::Wasm(loaded)),
+                }
+                versions.push((
+                    height,
+                    VersionInfo {
+                        name: verified.manifest.name.clone(),
+                        version: verified.manifest.version.clone(),
+                        digest,
+                    },
+                ));
+            }
+            schedules.push(versions);
         }
+        let consensus_versions = schedules.pop().unwrap_or_default();
+        let execution_versions = schedules.pop().unwrap_or_default();
 
         let wake = Arc::new(Wake::default());
         let producer = Producer::start(chain.clone(), config.block_time, wake.clone())?;
@@ -237,21 +245,16 @@ impl Node {
         .with_context(|| format!("serving JSON-RPC on {}", config.http.addr))?;
         let admin = match &config.admin {
             Some(http) => {
-                let fixed = modules
-                    .iter()
-                    .filter(|m| m.kind != molt_abi::Kind::Rpc)
-                    .cloned()
-                    .collect();
                 let handler = admin::Admin::new(admin::AdminParts {
                     runtime,
                     verifier,
                     rpc: rpc_slot,
                     queries,
                     chain: chain.clone(),
-                    fixed,
                     files,
                     audit: audit::Audit::new(chain.db().clone()),
                     execution: execution_versions,
+                    consensus: consensus_versions,
                 });
                 Some(
                     crate::http::serve(http.clone(), Arc::new(handler))
