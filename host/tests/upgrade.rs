@@ -183,6 +183,18 @@ fn the_rpc_module_swaps_under_load_rolls_back_and_refuses_bad_packages() {
             ),
             "over 150% of the active version",
         ),
+        (
+            write(
+                "migrate.wasm",
+                package::sign(
+                    &wat::parse_str(FAILING_MIGRATION).unwrap(),
+                    &manifest(Kind::Rpc, "migrate", "1.0.0"),
+                    &key,
+                )
+                .unwrap(),
+            ),
+            "molt_migrate failed: refused by the module: cannot migrate from that version",
+        ),
     ];
     for (path, reason) in &refusals {
         let (ok, out) = molt_module(&["deploy", path], &admin, dir.path());
@@ -251,7 +263,7 @@ fn the_rpc_module_swaps_under_load_rolls_back_and_refuses_bad_packages() {
     assert!(ok, "{log}");
     let log: Vec<serde_json::Value> = serde_json::from_str(&log).unwrap();
     let deploys: Vec<_> = log.iter().filter(|e| e["action"] == "deploy").collect();
-    assert_eq!(deploys.len(), 10, "{log:?}");
+    assert_eq!(deploys.len(), 11, "{log:?}");
     assert_eq!(deploys[0]["decision"], "accepted");
     assert_eq!(deploys[0]["package"]["version"], "0.2.0");
     assert_eq!(
@@ -269,7 +281,7 @@ fn the_rpc_module_swaps_under_load_rolls_back_and_refuses_bad_packages() {
         .iter()
         .filter(|e| e["decision"] == "refused")
         .count();
-    assert_eq!(refused, 7);
+    assert_eq!(refused, 8);
 
     // Without the token, nothing.
     let (ok, out) = {
@@ -430,3 +442,16 @@ fn execution_and_consensus_modules_take_over_at_their_scheduled_heights_and_afte
     send(&node);
     node.stop();
 }
+
+/// An rpc module that answers the gate but whose migration hook refuses.
+const FAILING_MIGRATION: &str = r#"(module
+  (memory (export "memory") 1)
+  (data (i32.const 64) "\00{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":\"m\"}")
+  (data (i32.const 128) "\01cannot migrate from that version")
+  (func (export "molt_abi_version") (result i32) i32.const 1)
+  (func (export "molt_alloc") (param i32) (result i32) i32.const 1024)
+  (func (export "molt_free") (param i32 i32))
+  (func (export "molt_migrate") (param i32 i32) (result i64)
+    (i64.or (i64.shl (i64.const 128) (i64.const 32)) (i64.const 33)))
+  (func (export "molt_rpc_handle") (param $ptr i32) (param $len i32) (result i64)
+    (i64.or (i64.shl (i64.const 64) (i64.const 32)) (i64.const 38))))"#;

@@ -29,8 +29,9 @@ use crate::chain::driver::Chain;
 use crate::consensus::Consensus;
 use crate::execution::Executor;
 use crate::http::RpcHandler;
-use crate::runtime::{Grants, Runtime};
+use crate::runtime::{CallError, Grants, Runtime};
 use crate::services::ChainService;
+use molt_abi::interface::MIGRATE_EXPORT;
 
 /// Requests every rpc candidate must answer before it takes traffic: no trap, memory
 /// within budget of the active version's, latency within budget.
@@ -261,8 +262,16 @@ impl Admin {
             .runtime
             .load(&verified.manifest, &verified.bytes, &Grants::default())
             .map_err(|e| e.to_string())?;
-        let candidate = RpcEngine::Wasm(loaded);
+        let candidate = RpcEngine::Wasm(loaded.clone());
         let figures = self.gate(&active.module, &candidate)?;
+        // The migration hook, once, before the candidate takes traffic.
+        let previous = json!({
+            "name": active.info.name, "version": active.info.version, "digest": active.info.digest,
+        });
+        match loaded.call(MIGRATE_EXPORT, previous.to_string().as_bytes()) {
+            Ok(_) | Err(CallError::NoEntry(_)) => {}
+            Err(e) => return Err(format!("refused: {MIGRATE_EXPORT} failed: {e}")),
+        }
         let version = Version {
             info: VersionInfo {
                 name: verified.manifest.name.clone(),
