@@ -455,3 +455,140 @@ const FAILING_MIGRATION: &str = r#"(module
     (i64.or (i64.shl (i64.const 128) (i64.const 32)) (i64.const 33)))
   (func (export "molt_rpc_handle") (param $ptr i32) (param $len i32) (result i64)
     (i64.or (i64.shl (i64.const 64) (i64.const 32)) (i64.const 38))))"#;
+
+#[test]
+fn rpc_and_execution_upgrade_under_a_stream_of_transactions_loses_nothing() {
+    use alloy_consensus::TxEip1559;
+    use alloy_primitives::{Address, TxKind, U256};
+
+    let dir = tempfile::tempdir().unwrap();
+    let node = DevNode::start(dir.path(), &["--admin.port", "0"]);
+    let admin = admin_addr(&node);
+    let key = keys::read_signing_key(&dir.path().join("keys/dev.key")).unwrap();
+    let signed = |name: &str, wasm: &[u8], kind: Kind, module: &str| {
+        let path = dir.path().join(name);
+        let m = manifest(kind, module, "0.2.0");
+        std::fs::write(&path, package::sign(wasm, &m, &key).unwrap()).unwrap();
+        path.to_str().unwrap().to_string()
+    };
+    let rpc = signed(
+        "rpc.wasm",
+        molt_host::builtin::RPC_ETH.wasm,
+        Kind::Rpc,
+        "rpc-eth",
+    );
+    let exec = signed(
+        "exec.wasm",
+        molt_host::builtin::EXECUTION.wasm,
+        Kind::Execution,
+        "execution-revm",
+    );
+
+    // A sender (dev account 2): send, wait for the receipt, next; and a reader.
+    let stop = Arc::new(AtomicBool::new(false));
+    let addr = node.addr;
+    // The sender holds off while the gate replays (compiling and replaying takes
+    // seconds; at a block per transaction the head would run past any near height).
+    let pause = Arc::new(AtomicBool::new(false));
+    let sender = {
+        let (stop, pause) = (stop.clone(), pause.clone());
+        std::thread::spawn(move || {
+            let secret = "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a";
+            let s = molt_host::signer::Signer::from_secret(&secret.parse().unwrap()).unwrap();
+            let mut mined = Vec::new();
+            for nonce in 0.. {
+                if stop.load(Ordering::SeqCst) {
+                    break;
+                }
+                while pause.load(Ordering::SeqCst) {
+                    std::thread::sleep(std::time::Duration::from_millis(5));
+                }
+                let raw = s.sign(TxEip1559 {
+                    chain_id: 31337,
+                    nonce,
+                    gas_limit: 21_000,
+                    max_fee_per_gas: 100_000_000_000,
+                    max_priority_fee_per_gas: 1_000_000_000,
+                    to: TxKind::Call(Address::repeat_byte(0x42)),
+                    value: U256::from(1),
+                    ..TxEip1559::default()
+                });
+                let hex = format!("0x{}", hex::encode(&raw));
+                let body = json!({"jsonrpc":"2.0","id":1,"method":"eth_sendRawTransaction","params":[hex]});
+                let (status, out) = common::post(addr, body.to_string().as_bytes());
+                let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+                assert_eq!(status, 200);
+                let hash = v["result"].clone();
+                assert!(hash.is_string(), "send failed: {v}");
+                loop {
+                    let body = json!({"jsonrpc":"2.0","id":1,"method":"eth_getTransactionReceipt","params":[hash]});
+                    let (_, out) = common::post(addr, body.to_string().as_bytes());
+                    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+                    assert!(v.get("error").is_none(), "{v}");
+                    if !v["result"].is_null() {
+                        assert_eq!(v["result"]["status"], "0x1");
+                        mined.push(common::quantity(&v["result"]["blockNumber"]));
+                        break;
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(5));
+                }
+            }
+            mined
+        })
+    };
+    let reader = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut n = 0;
+            while !stop.load(Ordering::SeqCst) {
+                let body = br#"{"jsonrpc":"2.0","id":1,"method":"eth_blockNumber"}"#;
+                let (status, out) = common::post(addr, body);
+                assert_eq!(status, 200);
+                assert!(out.contains("\"result\""), "{out}");
+                n += 1;
+            }
+            n
+        })
+    };
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    pause.store(true, Ordering::SeqCst);
+    let head = common::quantity(&node.ok("eth_blockNumber", json!([])));
+    let activation = head + 20;
+    let height = activation.to_string();
+    let (ok, out) = molt_module(
+        &["schedule", &exec, "--height", &height],
+        &admin,
+        dir.path(),
+    );
+    pause.store(false, Ordering::SeqCst);
+    assert!(ok, "{out}");
+    let (ok, out) = molt_module(&["deploy", &rpc], &admin, dir.path());
+    assert!(ok, "{out}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while common::quantity(&node.ok("eth_blockNumber", json!([]))) < activation + 3 {
+        assert!(std::time::Instant::now() < deadline, "the chain stopped");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    stop.store(true, Ordering::SeqCst);
+    let mined = sender.join().unwrap();
+    let reads = reader.join().unwrap();
+    assert!(reads > 0);
+    assert!(
+        mined.iter().any(|b| *b >= activation),
+        "transactions were mined past the activation height: {mined:?}"
+    );
+    let (_, status) = molt_module(&["status"], &admin, dir.path());
+    let status: serde_json::Value = serde_json::from_str(&status).unwrap();
+    assert_eq!(
+        status["execution"]["active"]["version"], "0.2.0",
+        "{status}"
+    );
+    assert_eq!(status["rpc"]["active"]["version"], "0.2.0", "{status}");
+    // Every transaction the sender saw mined is in the chain.
+    let count = node.ok(
+        "eth_getTransactionCount",
+        json!(["0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC", "latest"]),
+    );
+    assert_eq!(common::quantity(&count), mined.len() as u64);
+    node.stop();
+}
