@@ -92,6 +92,11 @@ fn the_rpc_module_swaps_under_load_rolls_back_and_refuses_bad_packages() {
     let (ok, out) = molt_module(&["deploy", &v2], &admin, dir.path());
     assert!(ok, "{out}");
     assert!(out.contains(r#""version": "0.2.0""#), "{out}");
+    let deployed: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(
+        deployed["gate"]["requests"].as_u64().unwrap() > 5,
+        "the gate replayed live requests too: {out}"
+    );
     std::thread::sleep(std::time::Duration::from_millis(300));
     stop.store(true, Ordering::SeqCst);
     for client in clients {
@@ -398,8 +403,20 @@ fn execution_and_consensus_modules_take_over_at_their_scheduled_heights_and_afte
     assert_eq!(s["execution"]["active"]["version"], "0.2.0", "{s}");
     assert_eq!(s["execution"]["active"]["since"], head + 2);
 
-    let old = write("exec-0.1.5.wasm", "0.1.5", Kind::Execution);
+    // A module that computes something else is refused by the replay.
+    let wrong = {
+        let path = dir.path().join("wrong.wasm");
+        let m = manifest(Kind::Execution, "wrong", "3.0.0");
+        let wasm = wat::parse_str(WRONG_EXECUTION).unwrap();
+        std::fs::write(&path, package::sign(&wasm, &m, &key).unwrap()).unwrap();
+        path.to_str().unwrap().to_string()
+    };
     let far = (head + 100).to_string();
+    let (ok, out) = molt_module(&["schedule", &wrong, "--height", &far], &admin, dir.path());
+    assert!(!ok && out.contains("refused by the gate: block"), "{out}");
+    assert!(out.contains("differ"), "{out}");
+
+    let old = write("exec-0.1.5.wasm", "0.1.5", Kind::Execution);
     let (ok, out) = molt_module(&["schedule", &old, "--height", &far], &admin, dir.path());
     assert!(!ok && out.to_lowercase().contains("downgrade"), "{out}");
     let consensus = {
@@ -592,3 +609,16 @@ fn rpc_and_execution_upgrade_under_a_stream_of_transactions_loses_nothing() {
     assert_eq!(common::quantity(&count), mined.len() as u64);
     node.stop();
 }
+
+/// An execution module that answers every block with an empty output: what a module
+/// computing a different state would look like to the gate.
+const WRONG_EXECUTION: &str = r#"(module
+  (memory (export "memory") 1)
+  (data (i32.const 64) "\00\c4\80\c0\80\c0")
+  (func (export "molt_abi_version") (result i32) i32.const 1)
+  (func (export "molt_alloc") (param i32) (result i32) i32.const 1024)
+  (func (export "molt_free") (param i32 i32))
+  (func (export "molt_execute_block") (param i32 i32) (result i64)
+    (i64.or (i64.shl (i64.const 64) (i64.const 32)) (i64.const 6)))
+  (func (export "molt_execute_call") (param i32 i32) (result i64)
+    (i64.or (i64.shl (i64.const 64) (i64.const 32)) (i64.const 6))))"#;

@@ -23,7 +23,7 @@ use crate::node::admin::{Admin, AdminParts};
 use crate::node::audit::Audit;
 use crate::node::producer::Wake;
 use crate::node::queries::Queries;
-use crate::node::rpc::{RpcEngine, RpcModule, RpcSlot};
+use crate::node::rpc::{RpcEngine, RpcModule, RpcSlot, Sample};
 use crate::node::slots::SlotFiles;
 use crate::runtime::{Grants, Runtime, RuntimeConfig};
 use crate::services::ChainService;
@@ -98,6 +98,7 @@ pub fn run(calls: usize, swaps: usize) -> anyhow::Result<SwapFigures> {
         queries.clone(),
         files.clone(),
         Audit::new(db.clone()),
+        Arc::new(Sample::default()),
     ));
     // Two versions to swap between, loaded ahead (loading is not activation).
     let versions = Arc::new([version(1)?, version(2)?]);
@@ -192,6 +193,7 @@ pub fn run(calls: usize, swaps: usize) -> anyhow::Result<SwapFigures> {
         audit: Audit::new(db),
         execution: Vec::new(),
         consensus: Vec::new(),
+        sample: Arc::new(Sample::default()),
     });
     let candidate = RpcEngine::Wasm(load()?);
     let started = Instant::now();

@@ -23,7 +23,7 @@ use molt_upgrade_proxy::router::{Version, VersionInfo};
 use serde_json::{Value, json};
 
 use super::audit::{Audit, describe};
-use super::rpc::{RpcEngine, RpcSlot};
+use super::rpc::{RpcEngine, RpcSlot, Sample};
 use super::slots::SlotFiles;
 use crate::chain::driver::Chain;
 use crate::consensus::Consensus;
@@ -33,8 +33,9 @@ use crate::runtime::{CallError, Grants, Runtime};
 use crate::services::ChainService;
 use molt_abi::interface::MIGRATE_EXPORT;
 
-/// Requests every rpc candidate must answer before it takes traffic: no trap, memory
-/// within budget of the active version's, latency within budget.
+/// Requests every rpc candidate must answer before it takes traffic, besides the
+/// recent live requests in the [`Sample`]: no trap, memory and latency within budget
+/// of the active version's.
 const GATE_SAMPLE: &[&str] = &[
     r#"{"jsonrpc":"2.0","id":1,"method":"web3_clientVersion"}"#,
     r#"{"jsonrpc":"2.0","id":2,"method":"eth_chainId"}"#,
@@ -71,6 +72,8 @@ pub struct AdminParts {
     pub execution: Vec<(u64, VersionInfo)>,
     /// Consensus versions by activation height (0: the built-in).
     pub consensus: Vec<(u64, VersionInfo)>,
+    /// Recent live requests, replayed by the rpc gate.
+    pub sample: Arc<Sample>,
 }
 
 /// The admin API's handler.
@@ -86,6 +89,7 @@ pub struct Admin {
     execution: std::sync::Mutex<Vec<(u64, VersionInfo)>>,
     /// Consensus versions by activation height.
     consensus: std::sync::Mutex<Vec<(u64, VersionInfo)>>,
+    sample: Arc<Sample>,
 }
 
 impl Admin {
@@ -101,6 +105,7 @@ impl Admin {
             chain_handle: parts.chain,
             execution: std::sync::Mutex::new(parts.execution),
             consensus: std::sync::Mutex::new(parts.consensus),
+            sample: parts.sample,
         }
     }
 
@@ -310,12 +315,15 @@ impl Admin {
     /// Runs the sample on the active version and the candidate; refuses a candidate
     /// that traps, needs more than 150% of the memory or is 200 ms slower at p99.
     pub fn gate(&self, active: &RpcEngine, candidate: &RpcEngine) -> Result<Value, String> {
+        let mut requests: Vec<Vec<u8>> =
+            GATE_SAMPLE.iter().map(|r| r.as_bytes().to_vec()).collect();
+        requests.extend(self.sample.bodies());
         let run = |engine: &RpcEngine| -> Result<(u64, Duration), String> {
             let mut peak = 0;
             let mut slowest = Duration::ZERO;
-            for request in GATE_SAMPLE {
+            for request in &requests {
                 let started = std::time::Instant::now();
-                let (_, stats) = engine.call(&self.chain, request.as_bytes())?;
+                let (_, stats) = engine.call(&self.chain, request)?;
                 slowest = slowest.max(started.elapsed());
                 peak = peak.max(stats.map_or(0, |s| s.peak_memory));
             }
@@ -324,6 +332,7 @@ impl Admin {
         let (active_mem, active_p99) = run(active).map_err(|e| format!("active version: {e}"))?;
         let (mem, p99) = run(candidate).map_err(|e| format!("refused by the gate: {e}"))?;
         let figures = json!({
+            "requests": requests.len(),
             "peakMemory": mem, "activePeakMemory": active_mem,
             "p99Ms": p99.as_secs_f64() * 1e3, "activeP99Ms": active_p99.as_secs_f64() * 1e3,
         });

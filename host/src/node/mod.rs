@@ -233,6 +233,7 @@ impl Node {
                 module: RpcEngine::Wasm(loaded),
             });
         }
+        let sample = Arc::new(rpc::Sample::default());
         let server = crate::http::serve(
             config.http.clone(),
             Arc::new(RpcModule::new(
@@ -240,6 +241,7 @@ impl Node {
                 queries.clone(),
                 files.clone(),
                 audit::Audit::new(chain.db().clone()),
+                sample.clone(),
             )),
         )
         .with_context(|| format!("serving JSON-RPC on {}", config.http.addr))?;
@@ -255,6 +257,7 @@ impl Node {
                     audit: audit::Audit::new(chain.db().clone()),
                     execution: execution_versions,
                     consensus: consensus_versions,
+                    sample,
                 });
                 Some(
                     crate::http::serve(http.clone(), Arc::new(handler))

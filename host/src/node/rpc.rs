@@ -51,12 +51,64 @@ impl RpcEngine {
     }
 }
 
+/// A sample of recent read-only requests, which the gate replays on a candidate (its
+/// answers are discarded). One request in [`Sample::EVERY`] is kept, up to
+/// [`Sample::SIZE`]; anything that could write (sending transactions, dev methods,
+/// signing) never is.
+#[derive(Debug, Default)]
+pub struct Sample {
+    bodies: std::sync::Mutex<std::collections::VecDeque<Vec<u8>>>,
+    seen: std::sync::atomic::AtomicU64,
+}
+
+impl Sample {
+    /// How many requests are kept.
+    pub const SIZE: usize = 64;
+    /// One request in this many is considered.
+    pub const EVERY: u64 = 16;
+    /// Largest body kept.
+    const MAX_BODY: usize = 16 << 10;
+    /// Method name fragments that mark a request the gate must not replay.
+    const WRITES: &[&str] = &[
+        "send",
+        "sign",
+        "evm_",
+        "anvil_",
+        "hardhat_",
+        "personal_",
+        "miner_",
+    ];
+
+    /// Considers `body` for the sample.
+    pub fn offer(&self, body: &[u8]) {
+        let n = self.seen.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if n % Self::EVERY != 0 || body.len() > Self::MAX_BODY {
+            return;
+        }
+        let text = String::from_utf8_lossy(body);
+        if Self::WRITES.iter().any(|w| text.contains(w)) {
+            return;
+        }
+        let mut bodies = super::lock(&self.bodies);
+        if bodies.len() == Self::SIZE {
+            bodies.pop_front();
+        }
+        bodies.push_back(body.to_vec());
+    }
+
+    /// The kept requests, oldest first.
+    pub fn bodies(&self) -> Vec<Vec<u8>> {
+        super::lock(&self.bodies).iter().cloned().collect()
+    }
+}
+
 /// The rpc slot with the chain its modules query.
 pub struct RpcModule {
     slot: Arc<RpcSlot>,
     chain: Arc<dyn ChainService>,
     files: SlotFiles,
     audit: Audit,
+    sample: Arc<Sample>,
 }
 
 impl RpcModule {
@@ -67,18 +119,21 @@ impl RpcModule {
         chain: Arc<dyn ChainService>,
         files: SlotFiles,
         audit: Audit,
+        sample: Arc<Sample>,
     ) -> Self {
         RpcModule {
             slot,
             chain,
             files,
             audit,
+            sample,
         }
     }
 }
 
 impl RpcHandler for RpcModule {
     fn handle(&self, body: &[u8]) -> Vec<u8> {
+        self.sample.offer(body);
         let lease = self.slot.lease();
         let result = lease.module.call(&self.chain, body).map(|(out, _)| out);
         match self

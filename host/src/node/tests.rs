@@ -162,3 +162,19 @@ fn wasm_and_native_rpc_answer_identically() {
     );
     assert_eq!(answer(&requests[14])["error"]["code"], -32602);
 }
+
+#[test]
+fn the_gate_sample_keeps_recent_reads_and_never_writes() {
+    let sample = rpc::Sample::default();
+    let read = br#"{"jsonrpc":"2.0","id":1,"method":"eth_blockNumber"}"#;
+    let write = br#"{"jsonrpc":"2.0","id":1,"method":"eth_sendRawTransaction","params":["0x"]}"#;
+    for _ in 0..rpc::Sample::EVERY * 200 {
+        sample.offer(write);
+    }
+    assert!(sample.bodies().is_empty());
+    for _ in 0..rpc::Sample::EVERY * 200 {
+        sample.offer(read);
+    }
+    assert_eq!(sample.bodies().len(), rpc::Sample::SIZE);
+    assert!(sample.bodies().iter().all(|b| b == read));
+}
