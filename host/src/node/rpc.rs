@@ -82,7 +82,7 @@ impl Sample {
     /// Considers `body` for the sample.
     pub fn offer(&self, body: &[u8]) {
         let n = self.seen.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        if n % Self::EVERY != 0 || body.len() > Self::MAX_BODY {
+        if !n.is_multiple_of(Self::EVERY) || body.len() > Self::MAX_BODY {
             return;
         }
         let text = String::from_utf8_lossy(body);
