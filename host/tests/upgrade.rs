@@ -190,6 +190,18 @@ fn the_rpc_module_swaps_under_load_rolls_back_and_refuses_bad_packages() {
         ),
         (
             write(
+                "slow.wasm",
+                package::sign(
+                    &wat::parse_str(SLOW_RPC).unwrap(),
+                    &manifest(Kind::Rpc, "slow", "1.0.0"),
+                    &key,
+                )
+                .unwrap(),
+            ),
+            "ms + 200 ms",
+        ),
+        (
+            write(
                 "migrate.wasm",
                 package::sign(
                     &wat::parse_str(FAILING_MIGRATION).unwrap(),
@@ -268,7 +280,7 @@ fn the_rpc_module_swaps_under_load_rolls_back_and_refuses_bad_packages() {
     assert!(ok, "{log}");
     let log: Vec<serde_json::Value> = serde_json::from_str(&log).unwrap();
     let deploys: Vec<_> = log.iter().filter(|e| e["action"] == "deploy").collect();
-    assert_eq!(deploys.len(), 11, "{log:?}");
+    assert_eq!(deploys.len(), 12, "{log:?}");
     assert_eq!(deploys[0]["decision"], "accepted");
     assert_eq!(deploys[0]["package"]["version"], "0.2.0");
     assert_eq!(
@@ -286,7 +298,7 @@ fn the_rpc_module_swaps_under_load_rolls_back_and_refuses_bad_packages() {
         .iter()
         .filter(|e| e["decision"] == "refused")
         .count();
-    assert_eq!(refused, 8);
+    assert_eq!(refused, 9);
 
     // Without the token, nothing.
     let (ok, out) = {
@@ -622,3 +634,20 @@ const WRONG_EXECUTION: &str = r#"(module
     (i64.or (i64.shl (i64.const 64) (i64.const 32)) (i64.const 6)))
   (func (export "molt_execute_call") (param i32 i32) (result i64)
     (i64.or (i64.shl (i64.const 64) (i64.const 32)) (i64.const 6))))"#;
+
+/// An rpc module that answers at once, except the gate's 98-byte batch request, on
+/// which it spins for 2^31 iterations (well over 200 ms) first.
+const SLOW_RPC: &str = r#"(module
+  (memory (export "memory") 1)
+  (data (i32.const 64) "\00{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":\"slow\"}")
+  (func (export "molt_abi_version") (result i32) i32.const 1)
+  (func (export "molt_alloc") (param i32) (result i32) i32.const 1024)
+  (func (export "molt_free") (param i32 i32))
+  (func (export "molt_rpc_handle") (param $ptr i32) (param $len i32) (result i64)
+    (local $i i64)
+    (if (i32.eq (local.get $len) (i32.const 98))
+      (then
+        (loop $spin
+          (local.set $i (i64.add (local.get $i) (i64.const 1)))
+          (br_if $spin (i64.lt_u (local.get $i) (i64.const 2147483648))))))
+    (i64.or (i64.shl (i64.const 64) (i64.const 32)) (i64.const 41))))"#;
