@@ -300,6 +300,22 @@ fn the_rpc_module_swaps_under_load_rolls_back_and_refuses_bad_packages() {
         .count();
     assert_eq!(refused, 9);
 
+    // And in the counters.
+    let (ok, metrics) = molt_module(&["metrics"], &admin, dir.path());
+    assert!(ok, "{metrics}");
+    let metrics: serde_json::Value = serde_json::from_str(&metrics).unwrap();
+    assert_eq!(metrics["packages_received"], 12, "{metrics}");
+    assert_eq!(metrics["canary_promoted"], 1, "{metrics}");
+    assert_eq!(metrics["canary_rolled_back"], 1, "{metrics}");
+    assert_eq!(metrics["rollbacks"], 1, "{metrics}");
+    assert!(metrics["gate_refused"].as_u64().unwrap() >= 3, "{metrics}");
+    assert!(
+        metrics["verify_refused"].as_u64().unwrap() >= 4,
+        "{metrics}"
+    );
+    assert!(metrics["rpc_failures"].as_u64().unwrap() >= 1, "{metrics}");
+    assert!(metrics["rpc_calls"].as_u64().unwrap() > 600, "{metrics}");
+
     // Without the token, nothing.
     let (ok, out) = {
         let out = Command::new(env!("CARGO_BIN_EXE_molt"))

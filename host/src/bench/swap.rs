@@ -21,6 +21,7 @@ use crate::execution::Executor;
 use crate::http::RpcHandler;
 use crate::node::admin::{Admin, AdminParts};
 use crate::node::audit::Audit;
+use crate::node::metrics::Metrics;
 use crate::node::producer::Wake;
 use crate::node::queries::Queries;
 use crate::node::rpc::{RpcEngine, RpcModule, RpcSlot, Sample};
@@ -99,6 +100,7 @@ pub fn run(calls: usize, swaps: usize) -> anyhow::Result<SwapFigures> {
         files.clone(),
         Audit::new(db.clone()),
         Arc::new(Sample::default()),
+        Arc::new(Metrics::default()),
     ));
     // Two versions to swap between, loaded ahead (loading is not activation).
     let versions = Arc::new([version(1)?, version(2)?]);
@@ -194,6 +196,7 @@ pub fn run(calls: usize, swaps: usize) -> anyhow::Result<SwapFigures> {
         execution: Vec::new(),
         consensus: Vec::new(),
         sample: Arc::new(Sample::default()),
+        metrics: Arc::new(Metrics::default()),
     });
     let candidate = RpcEngine::Wasm(load()?);
     let started = Instant::now();

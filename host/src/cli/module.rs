@@ -51,6 +51,8 @@ pub(super) enum ModuleCommand {
     Status(AdminArgs),
     /// Print a running node's audit log: deployments, refusals, promotions, rollbacks.
     Log(AdminArgs),
+    /// Print a running node's router counters (calls, failures, pipeline steps).
+    Metrics(AdminArgs),
     /// Return a running node's slot to its previous version.
     Rollback {
         /// The slot (`rpc`).
@@ -189,6 +191,7 @@ pub(super) fn run(cmd: ModuleCommand) -> anyhow::Result<ExitCode> {
         }
         ModuleCommand::Status(args) => admin(&args, "molt_moduleStatus", serde_json::json!([])),
         ModuleCommand::Log(args) => admin(&args, "molt_moduleLog", serde_json::json!([])),
+        ModuleCommand::Metrics(args) => admin(&args, "molt_metrics", serde_json::json!([])),
         ModuleCommand::Rollback { slot, admin: args } => {
             admin(&args, "molt_rollback", serde_json::json!([slot]))
         }

@@ -3,6 +3,7 @@
 //!
 //! - `molt_moduleStatus` → each slot's active, previous and canary versions;
 //! - `molt_moduleLog [limit?]` → the audit log, oldest first;
+//! - `molt_metrics` → the router's counters;
 //! - `molt_deployModule [wasmHex, canaryPercent?]` → verify, load, gate, then activate
 //!   (or start a canary);
 //! - `molt_rollback [slot]`, `molt_promoteCanary [slot]`, `molt_abortCanary [slot]`.
@@ -23,6 +24,7 @@ use molt_upgrade_proxy::router::{Version, VersionInfo};
 use serde_json::{Value, json};
 
 use super::audit::{Audit, describe};
+use super::metrics::Metrics;
 use super::rpc::{RpcEngine, RpcSlot, Sample};
 use super::slots::SlotFiles;
 use crate::chain::driver::Chain;
@@ -74,6 +76,8 @@ pub struct AdminParts {
     pub consensus: Vec<(u64, VersionInfo)>,
     /// Recent live requests, replayed by the rpc gate.
     pub sample: Arc<Sample>,
+    /// The router's counters.
+    pub metrics: Arc<Metrics>,
 }
 
 /// The admin API's handler.
@@ -90,6 +94,7 @@ pub struct Admin {
     /// Consensus versions by activation height.
     consensus: std::sync::Mutex<Vec<(u64, VersionInfo)>>,
     sample: Arc<Sample>,
+    metrics: Arc<Metrics>,
 }
 
 impl Admin {
@@ -106,6 +111,7 @@ impl Admin {
             execution: std::sync::Mutex::new(parts.execution),
             consensus: std::sync::Mutex::new(parts.consensus),
             sample: parts.sample,
+            metrics: parts.metrics,
         }
     }
 
@@ -130,7 +136,7 @@ impl Admin {
         let verified = self
             .verifier
             .verify(package, Some(kind), installed.as_ref())
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| self.refused_by_verifier(e))?;
         let head = self.chain_handle.head().header.number;
         if height <= head {
             return Err(format!(
@@ -145,7 +151,7 @@ impl Admin {
         let figures = match kind {
             Kind::Execution => {
                 let candidate = Executor::Wasm(loaded);
-                let figures = self.execution_gate(&candidate)?;
+                let figures = self.gated(|| self.execution_gate(&candidate))?;
                 chain
                     .schedule_executor(height, candidate)
                     .map_err(|e| e.to_string())?;
@@ -153,12 +159,15 @@ impl Admin {
             }
             _ => {
                 let candidate = Consensus::Wasm(loaded);
-                let replay = chain
-                    .replay_consensus(REPLAY_BLOCKS, &candidate)
-                    .map_err(|e| format!("refused by the gate: replay failed: {e}"))?;
-                if let Some(m) = &replay.mismatch {
-                    return Err(format!("refused by the gate: {m}"));
-                }
+                let replay = self.gated(|| {
+                    let replay = chain
+                        .replay_consensus(REPLAY_BLOCKS, &candidate)
+                        .map_err(|e| format!("refused by the gate: replay failed: {e}"))?;
+                    match &replay.mismatch {
+                        Some(m) => Err(format!("refused by the gate: {m}")),
+                        None => Ok(replay),
+                    }
+                })?;
                 chain
                     .schedule_consensus(height, candidate)
                     .map_err(|e| e.to_string())?;
@@ -177,6 +186,7 @@ impl Admin {
             .add_schedule(&kind.to_string(), height, &info.digest)
             .map_err(|e| format!("recording the schedule: {e}"))?;
         super::lock(versions).push((height, info.clone()));
+        Metrics::inc(&self.metrics.scheduled);
         Ok(json!({
             "slot": kind.to_string(), "height": height,
             "scheduled": {"name": info.name, "version": info.version, "digest": info.digest},
@@ -209,6 +219,18 @@ impl Admin {
             ));
         }
         serde_json::to_value(&replay).map_err(|e| e.to_string())
+    }
+
+    /// Counts a verifier refusal and words it.
+    fn refused_by_verifier(&self, e: impl std::fmt::Display) -> String {
+        Metrics::inc(&self.metrics.verify_refused);
+        e.to_string()
+    }
+
+    /// Runs a gate, counting runs and refusals.
+    fn gated<T>(&self, gate: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
+        Metrics::inc(&self.metrics.gate_runs);
+        gate().inspect_err(|_| Metrics::inc(&self.metrics.gate_refused))
     }
 
     /// Persists which rpc version is active now.
@@ -251,7 +273,7 @@ impl Admin {
             // Refuse what is unsigned or tampered for that reason first.
             self.verifier
                 .verify(package, Some(kind), None)
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| self.refused_by_verifier(e))?;
             return Err(format!(
                 "{kind} modules change only at a block height, the same on every node: \
                  use `molt module schedule FILE --height H`"
@@ -262,13 +284,13 @@ impl Admin {
         let verified = self
             .verifier
             .verify(package, Some(kind), installed.as_ref())
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| self.refused_by_verifier(e))?;
         let loaded = self
             .runtime
             .load(&verified.manifest, &verified.bytes, &Grants::default())
             .map_err(|e| e.to_string())?;
         let candidate = RpcEngine::Wasm(loaded.clone());
-        let figures = self.gate(&active.module, &candidate)?;
+        let figures = self.gated(|| self.gate(&active.module, &candidate))?;
         // The migration hook, once, before the candidate takes traffic.
         let previous = json!({
             "name": active.info.name, "version": active.info.version, "digest": active.info.digest,
@@ -293,9 +315,11 @@ impl Admin {
             Some(percent) => self
                 .rpc
                 .start_canary(version, percent)
+                .map(|()| Metrics::inc(&self.metrics.canaries))
                 .map_err(|e| e.to_string())?,
             None => {
                 self.rpc.activate(version);
+                Metrics::inc(&self.metrics.activations);
                 self.record();
             }
         }
@@ -354,6 +378,9 @@ impl Admin {
 
     /// Runs an admin method and records what it changed (or refused) in the audit log.
     fn dispatch(&self, method: &str, params: &[Value]) -> Result<Value, String> {
+        if matches!(method, "molt_deployModule" | "molt_scheduleModule") {
+            Metrics::inc(&self.metrics.received);
+        }
         let result = self.run(method, params);
         let action = match method {
             "molt_deployModule" => "deploy",
@@ -391,6 +418,7 @@ impl Admin {
         };
         match method {
             "molt_moduleStatus" => Ok(self.status()),
+            "molt_metrics" => Ok(self.metrics.snapshot()),
             "molt_moduleLog" => {
                 let limit = params.first().and_then(Value::as_u64).unwrap_or(100);
                 Ok(Value::Array(self.audit.entries(limit as usize)?))
@@ -428,18 +456,23 @@ impl Admin {
             "molt_rollback" => {
                 slot()?;
                 let v = self.rpc.rollback().map_err(|e| e.to_string())?;
+                Metrics::inc(&self.metrics.rollbacks);
+                Metrics::inc(&self.metrics.activations);
                 self.record();
                 Ok(json!({"active": {"name": v.info.name, "version": v.info.version}}))
             }
             "molt_promoteCanary" => {
                 slot()?;
                 let v = self.rpc.promote_canary().map_err(|e| e.to_string())?;
+                Metrics::inc(&self.metrics.canary_promoted);
+                Metrics::inc(&self.metrics.activations);
                 self.record();
                 Ok(json!({"active": {"name": v.info.name, "version": v.info.version}}))
             }
             "molt_abortCanary" => {
                 slot()?;
                 self.rpc.abort_canary().map_err(|e| e.to_string())?;
+                Metrics::inc(&self.metrics.canary_rolled_back);
                 Ok(Value::Null)
             }
             other => Err(format!("unknown admin method {other}")),

@@ -9,6 +9,7 @@
 
 pub mod admin;
 pub mod audit;
+pub mod metrics;
 pub mod producer;
 pub mod queries;
 pub mod rpc;
@@ -234,6 +235,7 @@ impl Node {
             });
         }
         let sample = Arc::new(rpc::Sample::default());
+        let metrics = Arc::new(metrics::Metrics::default());
         let server = crate::http::serve(
             config.http.clone(),
             Arc::new(RpcModule::new(
@@ -242,6 +244,7 @@ impl Node {
                 files.clone(),
                 audit::Audit::new(chain.db().clone()),
                 sample.clone(),
+                metrics.clone(),
             )),
         )
         .with_context(|| format!("serving JSON-RPC on {}", config.http.addr))?;
@@ -258,6 +261,7 @@ impl Node {
                     execution: execution_versions,
                     consensus: consensus_versions,
                     sample,
+                    metrics,
                 });
                 Some(
                     crate::http::serve(http.clone(), Arc::new(handler))

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use super::audit::Audit;
+use super::metrics::Metrics;
 use super::slots::SlotFiles;
 use crate::http::{RpcHandler, error_body};
 use crate::native::NativeChainHost;
@@ -109,6 +110,7 @@ pub struct RpcModule {
     files: SlotFiles,
     audit: Audit,
     sample: Arc<Sample>,
+    metrics: Arc<Metrics>,
 }
 
 impl RpcModule {
@@ -120,6 +122,7 @@ impl RpcModule {
         files: SlotFiles,
         audit: Audit,
         sample: Arc<Sample>,
+        metrics: Arc<Metrics>,
     ) -> Self {
         RpcModule {
             slot,
@@ -127,6 +130,7 @@ impl RpcModule {
             files,
             audit,
             sample,
+            metrics,
         }
     }
 }
@@ -136,6 +140,10 @@ impl RpcHandler for RpcModule {
         self.sample.offer(body);
         let lease = self.slot.lease();
         let result = lease.module.call(&self.chain, body).map(|(out, _)| out);
+        Metrics::inc(&self.metrics.rpc_calls);
+        if result.is_err() {
+            Metrics::inc(&self.metrics.rpc_failures);
+        }
         match self
             .slot
             .report(&lease, result.is_ok(), CANARY_PROMOTE_AFTER)
@@ -148,6 +156,8 @@ impl RpcHandler for RpcModule {
                     "canary promoted after {CANARY_PROMOTE_AFTER} calls without a failure"
                 );
                 self.files.record_active("rpc", &lease.info.digest);
+                Metrics::inc(&self.metrics.canary_promoted);
+                Metrics::inc(&self.metrics.activations);
                 self.audit.record(serde_json::json!({
                     "action": "canary-promoted", "slot": "rpc",
                     "module": {"name": lease.info.name, "version": lease.info.version, "digest": lease.info.digest},
@@ -157,6 +167,7 @@ impl RpcHandler for RpcModule {
             }
             Watch::RolledBack => {
                 let reason = result.as_ref().err().cloned().unwrap_or_default();
+                Metrics::inc(&self.metrics.canary_rolled_back);
                 tracing::warn!(
                     target: "molt::router",
                     module = %lease.info.name, version = %lease.info.version,
