@@ -6,19 +6,19 @@
 //! - `molt_metrics` → the router's counters;
 //! - `molt_deployModule [wasmHex, canaryPercent?]` → verify, load, gate, then activate
 //!   (or start a canary);
-//! - `molt_rollback [slot]`, `molt_promoteCanary [slot]`, `molt_abortCanary [slot]`.
-//!
+//! - `molt_rollback [slot]`, `molt_promoteCanary [slot]`, `molt_abortCanary [slot]`;
 //! - `molt_scheduleModule [wasmHex, height]` → verify, replay recent blocks with it
-//!   (identical outputs required), then have it execute every block from `height` on.
+//!   (identical outputs required), then have it handle every block from `height` on.
 //!
-//! Only the `rpc` slot swaps at a node-local moment. `execution` changes at a block
-//! height, so block h is executed by the same code wherever and whenever it is
-//! executed; so does `consensus`.
+//! Only the `rpc` slot swaps at a node-local moment. `execution` and `consensus` change
+//! at a block height, so block h is executed and decided by the same code wherever and
+//! whenever that happens.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use molt_abi::Kind;
+use molt_abi::interface::MIGRATE_EXPORT;
 use molt_upgrade_proxy::package::{Package, Verifier};
 use molt_upgrade_proxy::router::{Version, VersionInfo};
 use serde_json::{Value, json};
@@ -33,7 +33,6 @@ use crate::execution::Executor;
 use crate::http::RpcHandler;
 use crate::runtime::{CallError, Grants, Runtime};
 use crate::services::ChainService;
-use molt_abi::interface::MIGRATE_EXPORT;
 
 /// Requests every rpc candidate must answer before it takes traffic, besides the
 /// recent live requests in the [`Sample`]: no trap, memory and latency within budget
@@ -46,7 +45,7 @@ const GATE_SAMPLE: &[&str] = &[
     r#"[{"jsonrpc":"2.0","id":5,"method":"eth_gasPrice"},{"jsonrpc":"2.0","id":6,"method":"eth_syncing"}]"#,
 ];
 
-/// How many recent blocks the execution gate replays.
+/// How many recent blocks the execution and consensus gates replay.
 const REPLAY_BLOCKS: u64 = 16;
 
 /// The gate's red lines: memory at most 150% of the active version's peak, p99 at
