@@ -64,6 +64,13 @@ fn the_rpc_module_swaps_under_load_rolls_back_and_refuses_bad_packages() {
         path.to_str().unwrap().to_string()
     };
     let echo = molt_host::builtin::ECHO.wasm;
+    let wat_module = |file: &str, source: &str, name: &str| {
+        let wasm = wat::parse_str(source).unwrap();
+        write(
+            file,
+            package::sign(&wasm, &manifest(Kind::Rpc, name, "1.0.0"), &key).unwrap(),
+        )
+    };
     let v2 = write(
         "echo-0.2.0.wasm",
         package::sign(echo, &manifest(Kind::Rpc, "echo", "0.2.0"), &key).unwrap(),
@@ -165,51 +172,16 @@ fn the_rpc_module_swaps_under_load_rolls_back_and_refuses_bad_packages() {
             "at a block height",
         ),
         (
-            write(
-                "trap.wasm",
-                package::sign(
-                    &wat::parse_str(TRAPPING_RPC).unwrap(),
-                    &manifest(Kind::Rpc, "trap", "1.0.0"),
-                    &key,
-                )
-                .unwrap(),
-            ),
+            wat_module("trap.wasm", TRAPPING_RPC, "trap"),
             "refused by the gate",
         ),
         (
-            write(
-                "hungry.wasm",
-                package::sign(
-                    &wat::parse_str(HUNGRY_RPC).unwrap(),
-                    &manifest(Kind::Rpc, "hungry", "1.0.0"),
-                    &key,
-                )
-                .unwrap(),
-            ),
+            wat_module("hungry.wasm", HUNGRY_RPC, "hungry"),
             "over 150% of the active version",
         ),
+        (wat_module("slow.wasm", SLOW_RPC, "slow"), "ms + 200 ms"),
         (
-            write(
-                "slow.wasm",
-                package::sign(
-                    &wat::parse_str(SLOW_RPC).unwrap(),
-                    &manifest(Kind::Rpc, "slow", "1.0.0"),
-                    &key,
-                )
-                .unwrap(),
-            ),
-            "ms + 200 ms",
-        ),
-        (
-            write(
-                "migrate.wasm",
-                package::sign(
-                    &wat::parse_str(FAILING_MIGRATION).unwrap(),
-                    &manifest(Kind::Rpc, "migrate", "1.0.0"),
-                    &key,
-                )
-                .unwrap(),
-            ),
+            wat_module("migrate.wasm", FAILING_MIGRATION, "migrate"),
             "molt_migrate failed: refused by the module: cannot migrate from that version",
         ),
     ];
@@ -254,15 +226,7 @@ fn the_rpc_module_swaps_under_load_rolls_back_and_refuses_bad_packages() {
     assert!(status["rpc"]["canary"].is_null());
 
     // A canary that passes the gate but fails a live call is rolled back at once.
-    let flaky = write(
-        "flaky.wasm",
-        package::sign(
-            &wat::parse_str(FLAKY_RPC).unwrap(),
-            &manifest(Kind::Rpc, "flaky", "1.0.0"),
-            &key,
-        )
-        .unwrap(),
-    );
+    let flaky = wat_module("flaky.wasm", FLAKY_RPC, "flaky");
     let (ok, out) = molt_module(&["deploy", &flaky, "--canary", "100%"], &admin, dir.path());
     assert!(ok, "{out}");
     assert_eq!(node.ok("web3_clientVersion", json!([])), "flaky");

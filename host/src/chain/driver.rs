@@ -239,13 +239,7 @@ impl Chain {
     /// Has `consensus` decide every block from `height` on; refused unless `height` is
     /// above the head.
     pub fn schedule_consensus(&self, height: u64, consensus: Consensus) -> Result<(), ChainError> {
-        let _write = lock(&self.write);
-        let head = self.head().header.number;
-        if height <= head {
-            return Err(ChainError::Schedule { height, head });
-        }
-        insert(&self.consensuses, height, consensus);
-        Ok(())
+        self.schedule_above_head(&self.consensuses, height, consensus)
     }
 
     /// A consensus schedule recorded before a restart (any height).
@@ -256,12 +250,23 @@ impl Chain {
     /// Has `executor` execute every block from `height` on. Refused unless `height` is
     /// above the head: a block's executor never changes after it was produced.
     pub fn schedule_executor(&self, height: u64, executor: Executor) -> Result<(), ChainError> {
+        self.schedule_above_head(&self.executors, height, executor)
+    }
+
+    /// Inserts into `schedule` at `height`, which must be above the head; holding the
+    /// write lock, so no block is produced in between.
+    fn schedule_above_head<T>(
+        &self,
+        schedule: &Schedule<T>,
+        height: u64,
+        value: T,
+    ) -> Result<(), ChainError> {
         let _write = lock(&self.write);
         let head = self.head().header.number;
         if height <= head {
             return Err(ChainError::Schedule { height, head });
         }
-        insert(&self.executors, height, executor);
+        insert(schedule, height, value);
         Ok(())
     }
 
