@@ -73,19 +73,32 @@ impl<'a> NativeStateHost<'a> {
     }
 }
 
-impl Host for NativeStateHost<'_> {
-    fn log(&self, level: Level, message: &str) {
-        self.host.log(level, message);
-    }
+/// Implements [`Host`] for a kind's native services by forwarding to their `host`
+/// field (a [`NativeHost`]).
+macro_rules! forward_host {
+    ($t:ty) => {
+        impl Host for $t {
+            fn log(&self, level: Level, message: &str) {
+                self.host.log(level, message);
+            }
 
-    fn keccak256(&self, data: &[u8]) -> [u8; 32] {
-        self.host.keccak256(data)
-    }
+            fn keccak256(&self, data: &[u8]) -> [u8; 32] {
+                self.host.keccak256(data)
+            }
 
-    fn secp256k1_recover(&self, msg: &[u8; 32], sig: &[u8; 64], recid: u8) -> Option<[u8; 20]> {
-        self.host.secp256k1_recover(msg, sig, recid)
-    }
+            fn secp256k1_recover(
+                &self,
+                msg: &[u8; 32],
+                sig: &[u8; 64],
+                recid: u8,
+            ) -> Option<[u8; 20]> {
+                self.host.secp256k1_recover(msg, sig, recid)
+            }
+        }
+    };
 }
+
+forward_host!(NativeStateHost<'_>);
 
 impl StateHost for NativeStateHost<'_> {
     fn account(&self, address: &Address) -> Option<Account> {
@@ -123,19 +136,7 @@ impl<'a> NativeChainHost<'a> {
     }
 }
 
-impl Host for NativeChainHost<'_> {
-    fn log(&self, level: Level, message: &str) {
-        self.host.log(level, message);
-    }
-
-    fn keccak256(&self, data: &[u8]) -> [u8; 32] {
-        self.host.keccak256(data)
-    }
-
-    fn secp256k1_recover(&self, msg: &[u8; 32], sig: &[u8; 64], recid: u8) -> Option<[u8; 20]> {
-        self.host.secp256k1_recover(msg, sig, recid)
-    }
-}
+forward_host!(NativeChainHost<'_>);
 
 impl molt_abi::imports::ChainHost for NativeChainHost<'_> {
     fn chain(&self, request: &[u8]) -> Vec<u8> {

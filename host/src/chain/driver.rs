@@ -158,6 +158,11 @@ impl Chain {
         lock(&self.head).clone()
     }
 
+    /// The number of the last committed block, without copying the block.
+    pub fn head_number(&self) -> u64 {
+        lock(&self.head).header.number
+    }
+
     /// The environment the next block will execute in.
     pub fn next_env(&self, timestamp: u64) -> BlockEnv {
         let head = lock(&self.head);
@@ -262,7 +267,7 @@ impl Chain {
         value: T,
     ) -> Result<(), ChainError> {
         let _write = lock(&self.write);
-        let head = self.head().header.number;
+        let head = self.head_number();
         if height <= head {
             return Err(ChainError::Schedule { height, head });
         }
@@ -281,7 +286,7 @@ impl Chain {
     /// that are still valid stay pooled. `false` if `number` is not below the head.
     pub fn revert_to(&self, number: u64) -> Result<bool, ChainError> {
         let _write = lock(&self.write);
-        if number >= self.head().header.number {
+        if number >= self.head_number() {
             return Ok(false);
         }
         self.db.revert_to(number)?;

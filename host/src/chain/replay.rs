@@ -40,7 +40,7 @@ impl Chain {
     /// Replays the last `blocks` blocks (at most the chain's length) with `candidate`
     /// and with the module active at each height, on the same states.
     pub fn replay(&self, blocks: u64, candidate: &Executor) -> Result<Replay, ChainError> {
-        let head = self.head().header.number;
+        let head = self.head_number();
         let first = head.saturating_sub(blocks.saturating_sub(1)).max(1);
         let mut state = self.db().state_before(first)?;
         let mut replay = Replay::default();
@@ -112,7 +112,7 @@ impl Chain {
         blocks: u64,
         candidate: &Consensus,
     ) -> Result<ConsensusReplay, ChainError> {
-        let head = self.head().header.number;
+        let head = self.head_number();
         let first = head.saturating_sub(blocks.saturating_sub(1)).max(1);
         let mut replay = ConsensusReplay::default();
         for n in first..=head {

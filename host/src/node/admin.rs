@@ -136,7 +136,7 @@ impl Admin {
             .verifier
             .verify(package, Some(kind), installed.as_ref())
             .map_err(|e| self.refused_by_verifier(e))?;
-        let head = self.chain_handle.head().header.number;
+        let head = self.chain_handle.head_number();
         if height <= head {
             return Err(format!(
                 "activation height {height} is not above the head ({head})"
@@ -249,7 +249,7 @@ impl Admin {
                 "canary": rpc.canary.as_ref().map(|c| json!({"version": info(&c.version.info), "percent": c.percent})),
             }
         });
-        let head = self.chain_handle.head().header.number;
+        let head = self.chain_handle.head_number();
         for (slot, versions) in [
             ("execution", &self.execution),
             ("consensus", &self.consensus),

@@ -69,14 +69,14 @@ impl Queries {
         let db = chain.db();
         // A block is visible once it is the head (committed and flushed), never while
         // it is being written.
-        let head = chain.head().header.number;
+        let head = chain.head_number();
         let fail = |e: &dyn std::fmt::Display| e.to_string();
         match op {
             op::CHAIN_INFO => {
                 let env = chain.next_env(0);
                 Ok(rpc::ok(&ChainInfo {
                     chain_id: chain.config().chain_id,
-                    head: chain.head().header.number,
+                    head,
                     gas_limit: env.gas_limit,
                     next_base_fee: env.base_fee,
                     dev: self.dev,
@@ -210,13 +210,13 @@ impl Queries {
                     let block = chain.mine(timestamp).map_err(|e| fail(&e))?;
                     timestamp = block.header.timestamp + 1;
                 }
-                Ok(rpc::ok(&chain.head().header.number))
+                Ok(rpc::ok(&chain.head_number()))
             }
             op::SNAPSHOT => {
                 let mut snapshots = super::lock(&self.snapshots);
                 snapshots.0 += 1;
                 let id = snapshots.0;
-                snapshots.1.push((id, chain.head().header.number));
+                snapshots.1.push((id, chain.head_number()));
                 Ok(rpc::ok(&id))
             }
             op::REVERT => {
