@@ -16,6 +16,14 @@ use molt_abi::{ABI_VERSION, Budgets, Kind, Manifest};
 use molt_upgrade_proxy::{keys, package};
 use serde_json::json;
 
+/// The upgrade contract, from genesis.
+const UPGRADE_CONTRACT: &str = "0x000000000000000000000000000000006d6f6c74";
+
+/// Calldata of `schedule(bytes32 digest, uint64 height)`.
+fn schedule_calldata(digest_hex: &str, height: u64) -> String {
+    format!("0x2eb9fbb1{digest_hex}{height:064x}")
+}
+
 fn manifest(kind: Kind, name: &str, version: &str) -> Manifest {
     Manifest {
         abi_version: ABI_VERSION,
@@ -367,9 +375,9 @@ fn execution_and_consensus_modules_take_over_at_their_scheduled_heights_and_afte
     };
     let v2 = write("exec-0.2.0.wasm", "0.2.0", Kind::Execution);
 
-    let now = head.to_string();
-    let (ok, out) = molt_module(&["schedule", &v2, "--height", &now], &admin, dir.path());
-    assert!(!ok && out.contains("not above the head"), "{out}");
+    let next = (head + 1).to_string();
+    let (ok, out) = molt_module(&["schedule", &v2, "--height", &next], &admin, dir.path());
+    assert!(!ok && out.contains("must be above the next block"), "{out}");
     let at = (head + 2).to_string();
     let (ok, out) = molt_module(&["schedule", &v2, "--height", &at], &admin, dir.path());
     assert!(ok, "{out}");
@@ -379,6 +387,40 @@ fn execution_and_consensus_modules_take_over_at_their_scheduled_heights_and_afte
         "the gate replayed the chain: {out}"
     );
     assert!(scheduled["gate"]["mismatch"].is_null());
+    // The schedule is a transaction on the chain: from the authority (the first dev
+    // account), to the upgrade contract, which logged the digest and the height.
+    let tx = &scheduled["announcement"]["transaction"];
+    let receipt = node.ok("eth_getTransactionReceipt", json!([tx]));
+    assert_eq!(receipt["status"], "0x1", "{receipt}");
+    assert_eq!(
+        receipt["from"].as_str().unwrap(),
+        common::ACCOUNT0.to_lowercase()
+    );
+    assert_eq!(receipt["to"], UPGRADE_CONTRACT);
+    assert_eq!(receipt["logs"][0]["address"], UPGRADE_CONTRACT);
+    assert_eq!(
+        receipt["logs"][0]["topics"][1].as_str().unwrap(),
+        format!("0x{}", scheduled["scheduled"]["digest"].as_str().unwrap())
+    );
+    assert_eq!(common::quantity(&receipt["blockNumber"]), head + 1);
+    // Anyone else is refused by the contract, in the words every client shows.
+    let calldata = schedule_calldata(
+        scheduled["scheduled"]["digest"].as_str().unwrap(),
+        head + 50,
+    );
+    let refused = node.err(
+        "eth_estimateGas",
+        json!([{"from": common::ACCOUNT1, "to": UPGRADE_CONTRACT, "data": calldata}]),
+    );
+    assert_eq!(refused["code"], 3, "{refused}");
+    assert!(
+        refused["message"]
+            .as_str()
+            .unwrap()
+            .contains("molt: not an upgrade authority"),
+        "{refused}"
+    );
+    let activation = head + 2;
 
     let status = |admin: &str| -> serde_json::Value {
         let (ok, out) = molt_module(&["status"], admin, dir.path());
@@ -390,10 +432,10 @@ fn execution_and_consensus_modules_take_over_at_their_scheduled_heights_and_afte
     for _ in 0..3 {
         mined.push(send(&node));
     }
-    assert!(mined.iter().any(|b| *b >= head + 2), "{mined:?}");
+    assert!(mined.iter().any(|b| *b >= activation), "{mined:?}");
     let s = status(&admin);
     assert_eq!(s["execution"]["active"]["version"], "0.2.0", "{s}");
-    assert_eq!(s["execution"]["active"]["since"], head + 2);
+    assert_eq!(s["execution"]["active"]["since"], activation);
 
     // A module that computes something else is refused by the replay.
     let wrong = {
@@ -423,20 +465,24 @@ fn execution_and_consensus_modules_take_over_at_their_scheduled_heights_and_afte
     };
     let (ok, out) = molt_module(&["deploy", &consensus], &admin, dir.path());
     assert!(!ok && out.contains("molt module schedule"), "{out}");
-    // Consensus changes at a height too, after its decisions on recent blocks were
-    // replayed and found identical.
-    let head = common::quantity(&node.ok("eth_blockNumber", json!([])));
-    let at = (head + 1).to_string();
-    let (ok, out) = molt_module(
-        &["schedule", &consensus, "--height", &at],
-        &admin,
-        dir.path(),
-    );
+    // Consensus changes at a height too. Staged first (its decisions on recent blocks
+    // replayed and found identical), then announced by hand, as any wallet or `cast
+    // send` would: the authority's transaction names the package by its digest.
+    let (ok, out) = molt_module(&["stage", &consensus], &admin, dir.path());
     assert!(ok, "{out}");
-    let scheduled: serde_json::Value = serde_json::from_str(&out).unwrap();
-    assert!(
-        scheduled["gate"]["decisions"].as_u64().unwrap() >= 3,
-        "{out}"
+    let staged: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(staged["gate"]["decisions"].as_u64().unwrap() >= 3, "{out}");
+    let head = common::quantity(&node.ok("eth_blockNumber", json!([])));
+    let calldata = schedule_calldata(staged["staged"]["digest"].as_str().unwrap(), head + 2);
+    let hash = node.ok(
+        "eth_sendTransaction",
+        json!([{"from": common::ACCOUNT0, "to": UPGRADE_CONTRACT, "data": calldata}]),
+    );
+    let r = node.wait_for("eth_getTransactionReceipt", json!([hash]));
+    assert_eq!(r["status"], "0x1", "{r}");
+    assert_eq!(
+        status(&admin)["consensus"]["schedule"][1]["height"],
+        head + 2
     );
     send(&node);
     assert_eq!(status(&admin)["consensus"]["active"]["version"], "9.0.0");
@@ -448,6 +494,7 @@ fn execution_and_consensus_modules_take_over_at_their_scheduled_heights_and_afte
     let s = status(&admin);
     assert_eq!(s["execution"]["active"]["version"], "0.2.0", "{s}");
     assert_eq!(s["consensus"]["active"]["version"], "9.0.0", "{s}");
+    assert_eq!(s["unresolved"], json!([]), "{s}");
     send(&node);
     node.stop();
 }

@@ -5,8 +5,9 @@
 //! - **p99 across swaps**: latency of `eth_blockNumber` calls from client threads in
 //!   steady state, then while the slot swaps between two versions every few
 //!   milliseconds;
-//! - **gate**: what the admin API's gate costs (the sample requests on the active
-//!   version and on the candidate).
+//! - **gate**: what the rpc gate costs on an idle node (the fixed requests on the
+//!   active version and on the candidate, plus the 50 ms it listens for live traffic
+//!   to shadow before it calls the node idle).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -19,7 +20,6 @@ use crate::chain::driver::{Chain, ChainConfig};
 use crate::consensus::Consensus;
 use crate::execution::Executor;
 use crate::http::RpcHandler;
-use crate::node::admin::{Admin, AdminParts};
 use crate::node::audit::Audit;
 use crate::node::metrics::Metrics;
 use crate::node::producer::Wake;
@@ -185,24 +185,16 @@ pub fn run(calls: usize, swaps: usize) -> anyhow::Result<SwapFigures> {
     let mut steady = measure(false)?;
     let mut swapping = measure(true)?;
 
-    let admin = Admin::new(AdminParts {
-        runtime: runtime.clone(),
-        verifier: molt_upgrade_proxy::package::Verifier::default(),
-        rpc: slot.clone(),
-        queries: queries.clone(),
-        chain,
-        files,
-        audit: Audit::new(db),
-        execution: Vec::new(),
-        consensus: Vec::new(),
-        sample: Arc::new(Sample::default()),
-        metrics: Arc::new(Metrics::default()),
-    });
     let candidate = RpcEngine::Wasm(load()?);
     let started = Instant::now();
-    admin
-        .gate(&slot.active().module, &candidate)
-        .map_err(anyhow::Error::msg)?;
+    crate::node::gate::rpc(
+        &queries,
+        &Sample::default(),
+        &slot.active().module,
+        &candidate,
+        &Default::default(),
+    )
+    .map_err(anyhow::Error::msg)?;
     let gate_ms = started.elapsed().as_secs_f64() * 1e3;
 
     Ok(SwapFigures {

@@ -5,7 +5,7 @@
 //! seals its hash with the node's ed25519 key and commits everything in one batch;
 //! a restart resumes from the last committed block.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use alloy_eips::eip1559::BaseFeeParams;
 use alloy_primitives::{Address, B256, Bytes, U256};
@@ -18,6 +18,7 @@ use molt_abi::rpc::CallRequest;
 use molt_abi::consensus::{Candidate, Head, ProposeInput, ValidateInput, Verdict};
 
 use super::pool::{Pool, PoolError, PoolTx, Rules};
+use super::upgrades::{self, ModuleStore, Schedule, UPGRADE_ADDRESS, Upgrade};
 use super::{ChainError, SealedBlock, build_block};
 use crate::consensus::Consensus;
 use crate::execution::Executor;
@@ -39,6 +40,9 @@ pub struct ChainConfig {
     pub coinbase: Address,
     /// Genesis timestamp, seconds.
     pub genesis_timestamp: u64,
+    /// Who may schedule module upgrades: written into the upgrade contract's storage
+    /// at genesis (see [`upgrades`](super::upgrades)).
+    pub upgrade_authorities: Vec<Address>,
 }
 
 impl ChainConfig {
@@ -51,6 +55,7 @@ impl ChainConfig {
             initial_base_fee: 1_000_000_000,
             coinbase: Address::ZERO,
             genesis_timestamp: 0,
+            upgrade_authorities: Vec::new(),
         }
     }
 }
@@ -58,11 +63,9 @@ impl ChainConfig {
 /// The chain.
 pub struct Chain {
     db: Db,
-    /// The execution module by the first height it runs: block `h` is executed by the
-    /// entry with the greatest key ≤ `h`, whenever it is executed.
-    executors: Schedule<Executor>,
-    /// The consensus module by the first height it decides, like `executors`.
-    consensuses: Schedule<Consensus>,
+    /// The execution and consensus modules in force at each height: block `h` is
+    /// executed and decided by them, whenever that happens.
+    schedule: Schedule,
     config: ChainConfig,
     seal_key: SigningKey,
     pool: Mutex<Pool>,
@@ -94,7 +97,9 @@ impl Chain {
         let head = match db.head()? {
             Some(number) => load_block(&db, number)?,
             None => {
-                let accounts: Vec<AccountChange> = alloc
+                let (upgrades, upgrades_code) =
+                    super::upgrades::genesis_account(&config.upgrade_authorities);
+                let mut accounts: Vec<AccountChange> = alloc
                     .iter()
                     .map(|(address, balance)| AccountChange {
                         address: *address,
@@ -106,6 +111,8 @@ impl Chain {
                         ..AccountChange::default()
                     })
                     .collect();
+                accounts.push(upgrades);
+                let codes = [upgrades_code];
                 let env = BlockEnv {
                     spec: config.spec.clone(),
                     chain_id: config.chain_id,
@@ -117,7 +124,7 @@ impl Chain {
                     ..BlockEnv::default()
                 };
                 let mut post = db.snapshot()?;
-                post.apply(&accounts, &[]);
+                post.apply(&accounts, &codes);
                 let genesis = super::assemble(
                     None,
                     &env,
@@ -127,20 +134,57 @@ impl Chain {
                     post.state_root(),
                 );
                 let seal = seal(&seal_key, &genesis.hash);
-                db.commit_block(&genesis, &seal, &accounts, &[])?;
+                db.commit_block(&genesis, &seal, &accounts, &codes)?;
                 genesis
             }
         };
         Ok(Chain {
             db,
-            executors: std::sync::RwLock::new([(0, executor)].into()),
-            consensuses: std::sync::RwLock::new([(0, consensus)].into()),
+            schedule: Schedule::new(executor, consensus),
             config,
             seal_key,
             pool: Mutex::new(Pool::new()),
             head: Mutex::new(head),
             write: Mutex::new(()),
         })
+    }
+
+    /// Lets the chain run the modules its upgrade announcements name, from `store`,
+    /// and reads the announcements of its history (after a restart, block h is
+    /// re-executed with the versions in force at h).
+    pub fn with_module_store(mut self, store: Arc<dyn ModuleStore>) -> Result<Self, ChainError> {
+        self.schedule.set_store(store);
+        let head = self.head_number();
+        for number in 1..=head {
+            let header = self.db.header(number)?;
+            let has_logs = header.is_some_and(|h| {
+                h.logs_bloom
+                    .contains_input(alloy_primitives::BloomInput::Raw(
+                        UPGRADE_ADDRESS.as_slice(),
+                    ))
+            });
+            if has_logs {
+                for a in upgrades::announcements(&load_block(&self.db, number)?) {
+                    self.schedule.announce(a);
+                }
+            }
+        }
+        Ok(self)
+    }
+
+    /// The upgrade announcements on the chain, in order, with their modules (or why
+    /// this node cannot run them yet).
+    pub fn upgrades(&self) -> Vec<Upgrade> {
+        self.schedule.upgrades()
+    }
+
+    /// Whether `who` may schedule module upgrades (the upgrade contract's storage).
+    pub fn is_upgrade_authority(&self, who: &Address) -> Result<bool, ChainError> {
+        use crate::state::StateView;
+        Ok(!self
+            .db
+            .storage(&UPGRADE_ADDRESS, &upgrades::authority_slot(who))?
+            .is_zero())
     }
 
     /// The database.
@@ -227,59 +271,19 @@ impl Chain {
             gas_price: request.gas_price,
         };
         Ok(self
-            .executor_at(input.env.number)
-            .execute_call(std::sync::Arc::new(self.db.clone()), &input)?)
+            .executor_at(input.env.number)?
+            .execute_call(Arc::new(self.db.clone()), &input)?)
     }
 
-    /// The execution module that executes block `height`.
-    pub fn executor_at(&self, height: u64) -> Executor {
-        at(&self.executors, height).unwrap_or(Executor::Native)
+    /// The execution module that executes block `height`; an error if an upgrade in
+    /// force there names a module this node cannot run.
+    pub fn executor_at(&self, height: u64) -> Result<Executor, ChainError> {
+        Ok(self.schedule.executor_at(height)?)
     }
 
     /// The consensus module that decides (seals and validates) block `height`.
-    pub fn consensus_at(&self, height: u64) -> Consensus {
-        at(&self.consensuses, height).unwrap_or(Consensus::Native)
-    }
-
-    /// Has `consensus` decide every block from `height` on; refused unless `height` is
-    /// above the head.
-    pub fn schedule_consensus(&self, height: u64, consensus: Consensus) -> Result<(), ChainError> {
-        self.schedule_above_head(&self.consensuses, height, consensus)
-    }
-
-    /// A consensus schedule recorded before a restart (any height).
-    pub fn restore_consensus(&self, height: u64, consensus: Consensus) {
-        insert(&self.consensuses, height, consensus);
-    }
-
-    /// Has `executor` execute every block from `height` on. Refused unless `height` is
-    /// above the head: a block's executor never changes after it was produced.
-    pub fn schedule_executor(&self, height: u64, executor: Executor) -> Result<(), ChainError> {
-        self.schedule_above_head(&self.executors, height, executor)
-    }
-
-    /// Inserts into `schedule` at `height`, which must be above the head; holding the
-    /// write lock, so no block is produced in between.
-    fn schedule_above_head<T>(
-        &self,
-        schedule: &Schedule<T>,
-        height: u64,
-        value: T,
-    ) -> Result<(), ChainError> {
-        let _write = lock(&self.write);
-        let head = self.head_number();
-        if height <= head {
-            return Err(ChainError::Schedule { height, head });
-        }
-        insert(schedule, height, value);
-        Ok(())
-    }
-
-    /// Like [`schedule_executor`](Self::schedule_executor) for a schedule recorded
-    /// before a restart: any height, the past included (re-execution of old blocks
-    /// uses the version active at their height).
-    pub fn restore_executor(&self, height: u64, executor: Executor) {
-        insert(&self.executors, height, executor);
+    pub fn consensus_at(&self, height: u64) -> Result<Consensus, ChainError> {
+        Ok(self.schedule.consensus_at(height)?)
     }
 
     /// Removes every block above `number`, undoing their state; pooled transactions
@@ -290,6 +294,7 @@ impl Chain {
             return Ok(false);
         }
         self.db.revert_to(number)?;
+        self.schedule.revert_to(number);
         *lock(&self.head) = load_block(&self.db, number)?;
         lock(&self.pool).prune(&self.db)?;
         Ok(true)
@@ -309,7 +314,7 @@ impl Chain {
     pub fn tick(&self, now: u64, block_time: u64) -> Result<Option<SealedBlock>, ChainError> {
         let pending = lock(&self.pool).pending(&self.db)?;
         let head = self.head().header;
-        let proposal = self.consensus_at(head.number + 1).propose(&ProposeInput {
+        let proposal = self.consensus_at(head.number + 1)?.propose(&ProposeInput {
             now,
             block_time,
             head: Head {
@@ -340,7 +345,7 @@ impl Chain {
     /// Whether block `number` is a valid child of its parent, sealed by this node's
     /// key, according to the consensus module.
     pub fn validate(&self, number: u64) -> Result<Verdict, ChainError> {
-        self.validate_with(number, &self.consensus_at(number))
+        self.validate_with(number, &self.consensus_at(number)?)
     }
 
     /// [`validate`](Self::validate) with a given consensus module.
@@ -381,7 +386,7 @@ impl Chain {
         let parent = self.head();
         let (block, output) = build_block(
             &self.db,
-            &self.executor_at(env.number),
+            &self.executor_at(env.number)?,
             Some(&parent),
             env,
             candidates,
@@ -391,6 +396,9 @@ impl Chain {
             .commit_block(&block, &seal, &output.accounts, &output.codes)?;
         // Durable before anyone hears of it: readers see blocks up to the head only.
         self.db.flush()?;
+        for a in upgrades::announcements(&block) {
+            self.schedule.announce(a);
+        }
         {
             let mut pool = lock(&self.pool);
             // Drop what the block found invalid; keep what only did not fit this block
@@ -437,21 +445,6 @@ fn load_block(db: &Db, number: u64) -> Result<SealedBlock, ChainError> {
         senders: db.senders(number)?.ok_or_else(|| missing("senders"))?,
         receipts: db.receipts(number)?.ok_or_else(|| missing("receipts"))?,
     })
-}
-
-type Schedule<T> = std::sync::RwLock<std::collections::BTreeMap<u64, T>>;
-
-/// The entry of `schedule` in force at `height`.
-fn at<T: Clone>(schedule: &Schedule<T>, height: u64) -> Option<T> {
-    let s = schedule.read().unwrap_or_else(|p| p.into_inner());
-    s.range(..=height).next_back().map(|(_, v)| v.clone())
-}
-
-fn insert<T>(schedule: &Schedule<T>, height: u64, value: T) {
-    schedule
-        .write()
-        .unwrap_or_else(|p| p.into_inner())
-        .insert(height, value);
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

@@ -9,6 +9,7 @@
 pub mod driver;
 pub mod pool;
 pub mod replay;
+pub mod upgrades;
 
 use std::sync::Arc;
 
@@ -51,14 +52,9 @@ pub enum ChainError {
     /// The state could not be read.
     #[error(transparent)]
     State(#[from] crate::state::StateError),
-    /// A module change scheduled at a height already produced.
-    #[error("activation height {height} is not above the head ({head})")]
-    Schedule {
-        /// The requested height.
-        height: u64,
-        /// The head.
-        head: u64,
-    },
+    /// An upgrade in force at this height names a module this node cannot run.
+    #[error(transparent)]
+    Missing(#[from] upgrades::Missing),
     /// The module included a transaction the host cannot decode.
     #[error("included transaction does not decode: {0}")]
     Decode(String),

@@ -71,7 +71,7 @@ impl Chain {
                 let (out, stats) = e.execute_block_raw(pre.clone(), &input)?;
                 Ok((out, t.elapsed(), stats.map_or(0, |s| s.peak_memory)))
             };
-            let (active_out, active_t, active_mem) = run(&self.executor_at(n))?;
+            let (active_out, active_t, active_mem) = run(&self.executor_at(n)?)?;
             let (cand_out, cand_t, cand_mem) = run(candidate)?;
             replay.blocks += 1;
             replay.active_ms += ms(active_t);
@@ -116,7 +116,7 @@ impl Chain {
         let first = head.saturating_sub(blocks.saturating_sub(1)).max(1);
         let mut replay = ConsensusReplay::default();
         for n in first..=head {
-            let active = self.consensus_at(n);
+            let active = self.consensus_at(n)?;
             let (a, c) = (
                 self.validate_with(n, &active)?,
                 self.validate_with(n, candidate)?,

@@ -61,6 +61,15 @@ pub(super) struct DevArgs {
     /// Address for the admin API.
     #[arg(long = "admin.addr", default_value = "127.0.0.1")]
     admin_addr: IpAddr,
+    /// An address allowed to schedule execution and consensus upgrades on a new chain
+    /// (repeatable; default: the first dev account). Written into the upgrade
+    /// contract at genesis.
+    #[arg(long = "upgrade.authority")]
+    upgrade_authority: Vec<alloy_primitives::Address>,
+    /// The gate refuses a candidate whose p99 is over this many times the active
+    /// version's (for latencies above 50 ms), besides the +200 ms rule.
+    #[arg(long = "gate.p99-ratio", default_value_t = 2.0)]
+    gate_p99_ratio: f64,
 }
 
 const WEI_PER_ETH: u128 = 1_000_000_000_000_000_000;
@@ -86,8 +95,12 @@ pub(super) fn run(args: DevArgs) -> anyhow::Result<ExitCode> {
     } else {
         args.datadir.clone()
     };
+    if args.gate_p99_ratio.is_nan() || args.gate_p99_ratio < 1.0 {
+        anyhow::bail!("--gate.p99-ratio must be at least 1");
+    }
     let chain = ChainConfig {
         chain_id: args.chain_id,
+        upgrade_authorities: args.upgrade_authority.clone(),
         ..ChainConfig::dev()
     };
     let balance = U256::from(args.balance) * U256::from(WEI_PER_ETH);
@@ -121,6 +134,10 @@ pub(super) fn run(args: DevArgs) -> anyhow::Result<ExitCode> {
         accounts: args.accounts,
         balance,
         admin,
+        budget: crate::node::gate::Budget {
+            p99_ratio: args.gate_p99_ratio,
+            ..Default::default()
+        },
     })?;
     banner(&node, &args, &datadir)?;
     wait_for_shutdown()?;
@@ -175,6 +192,23 @@ fn banner(node: &Node, args: &DevArgs, datadir: &std::path::Path) -> anyhow::Res
         n => format!("a block every {n} s"),
     };
     writeln!(out, "\nEngine:    {engine}\nMining:    {mining}")?;
+    let authorities: std::collections::BTreeSet<String> = node
+        .accounts()
+        .iter()
+        .map(|s| s.address())
+        .chain(args.upgrade_authority.iter().copied())
+        .filter(|a| node.chain().is_upgrade_authority(a).unwrap_or(false))
+        .map(|a| a.to_string())
+        .collect();
+    writeln!(
+        out,
+        "Upgrades:  contract {}, authority {}",
+        crate::chain::upgrades::UPGRADE_ADDRESS,
+        match authorities.is_empty() {
+            true => "not a dev account".to_string(),
+            false => Vec::from_iter(authorities).join(", "),
+        }
+    )?;
     let data = if args.ephemeral {
         format!("{} (ephemeral)", datadir.display())
     } else {

@@ -36,8 +36,18 @@ pub(super) enum ModuleCommand {
     /// Deploy a signed module to a running node through its admin API: verified,
     /// gated on sample requests, then active (or a canary).
     Deploy(DeployArgs),
-    /// Have a signed execution module execute every block from a height on (after a
-    /// replay of recent blocks with it).
+    /// Stage a signed execution or consensus module on a running node: verified,
+    /// gated on a replay of recent blocks, kept. An upgrade announcement naming its
+    /// digest (`schedule(bytes32,uint64)` on the upgrade contract) then activates it.
+    Stage {
+        /// The signed module.
+        module: PathBuf,
+        #[command(flatten)]
+        admin: AdminArgs,
+    },
+    /// Stage a signed execution or consensus module, then announce on the chain (a
+    /// transaction from an upgrade authority the node holds) that it handles every
+    /// block from a height on.
     Schedule {
         /// The signed module.
         module: PathBuf,
@@ -174,6 +184,18 @@ pub(super) fn run(cmd: ModuleCommand) -> anyhow::Result<ExitCode> {
                 &args.admin,
                 "molt_deployModule",
                 serde_json::json!([format!("0x{}", hex::encode(wasm)), canary]),
+            )
+        }
+        ModuleCommand::Stage {
+            module,
+            admin: args,
+        } => {
+            let wasm =
+                std::fs::read(&module).with_context(|| format!("reading {}", module.display()))?;
+            admin(
+                &args,
+                "molt_stageModule",
+                serde_json::json!([format!("0x{}", hex::encode(wasm))]),
             )
         }
         ModuleCommand::Schedule {

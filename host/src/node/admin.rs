@@ -7,15 +7,18 @@
 //! - `molt_deployModule [wasmHex, canaryPercent?]` → verify, load, gate, then activate
 //!   (or start a canary);
 //! - `molt_rollback [slot]`, `molt_promoteCanary [slot]`, `molt_abortCanary [slot]`;
-//! - `molt_scheduleModule [wasmHex, height]` → verify, replay recent blocks with it
-//!   (identical outputs required), then have it handle every block from `height` on.
+//! - `molt_stageModule [wasmHex]` → verify an execution or consensus module, replay
+//!   recent blocks with it (identical outputs required) and keep it, ready for an
+//!   upgrade announcement that names its digest;
+//! - `molt_scheduleModule [wasmHex, height]` → stage it, then announce it on the chain
+//!   (the upgrade transaction, signed by an upgrade authority whose key the node holds)
+//!   to handle every block from `height` on.
 //!
 //! Only the `rpc` slot swaps at a node-local moment. `execution` and `consensus` change
-//! at a block height, so block h is executed and decided by the same code wherever and
-//! whenever that happens.
+//! at a block height written on the chain ([`crate::chain::upgrades`]), so block h is
+//! executed and decided by the same code wherever and whenever that happens.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use molt_abi::Kind;
 use molt_abi::interface::MIGRATE_EXPORT;
@@ -24,34 +27,18 @@ use molt_upgrade_proxy::router::{Version, VersionInfo};
 use serde_json::{Value, json};
 
 use super::audit::{Audit, describe};
+use super::gate::{self, Budget};
 use super::metrics::Metrics;
+use super::producer::Wake;
 use super::rpc::{RpcEngine, RpcSlot, Sample};
 use super::slots::SlotFiles;
+use super::staging::Staging;
 use crate::chain::driver::Chain;
-use crate::consensus::Consensus;
-use crate::execution::Executor;
+use crate::chain::upgrades::Staged;
 use crate::http::RpcHandler;
 use crate::runtime::{CallError, Grants, Runtime};
 use crate::services::ChainService;
-
-/// Requests every rpc candidate must answer before it takes traffic, besides the
-/// recent live requests in the [`Sample`]: no trap, memory and latency within budget
-/// of the active version's.
-const GATE_SAMPLE: &[&str] = &[
-    r#"{"jsonrpc":"2.0","id":1,"method":"web3_clientVersion"}"#,
-    r#"{"jsonrpc":"2.0","id":2,"method":"eth_chainId"}"#,
-    r#"{"jsonrpc":"2.0","id":3,"method":"eth_blockNumber"}"#,
-    r#"{"jsonrpc":"2.0","id":4,"method":"eth_getBlockByNumber","params":["latest",true]}"#,
-    r#"[{"jsonrpc":"2.0","id":5,"method":"eth_gasPrice"},{"jsonrpc":"2.0","id":6,"method":"eth_syncing"}]"#,
-];
-
-/// How many recent blocks the execution and consensus gates replay.
-const REPLAY_BLOCKS: u64 = 16;
-
-/// The gate's red lines: memory at most 150% of the active version's peak, p99 at
-/// most the active p99 + 200 ms.
-const MEMORY_RATIO: f64 = 1.5;
-const LATENCY_SLACK: Duration = Duration::from_millis(200);
+use crate::signer::Signer;
 
 /// What the admin API works on.
 pub struct AdminParts {
@@ -67,16 +54,22 @@ pub struct AdminParts {
     pub chain: Arc<Chain>,
     /// Where deployed packages and slot choices are kept.
     pub files: SlotFiles,
+    /// Loads staged execution and consensus packages.
+    pub staging: Arc<Staging>,
     /// The audit log.
     pub audit: Audit,
-    /// Execution versions by activation height (0: the built-in).
-    pub execution: Vec<(u64, VersionInfo)>,
-    /// Consensus versions by activation height (0: the built-in).
-    pub consensus: Vec<(u64, VersionInfo)>,
+    /// The built-in execution and consensus versions (in force from genesis).
+    pub builtins: [VersionInfo; 2],
+    /// The node's unlocked accounts (one may be an upgrade authority).
+    pub accounts: Vec<Signer>,
+    /// Wakes the block producer when an announcement is pooled.
+    pub wake: Arc<Wake>,
     /// Recent live requests, replayed by the rpc gate.
     pub sample: Arc<Sample>,
     /// The router's counters.
     pub metrics: Arc<Metrics>,
+    /// The gate's red lines.
+    pub budget: Budget,
 }
 
 /// The admin API's handler.
@@ -86,14 +79,15 @@ pub struct Admin {
     rpc: Arc<RpcSlot>,
     chain: Arc<dyn ChainService>,
     files: SlotFiles,
+    staging: Arc<Staging>,
     audit: Audit,
     chain_handle: Arc<Chain>,
-    /// Execution versions by activation height (0: the built-in).
-    execution: std::sync::Mutex<Vec<(u64, VersionInfo)>>,
-    /// Consensus versions by activation height.
-    consensus: std::sync::Mutex<Vec<(u64, VersionInfo)>>,
+    builtins: [VersionInfo; 2],
+    accounts: Vec<Signer>,
+    wake: Arc<Wake>,
     sample: Arc<Sample>,
     metrics: Arc<Metrics>,
+    budget: Budget,
 }
 
 impl Admin {
@@ -105,119 +99,102 @@ impl Admin {
             rpc: parts.rpc,
             chain: parts.queries,
             files: parts.files,
+            staging: parts.staging,
             audit: parts.audit,
             chain_handle: parts.chain,
-            execution: std::sync::Mutex::new(parts.execution),
-            consensus: std::sync::Mutex::new(parts.consensus),
+            builtins: parts.builtins,
+            accounts: parts.accounts,
+            wake: parts.wake,
             sample: parts.sample,
             metrics: parts.metrics,
+            budget: parts.budget,
         }
     }
 
-    /// Has a signed execution module take over at block `height`, after replaying the
-    /// last blocks with it: its outputs must be identical to the active module's, its
-    /// memory within 150% and its slowest block within 200 ms of the active one's.
-    fn schedule(&self, wasm: &[u8], height: u64) -> Result<Value, String> {
+    /// The versions of `kind` the chain knows: the built-in (from genesis), then each
+    /// announced one this node can run, as `(activation height, version)`.
+    fn versions(&self, kind: Kind) -> Vec<(u64, VersionInfo)> {
+        let builtin = match kind {
+            Kind::Consensus => &self.builtins[1],
+            _ => &self.builtins[0],
+        };
+        let mut versions = vec![(0, builtin.clone())];
+        for u in self.chain_handle.upgrades() {
+            if let Ok(m) = &u.module
+                && m.kind() == kind
+            {
+                versions.push((u.announcement.height, m.info().clone()));
+            }
+        }
+        versions
+    }
+
+    /// Verifies a signed execution or consensus module (no downgrade from the newest
+    /// version the chain knows), replays recent blocks with it and keeps its package:
+    /// from then on an upgrade announcement naming its digest can activate it.
+    fn stage(&self, wasm: &[u8]) -> Result<(Staged, Value), String> {
         let package = Package::parse(wasm.to_vec()).map_err(|e| e.to_string())?;
         let kind = package
             .manifest
             .as_ref()
             .map_or(Kind::Execution, |m| m.kind);
-        let versions = match kind {
-            Kind::Execution => &self.execution,
-            Kind::Consensus => &self.consensus,
-            Kind::Rpc => {
-                return Err("rpc modules swap at once: use `molt module deploy`".into());
-            }
-        };
-        let latest = super::lock(versions).last().map(|(_, i)| i.version.clone());
-        let installed = latest.and_then(|v| semver::Version::parse(&v).ok());
+        if kind == Kind::Rpc {
+            return Err("rpc modules swap at once: use `molt module deploy`".into());
+        }
+        let newest = self
+            .versions(kind)
+            .into_iter()
+            .filter_map(|(_, i)| semver::Version::parse(&i.version).ok())
+            .max();
         let verified = self
             .verifier
-            .verify(package, Some(kind), installed.as_ref())
+            .verify(package, Some(kind), newest.as_ref())
             .map_err(|e| self.refused_by_verifier(e))?;
-        let head = self.chain_handle.head_number();
-        if height <= head {
-            return Err(format!(
-                "activation height {height} is not above the head ({head})"
-            ));
-        }
-        let loaded = self
-            .runtime
-            .load(&verified.manifest, &verified.bytes, &Grants::default())
-            .map_err(|e| e.to_string())?;
-        let chain = &self.chain_handle;
-        let figures = match kind {
-            Kind::Execution => {
-                let candidate = Executor::Wasm(loaded);
-                let figures = self.gated(|| self.execution_gate(&candidate))?;
-                chain
-                    .schedule_executor(height, candidate)
-                    .map_err(|e| e.to_string())?;
-                figures
+        let staged = self.staging.stage(&verified)?;
+        let figures = match &staged {
+            Staged::Execution(candidate, _) => {
+                self.gated(|| gate::execution(&self.chain_handle, candidate, &self.budget))?
             }
-            _ => {
-                let candidate = Consensus::Wasm(loaded);
-                let replay = self.gated(|| {
-                    let replay = chain
-                        .replay_consensus(REPLAY_BLOCKS, &candidate)
-                        .map_err(|e| format!("refused by the gate: replay failed: {e}"))?;
-                    match &replay.mismatch {
-                        Some(m) => Err(format!("refused by the gate: {m}")),
-                        None => Ok(replay),
-                    }
-                })?;
-                chain
-                    .schedule_consensus(height, candidate)
-                    .map_err(|e| e.to_string())?;
-                serde_json::to_value(&replay).map_err(|e| e.to_string())?
+            Staged::Consensus(candidate, _) => {
+                self.gated(|| gate::consensus(&self.chain_handle, candidate))?
             }
-        };
-        let info = VersionInfo {
-            name: verified.manifest.name.clone(),
-            version: verified.manifest.version.clone(),
-            digest: hex::encode(verified.digest),
         };
         self.files
-            .save_package(&info.digest, wasm)
+            .save_package(&staged.info().digest, wasm)
             .map_err(|e| format!("keeping the package: {e}"))?;
-        self.files
-            .add_schedule(&kind.to_string(), height, &info.digest)
-            .map_err(|e| format!("recording the schedule: {e}"))?;
-        super::lock(versions).push((height, info.clone()));
-        Metrics::inc(&self.metrics.scheduled);
-        Ok(json!({
-            "slot": kind.to_string(), "height": height,
-            "scheduled": {"name": info.name, "version": info.version, "digest": info.digest},
-            "gate": figures,
-        }))
+        Metrics::inc(&self.metrics.staged);
+        Ok((staged, figures))
     }
 
-    /// Replays recent blocks with `candidate`: identical outputs, memory within 150%,
-    /// slowest block within 200 ms of the active module's.
-    fn execution_gate(&self, candidate: &Executor) -> Result<Value, String> {
-        let replay = self
-            .chain_handle
-            .replay(REPLAY_BLOCKS, candidate)
-            .map_err(|e| format!("refused by the gate: replay failed: {e}"))?;
-        if let Some(m) = &replay.mismatch {
-            return Err(format!("refused by the gate: {m}"));
-        }
-        if replay.active_peak_memory > 0
-            && replay.candidate_peak_memory as f64 > replay.active_peak_memory as f64 * MEMORY_RATIO
-        {
+    /// Stages a module, then announces on the chain that it handles every block from
+    /// `height` on.
+    fn schedule(&self, wasm: &[u8], height: u64) -> Result<Value, String> {
+        let head = self.chain_handle.head_number();
+        if height <= head + 1 {
             return Err(format!(
-                "refused by the gate: peak memory {} bytes is over 150% of the active version's {}",
-                replay.candidate_peak_memory, replay.active_peak_memory
+                "activation height {height} must be above the next block ({}): the \
+                 announcement itself goes into that block",
+                head + 1
             ));
         }
-        if replay.candidate_max_ms > replay.active_max_ms + LATENCY_SLACK.as_secs_f64() * 1e3 {
-            return Err(format!(
-                "refused by the gate: slowest block {:.1} ms is over the active version's {:.1} ms + 200 ms",
-                replay.candidate_max_ms, replay.active_max_ms
-            ));
-        }
-        serde_json::to_value(&replay).map_err(|e| e.to_string())
+        let (staged, figures) = self.stage(wasm)?;
+        let info = staged.info();
+        let digest: alloy_primitives::B256 =
+            info.digest.parse().map_err(|e| format!("digest: {e}"))?;
+        let announced = super::announce::announce(
+            &self.chain_handle,
+            &self.accounts,
+            &self.wake,
+            &digest,
+            height,
+        )?;
+        Metrics::inc(&self.metrics.scheduled);
+        Ok(json!({
+            "slot": staged.kind().to_string(), "height": height,
+            "scheduled": {"name": info.name, "version": info.version, "digest": info.digest},
+            "announcement": announced,
+            "gate": figures,
+        }))
     }
 
     /// Counts a verifier refusal and words it.
@@ -250,17 +227,29 @@ impl Admin {
             }
         });
         let head = self.chain_handle.head_number();
-        for (slot, versions) in [
-            ("execution", &self.execution),
-            ("consensus", &self.consensus),
-        ] {
-            let versions = super::lock(versions);
-            let active = versions.iter().rev().find(|(h, _)| *h <= head);
-            slots[slot] = json!({
+        for kind in [Kind::Execution, Kind::Consensus] {
+            let versions = self.versions(kind);
+            let active = versions
+                .iter()
+                .filter(|(h, _)| *h <= head)
+                .max_by_key(|(h, _)| *h);
+            slots[kind.to_string()] = json!({
                 "active": active.map(|(h, i)| json!({"name": i.name, "version": i.version, "digest": i.digest, "since": h})),
                 "schedule": versions.iter().map(|(h, i)| json!({"height": h, "name": i.name, "version": i.version, "digest": i.digest})).collect::<Vec<_>>(),
             });
         }
+        // Announcements naming a module this node cannot run: the chain stops at their
+        // height until the package is staged.
+        slots["unresolved"] = self
+            .chain_handle
+            .upgrades()
+            .iter()
+            .filter_map(|u| {
+                let reason = u.module.as_ref().err()?;
+                let a = &u.announcement;
+                Some(json!({"height": a.height, "digest": a.digest, "transaction": a.tx, "reason": reason}))
+            })
+            .collect();
         slots
     }
 
@@ -289,7 +278,15 @@ impl Admin {
             .load(&verified.manifest, &verified.bytes, &Grants::default())
             .map_err(|e| e.to_string())?;
         let candidate = RpcEngine::Wasm(loaded.clone());
-        let figures = self.gated(|| self.gate(&active.module, &candidate))?;
+        let figures = self.gated(|| {
+            gate::rpc(
+                &self.chain,
+                &self.sample,
+                &active.module,
+                &candidate,
+                &self.budget,
+            )
+        })?;
         // The migration hook, once, before the candidate takes traffic.
         let previous = json!({
             "name": active.info.name, "version": active.info.version, "digest": active.info.digest,
@@ -335,68 +332,44 @@ impl Admin {
         }))
     }
 
-    /// Runs the sample on the active version and the candidate; refuses a candidate
-    /// that traps, needs more than 150% of the memory or is 200 ms slower at p99.
-    pub fn gate(&self, active: &RpcEngine, candidate: &RpcEngine) -> Result<Value, String> {
-        let mut requests: Vec<Vec<u8>> =
-            GATE_SAMPLE.iter().map(|r| r.as_bytes().to_vec()).collect();
-        requests.extend(self.sample.bodies());
-        let run = |engine: &RpcEngine| -> Result<(u64, Duration), String> {
-            let mut peak = 0;
-            let mut slowest = Duration::ZERO;
-            for request in &requests {
-                let started = std::time::Instant::now();
-                let (_, stats) = engine.call(&self.chain, request)?;
-                slowest = slowest.max(started.elapsed());
-                peak = peak.max(stats.map_or(0, |s| s.peak_memory));
-            }
-            Ok((peak, slowest))
-        };
-        let (active_mem, active_p99) = run(active).map_err(|e| format!("active version: {e}"))?;
-        let (mem, p99) = run(candidate).map_err(|e| format!("refused by the gate: {e}"))?;
-        let figures = json!({
-            "requests": requests.len(),
-            "peakMemory": mem, "activePeakMemory": active_mem,
-            "p99Ms": p99.as_secs_f64() * 1e3, "activeP99Ms": active_p99.as_secs_f64() * 1e3,
-        });
-        if active_mem > 0 && mem as f64 > active_mem as f64 * MEMORY_RATIO {
-            return Err(format!(
-                "refused by the gate: peak memory {mem} bytes is over 150% of the active \
-                 version's {active_mem}"
-            ));
-        }
-        if p99 > active_p99 + LATENCY_SLACK {
-            return Err(format!(
-                "refused by the gate: p99 {:.1} ms is over the active version's {:.1} ms + 200 ms",
-                p99.as_secs_f64() * 1e3,
-                active_p99.as_secs_f64() * 1e3
-            ));
-        }
-        Ok(figures)
-    }
-
     /// Runs an admin method and records what it changed (or refused) in the audit log.
     fn dispatch(&self, method: &str, params: &[Value]) -> Result<Value, String> {
-        if matches!(method, "molt_deployModule" | "molt_scheduleModule") {
+        if matches!(
+            method,
+            "molt_deployModule" | "molt_scheduleModule" | "molt_stageModule"
+        ) {
             Metrics::inc(&self.metrics.received);
         }
         let result = self.run(method, params);
         let action = match method {
             "molt_deployModule" => "deploy",
             "molt_scheduleModule" => "schedule",
+            "molt_stageModule" => "stage",
             "molt_rollback" => "rollback",
             "molt_promoteCanary" => "promote",
             "molt_abortCanary" => "abort-canary",
             _ => return result,
         };
         let package = match (action, params.first().and_then(Value::as_str)) {
-            ("deploy" | "schedule", Some(h)) => hex::decode(h.trim_start_matches("0x"))
+            ("deploy" | "schedule" | "stage", Some(h)) => hex::decode(h.trim_start_matches("0x"))
                 .map(|w| describe(&w))
                 .unwrap_or(Value::Null),
             _ => Value::Null,
         };
+        // The slot: the package's kind, else the one named (rollback, canary).
+        let slot = package
+            .get("kind")
+            .and_then(Value::as_str)
+            .or_else(|| {
+                params
+                    .first()
+                    .and_then(Value::as_str)
+                    .filter(|_| package.is_null())
+            })
+            .unwrap_or("rpc")
+            .to_string();
         let mut entry = json!({
-            "action": action, "slot": "rpc", "package": package,
+            "action": action, "slot": slot, "package": package,
             "decision": if result.is_ok() { "accepted" } else { "refused" },
         });
         match &result {
@@ -438,6 +411,21 @@ impl Admin {
                     ),
                 };
                 self.deploy(&wasm, canary)
+            }
+            "molt_stageModule" => {
+                let hex = params
+                    .first()
+                    .and_then(Value::as_str)
+                    .ok_or("params: [module as 0x-hex]")?;
+                let wasm = hex::decode(hex.trim_start_matches("0x"))
+                    .map_err(|e| format!("module is not hex: {e}"))?;
+                let (staged, figures) = self.stage(&wasm)?;
+                let i = staged.info();
+                Ok(json!({
+                    "slot": staged.kind().to_string(),
+                    "staged": {"name": i.name, "version": i.version, "digest": i.digest},
+                    "gate": figures,
+                }))
             }
             "molt_scheduleModule" => {
                 let hex = params

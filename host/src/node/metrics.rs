@@ -12,7 +12,7 @@ pub struct Metrics {
     pub rpc_calls: AtomicU64,
     /// Bodies whose call failed (trap, timeout, budget).
     pub rpc_failures: AtomicU64,
-    /// Packages received by the admin API (deploy or schedule).
+    /// Packages received by the admin API (deploy, stage or schedule).
     pub received: AtomicU64,
     /// Packages the verifier refused.
     pub verify_refused: AtomicU64,
@@ -30,7 +30,9 @@ pub struct Metrics {
     pub canary_rolled_back: AtomicU64,
     /// Manual rollbacks.
     pub rollbacks: AtomicU64,
-    /// Versions scheduled at a height.
+    /// Execution and consensus packages staged (verified, gated, kept).
+    pub staged: AtomicU64,
+    /// Upgrade announcements sent (a staged version scheduled at a height).
     pub scheduled: AtomicU64,
 }
 
@@ -55,6 +57,7 @@ impl Metrics {
             "canary_promoted": g(&self.canary_promoted),
             "canary_rolled_back": g(&self.canary_rolled_back),
             "rollbacks": g(&self.rollbacks),
+            "staged": g(&self.staged),
             "scheduled": g(&self.scheduled),
         })
     }

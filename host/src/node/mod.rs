@@ -8,12 +8,15 @@
 //! committed is on disk.
 
 pub mod admin;
+pub mod announce;
 pub mod audit;
+pub mod gate;
 pub mod metrics;
 pub mod producer;
 pub mod queries;
 pub mod rpc;
 pub mod slots;
+pub mod staging;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -66,6 +69,8 @@ pub struct NodeConfig {
     pub balance: U256,
     /// The admin API, if enabled (its `bearer_token` should be set).
     pub admin: Option<HttpConfig>,
+    /// The upgrade gate's red lines.
+    pub budget: gate::Budget,
 }
 
 /// A loaded built-in module, for the start banner.
@@ -152,62 +157,47 @@ impl Node {
         if !resumed && chain_config.genesis_timestamp == 0 {
             chain_config.genesis_timestamp = queries::now();
         }
-        let chain = Arc::new(Chain::open(
-            db,
-            executor,
-            consensus,
-            chain_config,
-            key,
-            &alloc,
-        )?);
-
-        // Versions scheduled before a restart, by activation height: block h is
-        // executed and decided by the versions in force at h, now and after any restart.
+        if chain_config.upgrade_authorities.is_empty() {
+            chain_config.upgrade_authorities =
+                accounts.iter().take(1).map(Signer::address).collect();
+        }
+        // Upgrades announced on the chain name packages staged in `<datadir>/modules`:
+        // block h is executed and decided by the versions in force at h, now and after
+        // any restart.
         let files = slots::SlotFiles::new(datadir);
-        let mut schedules = Vec::new();
-        for kind in [molt_abi::Kind::Execution, molt_abi::Kind::Consensus] {
-            let builtin = modules
+        let staging = Arc::new(staging::Staging::new(
+            files.clone(),
+            verifier.clone(),
+            runtime.clone(),
+        ));
+        let chain = Arc::new(
+            Chain::open(db, executor, consensus, chain_config, key, &alloc)?
+                .with_module_store(staging.clone())?,
+        );
+        let builtin_info = |kind| -> anyhow::Result<VersionInfo> {
+            let b = modules
                 .iter()
                 .find(|m| m.kind == kind)
                 .context("the built-in modules were loaded")?;
-            let mut versions = vec![(
-                0,
-                VersionInfo {
-                    name: builtin.name.into(),
-                    version: builtin.version.into(),
-                    digest: builtin.digest.clone(),
-                },
-            )];
-            for (height, digest) in files.schedule(&kind.to_string())? {
-                let verified = verifier
-                    .verify(Package::parse(files.package(&digest)?)?, Some(kind), None)
-                    .with_context(|| format!("the {kind} module scheduled at {height}"))?;
-                let loaded =
-                    runtime.load(&verified.manifest, &verified.bytes, &Grants::default())?;
-                match kind {
-                    molt_abi::Kind::Execution => {
-                        chain.restore_executor(height, Executor::Wasm(loaded))
-                    }
-                    _ => chain.restore_consensus(height, Consensus::Wasm(loaded)),
-                }
-                versions.push((
-                    height,
-                    VersionInfo {
-                        name: verified.manifest.name.clone(),
-                        version: verified.manifest.version.clone(),
-                        digest,
-                    },
-                ));
-            }
-            schedules.push(versions);
-        }
-        let consensus_versions = schedules.pop().unwrap_or_default();
-        let execution_versions = schedules.pop().unwrap_or_default();
+            Ok(VersionInfo {
+                name: b.name.into(),
+                version: b.version.into(),
+                digest: b.digest.clone(),
+            })
+        };
+        let builtins = [
+            builtin_info(molt_abi::Kind::Execution)?,
+            builtin_info(molt_abi::Kind::Consensus)?,
+        ];
 
         let wake = Arc::new(Wake::default());
         let producer = Producer::start(chain.clone(), config.block_time, wake.clone())?;
-        let queries: Arc<dyn crate::services::ChainService> =
-            Arc::new(Queries::new(chain.clone(), accounts.clone(), true, wake));
+        let queries: Arc<dyn crate::services::ChainService> = Arc::new(Queries::new(
+            chain.clone(),
+            accounts.clone(),
+            true,
+            wake.clone(),
+        ));
         let rpc_slot = Arc::new(rpc::RpcSlot::new(Version {
             info: VersionInfo {
                 name: rpc_info.name.into(),
@@ -257,11 +247,14 @@ impl Node {
                     queries,
                     chain: chain.clone(),
                     files,
+                    staging,
                     audit: audit::Audit::new(chain.db().clone()),
-                    execution: execution_versions,
-                    consensus: consensus_versions,
+                    builtins,
+                    accounts: accounts.clone(),
+                    wake,
                     sample,
                     metrics,
+                    budget: config.budget,
                 });
                 Some(
                     crate::http::serve(http.clone(), Arc::new(handler))

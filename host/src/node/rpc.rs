@@ -3,6 +3,8 @@
 //! with the node's chain queries. The call holds its lease on that version to the end.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender};
 
 use super::audit::Audit;
 use super::metrics::Metrics;
@@ -52,14 +54,16 @@ impl RpcEngine {
     }
 }
 
-/// A sample of recent read-only requests, which the gate replays on a candidate (its
-/// answers are discarded). One request in [`Sample::EVERY`] is kept, up to
-/// [`Sample::SIZE`]; anything that could write (sending transactions, dev methods,
-/// signing) never is.
+/// Read-only requests for the gate, which runs them on a candidate (its answers are
+/// discarded): a sample of recent ones — one request in [`Sample::EVERY`] is kept, up to
+/// [`Sample::SIZE`] — and, while a gate holds a [`Tap`], a copy of every live one.
+/// Anything that could write (sending transactions, dev methods, signing) never is.
 #[derive(Debug, Default)]
 pub struct Sample {
     bodies: std::sync::Mutex<std::collections::VecDeque<Vec<u8>>>,
-    seen: std::sync::atomic::AtomicU64,
+    seen: AtomicU64,
+    tapping: AtomicBool,
+    tap: std::sync::Mutex<Option<SyncSender<Vec<u8>>>>,
 }
 
 impl Sample {
@@ -80,26 +84,63 @@ impl Sample {
         "miner_",
     ];
 
-    /// Considers `body` for the sample.
+    /// Considers a live request `body` for the sample and the tap (never blocks).
     pub fn offer(&self, body: &[u8]) {
-        let n = self.seen.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        if !n.is_multiple_of(Self::EVERY) || body.len() > Self::MAX_BODY {
+        let n = self.seen.fetch_add(1, Ordering::Relaxed);
+        let keep = n.is_multiple_of(Self::EVERY);
+        let tapping = self.tapping.load(Ordering::Relaxed);
+        if !(keep || tapping) || body.len() > Self::MAX_BODY {
             return;
         }
         let text = String::from_utf8_lossy(body);
         if Self::WRITES.iter().any(|w| text.contains(w)) {
             return;
         }
-        let mut bodies = super::lock(&self.bodies);
-        if bodies.len() == Self::SIZE {
-            bodies.pop_front();
+        if tapping && let Some(tap) = super::lock(&self.tap).as_ref() {
+            // A full tap drops the copy: the live request never waits for the gate.
+            let _ = tap.try_send(body.to_vec());
         }
-        bodies.push_back(body.to_vec());
+        if keep {
+            let mut bodies = super::lock(&self.bodies);
+            if bodies.len() == Self::SIZE {
+                bodies.pop_front();
+            }
+            bodies.push_back(body.to_vec());
+        }
     }
 
     /// The kept requests, oldest first.
     pub fn bodies(&self) -> Vec<Vec<u8>> {
         super::lock(&self.bodies).iter().cloned().collect()
+    }
+
+    /// Copies of live read requests from now until the tap is dropped, at most
+    /// `capacity` waiting.
+    pub fn tap(&self, capacity: usize) -> Tap<'_> {
+        let (tx, rx) = std::sync::mpsc::sync_channel(capacity);
+        *super::lock(&self.tap) = Some(tx);
+        self.tapping.store(true, Ordering::Relaxed);
+        Tap { sample: self, rx }
+    }
+}
+
+/// Copies of live requests, while it lives.
+pub struct Tap<'a> {
+    sample: &'a Sample,
+    rx: Receiver<Vec<u8>>,
+}
+
+impl Tap<'_> {
+    /// The next live request, if one arrives within `timeout`.
+    pub fn recv_timeout(&self, timeout: std::time::Duration) -> Option<Vec<u8>> {
+        self.rx.recv_timeout(timeout).ok()
+    }
+}
+
+impl Drop for Tap<'_> {
+    fn drop(&mut self) {
+        self.sample.tapping.store(false, Ordering::Relaxed);
+        *super::lock(&self.sample.tap) = None;
     }
 }
 

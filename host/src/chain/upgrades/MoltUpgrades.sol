@@ -1,0 +1,22 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.30;
+
+/// The upgrade authority of a molt chain: the system contract at
+/// 0x000000000000000000000000000000006d6f6c74 ("molt"), placed in genesis.
+///
+/// An authority (set in genesis storage) schedules a signed module, named by the
+/// SHA-256 digest of its package, to take over its slot from block `height` on. Every
+/// node reads the `Scheduled` events of the blocks it executes and swaps exactly there.
+contract MoltUpgrades {
+    /// Who may schedule upgrades (slot 0; written at genesis).
+    mapping(address => bool) public authority;
+
+    /// `digest`'s module runs every block from `height` on.
+    event Scheduled(bytes32 indexed digest, uint64 height, address indexed by);
+
+    function schedule(bytes32 digest, uint64 height) external {
+        require(authority[msg.sender], "molt: not an upgrade authority");
+        require(height > block.number, "molt: activation height must be above this block");
+        emit Scheduled(digest, height, msg.sender);
+    }
+}

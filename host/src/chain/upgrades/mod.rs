@@ -1,0 +1,332 @@
+//! On-chain module upgrades: the system contract that announces them, and the schedule
+//! the chain derives from its announcements.
+//!
+//! `execution` and `consensus` modules change only at a block height written on the
+//! chain, so that block h is executed and decided by the same code on every node and at
+//! every re-execution. An authority named in genesis calls
+//! `schedule(bytes32 digest, uint64 height)` on [`UPGRADE_ADDRESS`], a contract placed
+//! in genesis ([`MoltUpgrades.sol`](./MoltUpgrades.sol)); it refuses other senders and
+//! heights not above the current block, and emits `Scheduled(digest, height, by)`.
+//! Every node reads those events from the blocks it commits (and, after a restart, from
+//! its history) and runs the signed package with that SHA-256 digest from `height` on.
+//!
+//! The package itself travels outside the chain (an execution module is ~2 MB; a block
+//! carries 30 M gas): a node must have it staged, verified and loaded by its
+//! [`ModuleStore`] before the chain reaches `height`, or it stops there and says which
+//! module it is missing. This module knows nothing of files or signatures — the store
+//! does.
+
+use std::sync::{Arc, RwLock};
+
+use alloy_primitives::{Address, B256, Bytes, U256, address, keccak256};
+use molt_abi::Kind;
+use molt_abi::execution::{AccountChange, AccountInfo, NewCode, StorageChange};
+use molt_upgrade_proxy::router::VersionInfo;
+
+use super::SealedBlock;
+use crate::consensus::Consensus;
+use crate::execution::Executor;
+
+/// Where the upgrade contract lives from genesis: "molt" in the last four bytes.
+pub const UPGRADE_ADDRESS: Address = address!("000000000000000000000000000000006d6f6c74");
+
+/// Runtime code of `MoltUpgrades.sol` (solc 0.8.30, optimizer 200 runs, Cancun, no
+/// metadata), as hex; `host/tests/e2e.rs` recompiles the source and compares.
+pub const RUNTIME_CODE_HEX: &str = include_str!("MoltUpgrades.runtime.hex");
+
+/// The contract's Solidity source.
+pub const SOURCE: &str = include_str!("MoltUpgrades.sol");
+
+/// The signature of the one function authorities call.
+pub const SCHEDULE_SIGNATURE: &str = "schedule(bytes32,uint64)";
+
+/// The signature of the event the chain reads.
+const SCHEDULED_EVENT: &str = "Scheduled(bytes32,uint64,address)";
+
+/// The upgrade contract's genesis account: its code, and `authority[a] = true` for each
+/// authority.
+pub fn genesis_account(authorities: &[Address]) -> (AccountChange, NewCode) {
+    let code: Bytes = hex::decode(RUNTIME_CODE_HEX.trim())
+        .expect("the committed runtime code is hex")
+        .into();
+    let hash = keccak256(&code);
+    let mut storage: Vec<StorageChange> = authorities
+        .iter()
+        .map(|a| StorageChange {
+            slot: authority_slot(a),
+            value: U256::from(1),
+        })
+        .collect();
+    storage.sort_by_key(|s| s.slot);
+    storage.dedup_by_key(|s| s.slot);
+    let account = AccountChange {
+        address: UPGRADE_ADDRESS,
+        info: AccountInfo {
+            nonce: 1,
+            balance: U256::ZERO,
+            code_hash: hash,
+        },
+        storage_wiped: true,
+        storage,
+        ..AccountChange::default()
+    };
+    (account, NewCode { hash, code })
+}
+
+/// The storage slot of `authority[who]` (a `mapping(address => bool)` at slot 0).
+pub fn authority_slot(who: &Address) -> U256 {
+    let mut preimage = [0u8; 64];
+    preimage[12..32].copy_from_slice(who.as_slice());
+    U256::from_be_bytes(keccak256(preimage).0)
+}
+
+/// Calldata of `schedule(digest, height)`.
+pub fn schedule_calldata(digest: &B256, height: u64) -> Bytes {
+    let mut data = keccak256(SCHEDULE_SIGNATURE)[..4].to_vec();
+    data.extend_from_slice(digest.as_slice());
+    data.extend_from_slice(&U256::from(height).to_be_bytes::<32>());
+    data.into()
+}
+
+/// One `Scheduled` event: `digest`'s module runs from `height` on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Announcement {
+    /// SHA-256 of the signed package.
+    pub digest: B256,
+    /// The first block it handles.
+    pub height: u64,
+    /// The authority that sent it.
+    pub authority: Address,
+    /// The block that carries the announcement.
+    pub block: u64,
+    /// The announcing transaction.
+    pub tx: B256,
+}
+
+/// The announcements in `block`'s receipts, in order.
+pub fn announcements(block: &SealedBlock) -> Vec<Announcement> {
+    use alloy_primitives::BloomInput;
+    if !block
+        .header
+        .logs_bloom
+        .contains_input(BloomInput::Raw(UPGRADE_ADDRESS.as_slice()))
+    {
+        return Vec::new();
+    }
+    let topic = keccak256(SCHEDULED_EVENT);
+    let mut out = Vec::new();
+    for (raw, receipt) in block.transactions.iter().zip(&block.receipts) {
+        for log in receipt.logs() {
+            let topics = log.data.topics();
+            if log.address != UPGRADE_ADDRESS || topics.len() != 3 || topics[0] != topic {
+                continue;
+            }
+            let Ok(height) = u64::try_from(U256::from_be_slice(log.data.data.as_ref())) else {
+                continue;
+            };
+            out.push(Announcement {
+                digest: topics[1],
+                height,
+                authority: Address::from_word(topics[2]),
+                block: block.header.number,
+                tx: keccak256(raw),
+            });
+        }
+    }
+    out
+}
+
+/// A staged module, verified and loaded, ready to take over its slot.
+#[derive(Clone, Debug)]
+pub enum Staged {
+    /// An execution module.
+    Execution(Executor, VersionInfo),
+    /// A consensus module.
+    Consensus(Consensus, VersionInfo),
+}
+
+impl Staged {
+    /// Its kind.
+    pub fn kind(&self) -> Kind {
+        match self {
+            Staged::Execution(..) => Kind::Execution,
+            Staged::Consensus(..) => Kind::Consensus,
+        }
+    }
+
+    /// Its name, version and digest.
+    pub fn info(&self) -> &VersionInfo {
+        match self {
+            Staged::Execution(_, i) | Staged::Consensus(_, i) => i,
+        }
+    }
+}
+
+/// Where the chain finds the module an announcement names.
+pub trait ModuleStore: Send + Sync {
+    /// The staged package with this SHA-256 digest, verified and loaded; an error that
+    /// tells the operator what is wrong (not staged, not trusted, wrong kind, …).
+    fn load(&self, digest: &B256) -> Result<Staged, String>;
+}
+
+/// An announcement and, once the store produced it, its module.
+#[derive(Clone, Debug)]
+pub struct Upgrade {
+    /// What the chain says.
+    pub announcement: Announcement,
+    /// The module, or why this node cannot run it yet.
+    pub module: Result<Staged, String>,
+}
+
+/// The modules in force at each height: the built-ins from genesis, then every
+/// announcement in chain order.
+pub(crate) struct Schedule {
+    execution: Executor,
+    consensus: Consensus,
+    store: Option<Arc<dyn ModuleStore>>,
+    upgrades: RwLock<Vec<Upgrade>>,
+}
+
+/// A height this node cannot decide yet: the module announced for it is not staged.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "block {height} needs module {digest} (scheduled at block {from} by transaction \
+     {tx}), which this node cannot run: {reason}; stage it with `molt module stage FILE`"
+)]
+pub struct Missing {
+    /// The height asked about.
+    pub height: u64,
+    /// The module's digest.
+    pub digest: B256,
+    /// Its activation height.
+    pub from: u64,
+    /// The announcing transaction.
+    pub tx: B256,
+    /// What the store said.
+    pub reason: String,
+}
+
+impl Schedule {
+    pub(crate) fn new(execution: Executor, consensus: Consensus) -> Self {
+        Schedule {
+            execution,
+            consensus,
+            store: None,
+            upgrades: RwLock::new(Vec::new()),
+        }
+    }
+
+    pub(crate) fn set_store(&mut self, store: Arc<dyn ModuleStore>) {
+        self.store = Some(store);
+    }
+
+    /// Records an announcement, loading its module from the store if it can.
+    pub(crate) fn announce(&self, announcement: Announcement) {
+        let module = self.load(&announcement.digest);
+        match &module {
+            Ok(m) => tracing::info!(
+                target: "molt::upgrade",
+                height = announcement.height, kind = %m.kind(), module = %m.info().name,
+                version = %m.info().version, tx = %announcement.tx, "module scheduled"
+            ),
+            Err(reason) => tracing::warn!(
+                target: "molt::upgrade",
+                height = announcement.height, digest = %announcement.digest,
+                tx = %announcement.tx,
+                "module scheduled that this node cannot run yet ({reason}); the chain stops \
+                 at that height until it is staged"
+            ),
+        }
+        write(&self.upgrades).push(Upgrade {
+            announcement,
+            module,
+        });
+    }
+
+    /// Forgets the announcements of blocks above `number` (they were reverted).
+    pub(crate) fn revert_to(&self, number: u64) {
+        write(&self.upgrades).retain(|u| u.announcement.block <= number);
+    }
+
+    /// Every announcement, in chain order.
+    pub(crate) fn upgrades(&self) -> Vec<Upgrade> {
+        read(&self.upgrades).clone()
+    }
+
+    pub(crate) fn executor_at(&self, height: u64) -> Result<Executor, Missing> {
+        Ok(match self.module_at(height, Kind::Execution)? {
+            Some(Staged::Execution(e, _)) => e,
+            _ => self.execution.clone(),
+        })
+    }
+
+    pub(crate) fn consensus_at(&self, height: u64) -> Result<Consensus, Missing> {
+        Ok(match self.module_at(height, Kind::Consensus)? {
+            Some(Staged::Consensus(c, _)) => c,
+            _ => self.consensus.clone(),
+        })
+    }
+
+    /// The announced module of `kind` in force at `height`: the one with the greatest
+    /// activation height ≤ `height` (the later announcement on a tie). Any announcement
+    /// in force whose module this node cannot load makes the height undecidable, since
+    /// its kind is unknown: the store is asked again each time, so staging the package
+    /// lets the chain go on.
+    fn module_at(&self, height: u64, kind: Kind) -> Result<Option<Staged>, Missing> {
+        let upgrades = read(&self.upgrades);
+        if upgrades
+            .iter()
+            .any(|u| u.announcement.height <= height && u.module.is_err())
+        {
+            drop(upgrades);
+            let mut upgrades = write(&self.upgrades);
+            for u in upgrades
+                .iter_mut()
+                .filter(|u| u.announcement.height <= height && u.module.is_err())
+            {
+                u.module = self.load(&u.announcement.digest);
+                if let Err(reason) = &u.module {
+                    return Err(Missing {
+                        height,
+                        digest: u.announcement.digest,
+                        from: u.announcement.height,
+                        tx: u.announcement.tx,
+                        reason: reason.clone(),
+                    });
+                }
+            }
+            drop(upgrades);
+            return self.module_at(height, kind);
+        }
+        let mut best: Option<(u64, &Staged)> = None;
+        for u in upgrades.iter() {
+            if let Ok(m) = &u.module
+                && m.kind() == kind
+                && u.announcement.height <= height
+                && best.is_none_or(|(h, _)| u.announcement.height >= h)
+            {
+                best = Some((u.announcement.height, m));
+            }
+        }
+        Ok(best.map(|(_, m)| m.clone()))
+    }
+
+    fn load(&self, digest: &B256) -> Result<Staged, String> {
+        match &self.store {
+            Some(store) => store.load(digest),
+            None => Err("this node has no module store".into()),
+        }
+    }
+}
+
+fn read<T>(l: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    // Every critical section leaves its data consistent, so a poisoned lock is usable.
+    l.read().unwrap_or_else(|p| p.into_inner())
+}
+
+fn write<T>(l: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    l.write().unwrap_or_else(|p| p.into_inner())
+}
+
+#[cfg(test)]
+mod tests;

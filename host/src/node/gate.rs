@@ -1,0 +1,289 @@
+//! The gate: a candidate runs real work next to the active version before it takes
+//! traffic, and is refused — with the figures — if it traps, differs where outputs must
+//! be identical, or is over [`Budget`].
+//!
+//! - `rpc`: shadow copies of live read requests while the gate runs (answers
+//!   discarded), the recorded [`Sample`] when traffic is idle, and a fixed set;
+//! - `execution`: the last [`REPLAY_BLOCKS`] blocks replayed from storage, outputs
+//!   (receipts, state changes) identical;
+//! - `consensus`: the same blocks' validation verdicts and sealing decisions, identical.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use super::rpc::{RpcEngine, Sample};
+use crate::chain::driver::Chain;
+use crate::consensus::Consensus;
+use crate::execution::Executor;
+use crate::services::ChainService;
+
+/// How many recent blocks the execution and consensus gates replay.
+pub const REPLAY_BLOCKS: u64 = 16;
+
+/// Requests every rpc candidate answers, besides live and recorded ones.
+const FIXED: &[&str] = &[
+    r#"{"jsonrpc":"2.0","id":1,"method":"web3_clientVersion"}"#,
+    r#"{"jsonrpc":"2.0","id":2,"method":"eth_chainId"}"#,
+    r#"{"jsonrpc":"2.0","id":3,"method":"eth_blockNumber"}"#,
+    r#"{"jsonrpc":"2.0","id":4,"method":"eth_getBlockByNumber","params":["latest",true]}"#,
+    r#"[{"jsonrpc":"2.0","id":5,"method":"eth_gasPrice"},{"jsonrpc":"2.0","id":6,"method":"eth_syncing"}]"#,
+];
+
+/// How long the rpc gate shadows live traffic, and how many requests it takes at most;
+/// no request within `IDLE_AFTER` means traffic is idle.
+const SHADOW_WINDOW: Duration = Duration::from_millis(250);
+const IDLE_AFTER: Duration = Duration::from_millis(50);
+const SHADOW_MAX: usize = 64;
+/// Fewer shadowed requests than this: traffic is idle, the recorded sample is added.
+const SHADOW_ENOUGH: usize = 16;
+
+/// Latencies below this are too small for a ratio to mean anything on a shared machine
+/// (one scheduling hiccup doubles them): the ratio rule applies only above it.
+pub const NOISE_FLOOR: Duration = Duration::from_millis(50);
+
+/// The red lines a candidate must stay within, relative to the active version.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Budget {
+    /// Peak linear memory at most this many times the active version's.
+    pub memory_ratio: f64,
+    /// p99 at most the active p99 plus this.
+    pub p99_slack: Duration,
+    /// p99 at most this many times the active p99, or [`NOISE_FLOOR`], whichever is
+    /// larger.
+    pub p99_ratio: f64,
+}
+
+impl Default for Budget {
+    /// This project's red lines: memory ≤ 150%, p99 ≤ active + 200 ms and ≤ 2×.
+    fn default() -> Self {
+        Budget {
+            memory_ratio: 1.5,
+            p99_slack: Duration::from_millis(200),
+            p99_ratio: 2.0,
+        }
+    }
+}
+
+impl Budget {
+    /// Refuses a peak memory over budget.
+    pub fn check_memory(&self, candidate: u64, active: u64) -> Result<(), String> {
+        if active > 0 && candidate as f64 > active as f64 * self.memory_ratio {
+            return Err(format!(
+                "refused by the gate: peak memory {candidate} bytes is over {:.0}% of the \
+                 active version's {active}",
+                self.memory_ratio * 100.0
+            ));
+        }
+        Ok(())
+    }
+
+    /// Refuses a latency (`what`: "p99", "slowest block") over budget.
+    pub fn check_latency(
+        &self,
+        what: &str,
+        candidate: Duration,
+        active: Duration,
+    ) -> Result<(), String> {
+        let ms = |d: Duration| d.as_secs_f64() * 1e3;
+        if candidate > active + self.p99_slack {
+            return Err(format!(
+                "refused by the gate: {what} {:.1} ms is over the active version's {:.1} ms + {:.0} ms",
+                ms(candidate),
+                ms(active),
+                ms(self.p99_slack)
+            ));
+        }
+        let ratio_limit = active.mul_f64(self.p99_ratio).max(NOISE_FLOOR);
+        if candidate > ratio_limit {
+            return Err(format!(
+                "refused by the gate: {what} {:.1} ms is over {}× the active version's {:.1} ms",
+                ms(candidate),
+                self.p99_ratio,
+                ms(active)
+            ));
+        }
+        Ok(())
+    }
+
+    fn figures(&self) -> Value {
+        json!({
+            "memoryRatio": self.memory_ratio,
+            "p99SlackMs": self.p99_slack.as_secs_f64() * 1e3,
+            "p99Ratio": self.p99_ratio,
+        })
+    }
+}
+
+/// Runs an rpc candidate next to the active version on shadowed live requests (or the
+/// recorded sample when idle) and the fixed set.
+pub fn rpc(
+    chain: &Arc<dyn ChainService>,
+    sample: &Sample,
+    active: &RpcEngine,
+    candidate: &RpcEngine,
+    budget: &Budget,
+) -> Result<Value, String> {
+    let mut active_run = Run::default();
+    let mut candidate_run = Run::default();
+    let mut both = |request: &[u8]| -> Result<(), String> {
+        active_run
+            .call(chain, active, request)
+            .map_err(|e| format!("active version: {e}"))?;
+        candidate_run
+            .call(chain, candidate, request)
+            .map_err(|e| format!("refused by the gate: {e}"))
+    };
+    for request in FIXED {
+        both(request.as_bytes())?;
+    }
+    // Shadow live traffic as it arrives.
+    let mut shadowed = 0;
+    {
+        let tap = sample.tap(SHADOW_MAX);
+        let started = Instant::now();
+        while shadowed < SHADOW_MAX {
+            let window = if shadowed == 0 {
+                IDLE_AFTER
+            } else {
+                SHADOW_WINDOW
+            };
+            let Some(left) = (started + window).checked_duration_since(Instant::now()) else {
+                break;
+            };
+            let Some(request) = tap.recv_timeout(left) else {
+                break;
+            };
+            both(&request)?;
+            shadowed += 1;
+        }
+    }
+    let mut recorded = 0;
+    if shadowed < SHADOW_ENOUGH {
+        for request in sample.bodies() {
+            both(&request)?;
+            recorded += 1;
+        }
+    }
+    let (active_p99, p99) = (active_run.p99(), candidate_run.p99());
+    budget.check_memory(candidate_run.peak, active_run.peak)?;
+    budget.check_latency("p99", p99, active_p99)?;
+    Ok(json!({
+        "requests": active_run.times.len(),
+        "shadowed": shadowed, "recorded": recorded, "fixed": FIXED.len(),
+        "peakMemory": candidate_run.peak, "activePeakMemory": active_run.peak,
+        "p99Ms": p99.as_secs_f64() * 1e3, "activeP99Ms": active_p99.as_secs_f64() * 1e3,
+        "budget": budget.figures(),
+    }))
+}
+
+/// Latencies and peak memory of one version over the gate's requests.
+#[derive(Default)]
+struct Run {
+    times: Vec<Duration>,
+    peak: u64,
+}
+
+impl Run {
+    fn call(
+        &mut self,
+        chain: &Arc<dyn ChainService>,
+        engine: &RpcEngine,
+        request: &[u8],
+    ) -> Result<(), String> {
+        let started = Instant::now();
+        let (_, stats) = engine.call(chain, request)?;
+        self.times.push(started.elapsed());
+        self.peak = self.peak.max(stats.map_or(0, |s| s.peak_memory));
+        Ok(())
+    }
+
+    /// The 99th percentile, nearest rank.
+    fn p99(&self) -> Duration {
+        let mut t = self.times.clone();
+        t.sort();
+        let rank = (t.len() * 99).div_ceil(100);
+        t.get(rank.saturating_sub(1)).copied().unwrap_or_default()
+    }
+}
+
+/// Replays recent blocks with an execution candidate: identical outputs, memory and
+/// slowest block within budget.
+pub fn execution(chain: &Chain, candidate: &Executor, budget: &Budget) -> Result<Value, String> {
+    let replay = chain
+        .replay(REPLAY_BLOCKS, candidate)
+        .map_err(|e| format!("refused by the gate: replay failed: {e}"))?;
+    if let Some(m) = &replay.mismatch {
+        return Err(format!("refused by the gate: {m}"));
+    }
+    budget.check_memory(replay.candidate_peak_memory, replay.active_peak_memory)?;
+    let ms = |v: f64| Duration::from_secs_f64(v / 1e3);
+    budget.check_latency(
+        "slowest block",
+        ms(replay.candidate_max_ms),
+        ms(replay.active_max_ms),
+    )?;
+    let mut figures = serde_json::to_value(&replay).map_err(|e| e.to_string())?;
+    figures["budget"] = budget.figures();
+    Ok(figures)
+}
+
+/// Replays recent blocks' consensus decisions with a candidate: identical verdicts and
+/// proposals.
+pub fn consensus(chain: &Chain, candidate: &Consensus) -> Result<Value, String> {
+    let replay = chain
+        .replay_consensus(REPLAY_BLOCKS, candidate)
+        .map_err(|e| format!("refused by the gate: replay failed: {e}"))?;
+    if let Some(m) = &replay.mismatch {
+        return Err(format!("refused by the gate: {m}"));
+    }
+    serde_json::to_value(&replay).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MS: Duration = Duration::from_millis(1);
+
+    #[test]
+    fn the_default_budget_holds_the_red_lines() {
+        let b = Budget::default();
+        assert!(b.check_memory(150, 100).is_ok());
+        let e = b.check_memory(151, 100).unwrap_err();
+        assert!(e.contains("151 bytes is over 150%"), "{e}");
+        // Natively there is no linear memory to compare.
+        assert!(b.check_memory(1 << 30, 0).is_ok());
+
+        // Below the noise floor a ratio means nothing: 0.1 ms → 40 ms passes.
+        assert!(b.check_latency("p99", 40 * MS, MS / 10).is_ok());
+        // Above it, the ratio applies: 100 ms → 250 ms is over 2×.
+        let e = b.check_latency("p99", 250 * MS, 100 * MS).unwrap_err();
+        assert!(e.contains("over 2× the active version's 100.0 ms"), "{e}");
+        assert!(b.check_latency("p99", 200 * MS, 100 * MS).is_ok());
+        // And never more than +200 ms, whatever the ratio.
+        let e = b.check_latency("p99", 700 * MS, 400 * MS).unwrap_err();
+        assert!(e.contains("+ 200 ms"), "{e}");
+    }
+
+    #[test]
+    fn the_ratio_is_configurable() {
+        let b = Budget {
+            p99_ratio: 1.2,
+            ..Budget::default()
+        };
+        assert!(b.check_latency("p99", 130 * MS, 100 * MS).is_err());
+        assert!(b.check_latency("p99", 115 * MS, 100 * MS).is_ok());
+    }
+
+    #[test]
+    fn p99_is_the_nearest_rank() {
+        let run = Run {
+            times: (1..=200).map(|i| i * MS).collect(),
+            peak: 0,
+        };
+        assert_eq!(run.p99(), 198 * MS);
+        assert_eq!(Run::default().p99(), Duration::ZERO);
+    }
+}

@@ -1,0 +1,71 @@
+//! The node's [`ModuleStore`]: the signed packages staged in `<datadir>/modules`,
+//! verified against the node's trusted keys and loaded into the runtime when the chain
+//! asks for the module an upgrade announcement names.
+
+use std::sync::Arc;
+
+use alloy_primitives::B256;
+use molt_abi::Kind;
+use molt_upgrade_proxy::package::{Package, Verified, Verifier};
+use molt_upgrade_proxy::router::VersionInfo;
+
+use super::slots::SlotFiles;
+use crate::chain::upgrades::{ModuleStore, Staged};
+use crate::consensus::Consensus;
+use crate::execution::Executor;
+use crate::runtime::{Grants, Runtime};
+
+/// Staged packages, by digest.
+pub struct Staging {
+    files: SlotFiles,
+    verifier: Verifier,
+    runtime: Arc<Runtime>,
+}
+
+impl Staging {
+    /// Packages kept in `files`, trusted if `verifier` says so, loaded into `runtime`.
+    pub fn new(files: SlotFiles, verifier: Verifier, runtime: Arc<Runtime>) -> Self {
+        Staging {
+            files,
+            verifier,
+            runtime,
+        }
+    }
+
+    /// Loads a verified execution or consensus package.
+    pub fn stage(&self, verified: &Verified) -> Result<Staged, String> {
+        let loaded = self
+            .runtime
+            .load(&verified.manifest, &verified.bytes, &Grants::default())
+            .map_err(|e| e.to_string())?;
+        let info = VersionInfo {
+            name: verified.manifest.name.clone(),
+            version: verified.manifest.version.clone(),
+            digest: hex::encode(verified.digest),
+        };
+        match verified.manifest.kind {
+            Kind::Execution => Ok(Staged::Execution(Executor::Wasm(loaded), info)),
+            Kind::Consensus => Ok(Staged::Consensus(Consensus::Wasm(loaded), info)),
+            Kind::Rpc => Err("an rpc module cannot be scheduled at a height".into()),
+        }
+    }
+}
+
+impl ModuleStore for Staging {
+    fn load(&self, digest: &B256) -> Result<Staged, String> {
+        let hex = hex::encode(digest);
+        let bytes = self.files.package(&hex).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => "its package is not staged here".to_string(),
+            _ => format!("reading its package: {e}"),
+        })?;
+        let package = Package::parse(bytes).map_err(|e| e.to_string())?;
+        if package.digest != digest.0 {
+            return Err(format!("the package stored as {hex} has another digest"));
+        }
+        let verified = self
+            .verifier
+            .verify(package, None, None)
+            .map_err(|e| e.to_string())?;
+        self.stage(&verified)
+    }
+}
