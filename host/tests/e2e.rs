@@ -132,3 +132,57 @@ fn cast_sends_calls_and_reads_receipts_and_blocks() {
     let contract = deployed["contractAddress"].as_str().unwrap();
     assert_eq!(cast(&node, &["call", contract, "answer()(uint256)"]), "42");
 }
+
+#[test]
+fn cast_reads_the_upgrade_contract_and_only_an_authority_schedules() {
+    const CONTRACT: &str = "0x000000000000000000000000000000006d6f6c74";
+    // The contract in genesis is what solc makes of its committed source.
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/chain/upgrades/MoltUpgrades.sol");
+    let compiled = run(Command::new("node")
+        .arg(tools().join("upgrade-contract.cjs"))
+        .arg(&source)
+        .current_dir(tools()));
+    assert_eq!(
+        compiled,
+        molt_host::chain::upgrades::RUNTIME_CODE_HEX.trim()
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let node = DevNode::start(dir.path(), &[]);
+    assert_eq!(cast(&node, &["code", CONTRACT]), format!("0x{compiled}"));
+    let authority = |who: &str| cast(&node, &["call", CONTRACT, "authority(address)(bool)", who]);
+    assert_eq!(authority(ACCOUNT0), "true");
+    assert_eq!(authority(ACCOUNT1), "false");
+
+    let digest = format!("0x{}", "ab".repeat(32));
+    let refused = Command::new(tools().join("node_modules/.bin/cast"))
+        .args([
+            "send",
+            "--rpc-url",
+            &node.url(),
+            "--unlocked",
+            "--from",
+            ACCOUNT1,
+        ])
+        .args([CONTRACT, "schedule(bytes32,uint64)", &digest, "1000"])
+        .output()
+        .unwrap();
+    // (The npm package's `cast` shim exits 0 even when cast fails: read what it said.)
+    let text = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        !String::from_utf8_lossy(&refused.stdout).contains("transactionHash"),
+        "a non-authority scheduled: {text}"
+    );
+    assert!(text.contains("molt: not an upgrade authority"), "{text}");
+
+    let sent = cast(
+        &node,
+        &["send", "--unlocked", "--from", ACCOUNT0, "--json"]
+            .into_iter()
+            .chain([CONTRACT, "schedule(bytes32,uint64)", &digest, "1000"])
+            .collect::<Vec<_>>(),
+    );
+    let receipt: serde_json::Value = serde_json::from_str(&sent).unwrap();
+    assert_eq!(receipt["status"], "0x1", "{receipt}");
+    assert_eq!(receipt["logs"][0]["topics"][1], digest.as_str());
+}

@@ -50,6 +50,25 @@ fn molt_module(args: &[&str], admin: &str, datadir: &Path) -> (bool, String) {
     (out.status.success(), text)
 }
 
+/// `GET path` on `addr`, with a bearer token: status and body.
+fn http_get(addr: &str, path: &str, token: Option<&str>) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Connection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap();
+    let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+    (status, body.to_string())
+}
+
 /// The admin API's address, from the banner.
 fn admin_addr(node: &DevNode) -> String {
     node.banner
@@ -287,6 +306,23 @@ fn the_rpc_module_swaps_under_load_rolls_back_and_refuses_bad_packages() {
     );
     assert!(metrics["rpc_failures"].as_u64().unwrap() >= 1, "{metrics}");
     assert!(metrics["rpc_calls"].as_u64().unwrap() > 600, "{metrics}");
+    // The same counters for Prometheus, with the token (`authorization` in a scrape
+    // config), and nothing without it.
+    let token = std::fs::read_to_string(dir.path().join("admin.token")).unwrap();
+    let (status, text) = http_get(&admin, "/metrics", Some(&token));
+    assert_eq!(status, 200, "{text}");
+    assert!(
+        text.contains("# TYPE molt_rpc_calls_total counter"),
+        "{text}"
+    );
+    assert!(text.contains("molt_canary_promoted_total 1\n"), "{text}");
+    assert!(
+        text.contains("molt_module_info{slot=\"rpc\",name=\"echo\""),
+        "{text}"
+    );
+    assert!(text.contains("molt_chain_head "), "{text}");
+    assert_eq!(http_get(&admin, "/metrics", None).0, 401);
+    assert_eq!(http_get(&admin, "/other", Some(&token)).0, 405);
 
     // Without the token, nothing.
     let (ok, out) = {

@@ -25,6 +25,12 @@ use tokio::sync::oneshot;
 pub trait RpcHandler: Send + Sync + 'static {
     /// The response body for `body` (JSON in, JSON out).
     fn handle(&self, body: &[u8]) -> Vec<u8>;
+
+    /// The answer to `GET path`, if the handler serves one: content type and body
+    /// (the admin API's `/metrics`). Called on the server's thread: keep it cheap.
+    fn get(&self, _path: &str) -> Option<(&'static str, Vec<u8>)> {
+        None
+    }
 }
 
 /// The `rpc` guest module as a handler: each body is one `molt_rpc_handle` call. A
@@ -188,6 +194,15 @@ async fn respond(
                 ),
             }
         }
+        Method::GET => match handler.get(req.uri().path()) {
+            Some((content_type, body)) => {
+                let mut r = Response::new(Full::new(Bytes::from(body)));
+                r.headers_mut()
+                    .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+                r
+            }
+            None => json_error(StatusCode::METHOD_NOT_ALLOWED, -32600, "use POST"),
+        },
         _ => json_error(StatusCode::METHOD_NOT_ALLOWED, -32600, "use POST"),
     };
     if let Some(origin) = config

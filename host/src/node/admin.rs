@@ -3,7 +3,8 @@
 //!
 //! - `molt_moduleStatus` → each slot's active, previous and canary versions;
 //! - `molt_moduleLog [limit?]` → the audit log, oldest first;
-//! - `molt_metrics` → the router's counters;
+//! - `molt_metrics` → the router's counters (also `GET /metrics` in Prometheus' text
+//!   format, with the chain head and each slot's active version);
 //! - `molt_deployModule [wasmHex, canaryPercent?]` → verify, load, gate, then activate
 //!   (or start a canary);
 //! - `molt_rollback [slot]`, `molt_promoteCanary [slot]`, `molt_abortCanary [slot]`;
@@ -467,7 +468,47 @@ impl Admin {
     }
 }
 
+impl Admin {
+    /// Prometheus' text format: the router's counters, the chain's head, and one
+    /// `molt_module_info` series per active version.
+    fn prometheus(&self) -> String {
+        let mut extra = format!(
+            "# HELP molt_chain_head Number of the last committed block.\n\
+             # TYPE molt_chain_head gauge\nmolt_chain_head {}\n\
+             # HELP molt_module_info The version each slot serves (value 1).\n\
+             # TYPE molt_module_info gauge\n",
+            self.chain_handle.head_number()
+        );
+        let status = self.status();
+        for slot in ["rpc", "execution", "consensus"] {
+            let active = &status[slot]["active"];
+            let label = |k: &str| {
+                active[k]
+                    .as_str()
+                    .unwrap_or_default()
+                    .replace(['"', '\\', '\n'], "")
+            };
+            extra.push_str(&format!(
+                "molt_module_info{{slot=\"{slot}\",name=\"{}\",version=\"{}\",digest=\"{}\"}} 1\n",
+                label("name"),
+                label("version"),
+                label("digest")
+            ));
+        }
+        self.metrics.prometheus(&extra)
+    }
+}
+
 impl RpcHandler for Admin {
+    fn get(&self, path: &str) -> Option<(&'static str, Vec<u8>)> {
+        (path == "/metrics").then(|| {
+            (
+                "text/plain; version=0.0.4; charset=utf-8",
+                self.prometheus().into_bytes(),
+            )
+        })
+    }
+
     fn handle(&self, body: &[u8]) -> Vec<u8> {
         let request: Value = match serde_json::from_slice(body) {
             Ok(v) => v,
