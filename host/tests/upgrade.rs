@@ -486,6 +486,25 @@ fn execution_and_consensus_modules_take_over_at_their_scheduled_heights_and_afte
     assert!(!ok && out.contains("refused by the gate: block"), "{out}");
     assert!(out.contains("differ"), "{out}");
 
+    // Its migration hook runs when it is staged; a failure refuses it.
+    let failing = {
+        let path = dir.path().join("failing-migration.wasm");
+        let m = manifest(Kind::Execution, "wrong", "4.0.0");
+        let wat = WRONG_EXECUTION.replace(
+            "(func (export \"molt_execute_block\")",
+            "(data (i32.const 128) \"\\01cannot migrate from that version\")\n  \
+             (func (export \"molt_migrate\") (param i32 i32) (result i64)\n    \
+             (i64.or (i64.shl (i64.const 128) (i64.const 32)) (i64.const 33)))\n  \
+             (func (export \"molt_execute_block\")",
+        );
+        let wasm = wat::parse_str(&wat).unwrap();
+        std::fs::write(&path, package::sign(&wasm, &m, &key).unwrap()).unwrap();
+        path.to_str().unwrap().to_string()
+    };
+    let (ok, out) = molt_module(&["stage", &failing], &admin, dir.path());
+    assert!(!ok && out.contains("molt_migrate failed"), "{out}");
+    assert!(out.contains("cannot migrate from that version"), "{out}");
+
     let old = write("exec-0.1.5.wasm", "0.1.5", Kind::Execution);
     let (ok, out) = molt_module(&["schedule", &old, "--height", &far], &admin, dir.path());
     assert!(!ok && out.to_lowercase().contains("downgrade"), "{out}");

@@ -37,7 +37,7 @@ use super::staging::Staging;
 use crate::chain::driver::Chain;
 use crate::chain::upgrades::Staged;
 use crate::http::RpcHandler;
-use crate::runtime::{CallError, Grants, Runtime};
+use crate::runtime::{CallError, Grants, LoadedModule, Runtime};
 use crate::services::ChainService;
 use crate::signer::Signer;
 
@@ -145,13 +145,18 @@ impl Admin {
         let newest = self
             .versions(kind)
             .into_iter()
-            .filter_map(|(_, i)| semver::Version::parse(&i.version).ok())
-            .max();
+            .filter_map(|(_, i)| Some((semver::Version::parse(&i.version).ok()?, i)))
+            .max_by(|a, b| a.0.cmp(&b.0));
         let verified = self
             .verifier
-            .verify(package, Some(kind), newest.as_ref())
+            .verify(package, Some(kind), newest.as_ref().map(|(v, _)| v))
             .map_err(|e| self.refused_by_verifier(e))?;
         let staged = self.staging.stage(&verified)?;
+        // The migration hook runs here, not at the activation height: activation is a
+        // chain event that cannot fail on one node alone.
+        if let (Some((_, previous)), Some(module)) = (&newest, staged.wasm()) {
+            migrate(module, previous)?;
+        }
         let figures = match &staged {
             Staged::Execution(candidate, _) => {
                 self.gated(|| gate::execution(&self.chain_handle, candidate, &self.budget))?
@@ -289,13 +294,7 @@ impl Admin {
             )
         })?;
         // The migration hook, once, before the candidate takes traffic.
-        let previous = json!({
-            "name": active.info.name, "version": active.info.version, "digest": active.info.digest,
-        });
-        match loaded.call(MIGRATE_EXPORT, previous.to_string().as_bytes()) {
-            Ok(_) | Err(CallError::NoEntry(_)) => {}
-            Err(e) => return Err(format!("refused: {MIGRATE_EXPORT} failed: {e}")),
-        }
+        migrate(&loaded, &active.info)?;
         let version = Version {
             info: VersionInfo {
                 name: verified.manifest.name.clone(),
@@ -465,6 +464,18 @@ impl Admin {
             }
             other => Err(format!("unknown admin method {other}")),
         }
+    }
+}
+
+/// Calls a module's optional `molt_migrate` with the version it replaces; its failure
+/// refuses the module.
+fn migrate(module: &LoadedModule, previous: &VersionInfo) -> Result<(), String> {
+    let previous = json!({
+        "name": previous.name, "version": previous.version, "digest": previous.digest,
+    });
+    match module.call(MIGRATE_EXPORT, previous.to_string().as_bytes()) {
+        Ok(_) | Err(CallError::NoEntry(_)) => Ok(()),
+        Err(e) => Err(format!("refused: {MIGRATE_EXPORT} failed: {e}")),
     }
 }
 

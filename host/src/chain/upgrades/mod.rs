@@ -154,6 +154,16 @@ impl Staged {
         }
     }
 
+    /// The WebAssembly module, unless it is a native twin.
+    pub fn wasm(&self) -> Option<&crate::runtime::LoadedModule> {
+        match self {
+            Staged::Execution(Executor::Wasm(m), _) | Staged::Consensus(Consensus::Wasm(m), _) => {
+                Some(m)
+            }
+            _ => None,
+        }
+    }
+
     /// Its name, version and digest.
     pub fn info(&self) -> &VersionInfo {
         match self {
