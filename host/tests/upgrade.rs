@@ -552,6 +552,33 @@ fn execution_and_consensus_modules_take_over_at_their_scheduled_heights_and_afte
     assert_eq!(s["unresolved"], json!([]), "{s}");
     send(&node);
     node.stop();
+
+    // The whole chain re-executes offline with the versions in force at each height,
+    // to the stored receipts, state roots and seals.
+    let out = Command::new(env!("CARGO_BIN_EXE_molt"))
+        .args(["verify", "--datadir", dir.path().to_str().unwrap()])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains(&format!(
+            "execution execution-revm 0.2.0 from block {activation}"
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains("consensus consensus-poa 9.0.0 from block"),
+        "{text}"
+    );
+    assert!(
+        text.contains("receipts, state roots and seals match"),
+        "{text}"
+    );
 }
 
 /// An rpc module that answers the gate but whose migration hook refuses.

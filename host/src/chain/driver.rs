@@ -187,6 +187,13 @@ impl Chain {
             .is_zero())
     }
 
+    /// The state before block `first` (after `first - 1`), rebuilt from the undo
+    /// records while no block commits.
+    pub fn state_before(&self, first: u64) -> Result<crate::state::MemState, ChainError> {
+        let _write = lock(&self.write);
+        Ok(self.db.state_before(first)?)
+    }
+
     /// The database.
     pub fn db(&self) -> &Db {
         &self.db

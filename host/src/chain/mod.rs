@@ -75,10 +75,35 @@ pub fn build_block(
         txs: candidates,
     };
     let output = executor.execute_block(Arc::new(db.clone()), &input)?;
+    let (transactions, senders, receipts) = included(&input.txs, &output);
+    let mut post = db.snapshot()?;
+    post.apply(&output.accounts, &output.codes);
+    // Every included transaction was decoded by the module; check the host agrees.
+    for t in &transactions {
+        <alloy_consensus::TxEnvelope as alloy_eips::eip2718::Decodable2718>::decode_2718_exact(t)
+            .map_err(|e| ChainError::Decode(e.to_string()))?;
+    }
+    let block = assemble(
+        parent,
+        &env,
+        (transactions, senders),
+        receipts,
+        output.gas_used,
+        post.state_root(),
+    );
+    Ok((block, output))
+}
+
+/// What a block keeps of an execution: the included transactions (in order), their
+/// senders, and their receipts.
+pub(crate) fn included(
+    txs: &[Bytes],
+    output: &BlockOutput,
+) -> (Vec<Bytes>, Vec<Address>, Vec<ReceiptEnvelope>) {
     let mut transactions = Vec::new();
     let mut senders = Vec::new();
     let mut receipts = Vec::new();
-    for (tx, outcome) in input.txs.iter().zip(&output.outcomes) {
+    for (tx, outcome) in txs.iter().zip(&output.outcomes) {
         let TxOutcome::Included(r) = outcome else {
             continue;
         };
@@ -100,22 +125,7 @@ pub fn build_block(
             },
         );
     }
-    let mut post = db.snapshot()?;
-    post.apply(&output.accounts, &output.codes);
-    // Every included transaction was decoded by the module; check the host agrees.
-    for t in &transactions {
-        <alloy_consensus::TxEnvelope as alloy_eips::eip2718::Decodable2718>::decode_2718_exact(t)
-            .map_err(|e| ChainError::Decode(e.to_string()))?;
-    }
-    let block = assemble(
-        parent,
-        &env,
-        (transactions, senders),
-        receipts,
-        output.gas_used,
-        post.state_root(),
-    );
-    Ok((block, output))
+    (transactions, senders, receipts)
 }
 
 /// The block with these contents: roots, bloom and header hash computed here.

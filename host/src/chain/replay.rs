@@ -1,5 +1,7 @@
-//! Re-running recent history with a candidate module next to the module in force:
-//! the gates of consensus-critical upgrades. For execution, both modules execute the
+//! Re-running history. [`Chain::verify`] re-executes stored blocks with the modules in
+//! force at their heights and checks them against their headers, as an importing node
+//! would. [`Chain::replay`] and [`Chain::replay_consensus`] run a candidate module next
+//! to the module in force: the gates of consensus-critical upgrades. For execution, both modules execute the
 //! last blocks on the state before them (rebuilt from undo records) and their outputs
 //! must be identical byte for byte; for consensus, both validate the last headers and
 //! decide the last sealings, and their verdicts and proposals must be identical.
@@ -9,6 +11,9 @@ use std::time::{Duration, Instant};
 
 use molt_abi::consensus::{Candidate, Head, ProposeInput};
 use molt_abi::execution::{self, BlockEnv, BlockInput, BlockOutput};
+
+use alloy_consensus::Header;
+use alloy_consensus::proofs::calculate_receipt_root;
 
 use super::ChainError;
 use super::driver::Chain;
@@ -42,7 +47,7 @@ impl Chain {
     pub fn replay(&self, blocks: u64, candidate: &Executor) -> Result<Replay, ChainError> {
         let head = self.head_number();
         let first = head.saturating_sub(blocks.saturating_sub(1)).max(1);
-        let mut state = self.db().state_before(first)?;
+        let mut state = self.state_before(first)?;
         let mut replay = Replay::default();
         let ms = |d: Duration| d.as_secs_f64() * 1e3;
         for n in first..=head {
@@ -51,18 +56,7 @@ impl Chain {
                 break;
             };
             let input = execution::encode(&BlockInput {
-                env: BlockEnv {
-                    spec: self.config().spec.clone(),
-                    chain_id: self.config().chain_id,
-                    number: header.number,
-                    timestamp: header.timestamp,
-                    coinbase: header.beneficiary,
-                    gas_limit: header.gas_limit,
-                    base_fee: header.base_fee_per_gas.unwrap_or_default(),
-                    difficulty: header.difficulty,
-                    prevrandao: header.mix_hash,
-                    excess_blob_gas: header.excess_blob_gas.unwrap_or_default(),
-                },
+                env: self.env_of(&header),
                 txs,
             });
             let pre = Arc::new(state.clone());
@@ -90,9 +84,107 @@ impl Chain {
             let out: BlockOutput = execution::decode(&active_out)
                 .map_err(|e| crate::execution::ExecError::Output(e.to_string()))?;
             state.apply(&out.accounts, &out.codes);
+            state.set_block_hash(n, header.hash_slow());
         }
         Ok(replay)
     }
+
+    /// The environment block `header` was executed in.
+    fn env_of(&self, header: &Header) -> BlockEnv {
+        BlockEnv {
+            spec: self.config().spec.clone(),
+            chain_id: self.config().chain_id,
+            number: header.number,
+            timestamp: header.timestamp,
+            coinbase: header.beneficiary,
+            gas_limit: header.gas_limit,
+            base_fee: header.base_fee_per_gas.unwrap_or_default(),
+            difficulty: header.difficulty,
+            prevrandao: header.mix_hash,
+            excess_blob_gas: header.excess_blob_gas.unwrap_or_default(),
+        }
+    }
+
+    /// Re-executes blocks `first..=last` from the state before `first` with the
+    /// modules in force at each height — as a node importing them would — and checks
+    /// every result against what is stored: the transactions all included, the
+    /// receipts root, logs bloom, gas used and state root of each header, and each
+    /// seal accepted by the consensus module in force.
+    pub fn verify(&self, first: u64, last: u64) -> Result<Verification, ChainError> {
+        let first = first.max(1);
+        let last = last.min(self.head_number());
+        let mut state = self.state_before(first)?;
+        let mut report = Verification::default();
+        for n in first..=last {
+            let missing = || {
+                ChainError::Storage(crate::storage::StorageError::Corrupt {
+                    key: format!("block {n}"),
+                    reason: "missing header or transactions".into(),
+                })
+            };
+            let header = self.db().header(n)?.ok_or_else(missing)?;
+            let txs = self.db().transactions(n)?.ok_or_else(missing)?;
+            let input = BlockInput {
+                env: self.env_of(&header),
+                txs,
+            };
+            let pre = Arc::new(std::mem::take(&mut state));
+            let out = self.executor_at(n)?.execute_block(pre.clone(), &input)?;
+            state = Arc::try_unwrap(pre).unwrap_or_else(|shared| (*shared).clone());
+            let (included, _, receipts) = super::included(&input.txs, &out);
+            state.apply(&out.accounts, &out.codes);
+            state.set_block_hash(n, header.hash_slow());
+            let bloom = receipts
+                .iter()
+                .fold(alloy_primitives::Bloom::ZERO, |acc, r| {
+                    acc | *r.logs_bloom()
+                });
+            let verdict = self.validate(n)?;
+            let differs = if included.len() != input.txs.len() {
+                Some(format!(
+                    "{} of its {} transactions are not valid on re-execution",
+                    input.txs.len() - included.len(),
+                    input.txs.len()
+                ))
+            } else if calculate_receipt_root(&receipts) != header.receipts_root {
+                Some("the receipts differ".into())
+            } else if bloom != header.logs_bloom {
+                Some("the logs bloom differs".into())
+            } else if out.gas_used != header.gas_used {
+                Some(format!(
+                    "gas used {} differs from the header's {}",
+                    out.gas_used, header.gas_used
+                ))
+            } else if state.state_root() != header.state_root {
+                Some("the state root differs".into())
+            } else if !verdict.valid {
+                Some(format!(
+                    "the consensus module refuses it: {}",
+                    verdict.reason
+                ))
+            } else {
+                None
+            };
+            if let Some(how) = differs {
+                report.mismatch = Some(format!("block {n}: {how}"));
+                break;
+            }
+            report.blocks += 1;
+            report.transactions += input.txs.len() as u64;
+        }
+        Ok(report)
+    }
+}
+
+/// What [`Chain::verify`] found.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct Verification {
+    /// Blocks re-executed and found identical to the stored ones.
+    pub blocks: u64,
+    /// Their transactions.
+    pub transactions: u64,
+    /// The first block that differs, and how.
+    pub mismatch: Option<String>,
 }
 
 /// What the consensus replay found.

@@ -185,6 +185,73 @@ mod driver {
     }
 
     #[test]
+    fn history_re_executes_to_the_stored_blocks_and_an_edit_outside_a_block_shows() {
+        let dir = tempfile::tempdir().unwrap();
+        let accounts = crate::dev_accounts::signers(2).unwrap();
+        let bob = address!("000000000000000000000000000000000000b0b0");
+        let chain = open(dir.path());
+        // A contract that stores BLOCKHASH(NUMBER - 1): re-execution needs the hashes
+        // of the blocks it re-executed.
+        let init = Bytes::from_static(&[
+            0x60, 0x08, 0x60, 0x0c, 0x60, 0x00, 0x39, 0x60, 0x08, 0x60, 0x00,
+            0xf3, // copy 8 bytes of runtime, return it
+            0x60, 0x01, 0x43, 0x03, 0x40, 0x43, 0x55,
+            0x00, // sstore(number, blockhash(number - 1))
+        ]);
+        let create = accounts[1].sign(alloy_consensus::TxEip1559 {
+            chain_id: 31337,
+            nonce: 0,
+            gas_limit: 100_000,
+            max_fee_per_gas: 3_000_000_000,
+            max_priority_fee_per_gas: 1_000_000_000,
+            to: TxKind::Create,
+            value: U256::ZERO,
+            access_list: Default::default(),
+            input: init,
+        });
+        chain.submit(create).unwrap();
+        chain.mine(1_700_000_000).unwrap();
+        let contract = alloy_primitives::Address::create(&accounts[1].address(), 0);
+        for nonce in 0..4 {
+            chain.submit(pay(&accounts[0], nonce, bob, ETH)).unwrap();
+            let poke = accounts[1].sign(alloy_consensus::TxEip1559 {
+                chain_id: 31337,
+                nonce: nonce + 1,
+                gas_limit: 60_000,
+                max_fee_per_gas: 3_000_000_000,
+                max_priority_fee_per_gas: 1_000_000_000,
+                to: TxKind::Call(contract),
+                value: U256::ZERO,
+                access_list: Default::default(),
+                input: Bytes::new(),
+            });
+            chain.submit(poke).unwrap();
+            chain.mine(1_700_000_001 + nonce).unwrap();
+        }
+        let stored = chain.db().storage(&contract, &U256::from(5)).unwrap();
+        assert_eq!(
+            stored,
+            U256::from_be_bytes(chain.db().header(4).unwrap().unwrap().hash_slow().0)
+        );
+        let report = chain.verify(1, 5).unwrap();
+        assert_eq!((report.blocks, report.transactions), (5, 9), "{report:?}");
+        assert_eq!(report.mismatch, None);
+        // From the middle, too.
+        assert_eq!(chain.verify(3, 5).unwrap().blocks, 3);
+
+        // A balance set outside any block (anvil_setBalance) is in the next block's
+        // state root but in none of its transactions: re-execution finds it.
+        chain.set_balance(bob, U256::from(1)).unwrap();
+        chain.mine(1_700_000_010).unwrap();
+        let report = chain.verify(1, 6).unwrap();
+        assert_eq!(report.blocks, 5);
+        assert_eq!(
+            report.mismatch.as_deref(),
+            Some("block 6: the state root differs")
+        );
+    }
+
+    #[test]
     fn the_consensus_module_decides_when_to_seal_and_validates_the_result() {
         use crate::consensus::Consensus;
         use crate::runtime::{Grants, Runtime, RuntimeConfig};

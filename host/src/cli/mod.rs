@@ -4,6 +4,7 @@ mod bench;
 mod dev;
 mod module;
 mod statetest;
+mod verify;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -30,6 +31,9 @@ enum Command {
     /// Measure guest modules as WebAssembly against their native twins.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+    /// Re-execute a stopped node's chain with the modules in force at each height and
+    /// check every block against what is stored.
+    Verify(verify::VerifyArgs),
 }
 
 /// Where guest logic runs.
@@ -48,6 +52,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Module(cmd) => module::run(cmd),
         Command::Statetest(args) => statetest::run(args),
         Command::Bench(cmd) => bench::run(cmd),
+        Command::Verify(args) => verify::run(args),
     }
 }
 

@@ -73,6 +73,24 @@ pub struct NodeConfig {
     pub budget: gate::Budget,
 }
 
+impl Default for NodeConfig {
+    /// `molt dev`'s defaults: `.molt`, WebAssembly, instant sealing, 127.0.0.1:8545,
+    /// anvil's chain and accounts with 10 000 ETH each, no admin API.
+    fn default() -> Self {
+        NodeConfig {
+            datadir: PathBuf::from(".molt"),
+            engine: EngineKind::Wasm,
+            block_time: 0,
+            http: HttpConfig::default(),
+            chain: ChainConfig::dev(),
+            accounts: crate::dev_accounts::COUNT,
+            balance: U256::from(10_000u64) * U256::from(10u64).pow(U256::from(18)),
+            admin: None,
+            budget: gate::Budget::default(),
+        }
+    }
+}
+
 /// A loaded built-in module, for the start banner.
 #[derive(Clone, Debug)]
 pub struct ModuleInfo {
@@ -84,6 +102,21 @@ pub struct ModuleInfo {
     pub version: &'static str,
     /// SHA-256 of the signed module, hex.
     pub digest: String,
+}
+
+/// What [`Node::open`] opens.
+struct Opened {
+    chain: Arc<Chain>,
+    runtime: Arc<Runtime>,
+    verifier: Verifier,
+    files: slots::SlotFiles,
+    staging: Arc<staging::Staging>,
+    builtins: [VersionInfo; 2],
+    modules: Vec<ModuleInfo>,
+    accounts: Vec<Signer>,
+    resumed: bool,
+    rpc: RpcEngine,
+    rpc_info: ModuleInfo,
 }
 
 /// A running node.
@@ -107,8 +140,9 @@ impl std::fmt::Debug for Node {
 }
 
 impl Node {
-    /// Starts a node as `config` says.
-    pub fn start(config: NodeConfig) -> anyhow::Result<Node> {
+    /// Opens what a node runs on — keys, runtime, modules, the chain in the data
+    /// directory — without producing or serving.
+    fn open(config: &NodeConfig) -> anyhow::Result<Opened> {
         let datadir = &config.datadir;
         std::fs::create_dir_all(datadir)
             .with_context(|| format!("creating {}", datadir.display()))?;
@@ -190,6 +224,43 @@ impl Node {
             builtin_info(molt_abi::Kind::Consensus)?,
         ];
 
+        Ok(Opened {
+            chain,
+            runtime,
+            verifier,
+            files,
+            staging,
+            builtins,
+            modules,
+            accounts,
+            resumed,
+            rpc,
+            rpc_info,
+        })
+    }
+
+    /// Opens the chain in `config.datadir` as a node would (its modules, its upgrade
+    /// schedule), without producing blocks or serving: for offline work such as
+    /// `molt verify`.
+    pub fn open_chain(config: &NodeConfig) -> anyhow::Result<Arc<Chain>> {
+        Ok(Self::open(config)?.chain)
+    }
+
+    /// Starts a node as `config` says.
+    pub fn start(config: NodeConfig) -> anyhow::Result<Node> {
+        let Opened {
+            chain,
+            runtime,
+            verifier,
+            files,
+            staging,
+            builtins,
+            modules,
+            accounts,
+            resumed,
+            rpc,
+            rpc_info,
+        } = Self::open(&config)?;
         let wake = Arc::new(Wake::default());
         let producer = Producer::start(chain.clone(), config.block_time, wake.clone())?;
         let queries: Arc<dyn crate::services::ChainService> = Arc::new(Queries::new(
