@@ -625,11 +625,8 @@ fn rpc_and_execution_upgrade_under_a_stream_of_transactions_loses_nothing() {
     // A sender (dev account 2): send, wait for the receipt, next; and a reader.
     let stop = Arc::new(AtomicBool::new(false));
     let addr = node.addr;
-    // The sender holds off while the gate replays (compiling and replaying takes
-    // seconds; at a block per transaction the head would run past any near height).
-    let pause = Arc::new(AtomicBool::new(false));
     let sender = {
-        let (stop, pause) = (stop.clone(), pause.clone());
+        let stop = stop.clone();
         std::thread::spawn(move || {
             let secret = "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a";
             let s = molt_host::signer::Signer::from_secret(&secret.parse().unwrap()).unwrap();
@@ -637,9 +634,6 @@ fn rpc_and_execution_upgrade_under_a_stream_of_transactions_loses_nothing() {
             for nonce in 0.. {
                 if stop.load(Ordering::SeqCst) {
                     break;
-                }
-                while pause.load(Ordering::SeqCst) {
-                    std::thread::sleep(std::time::Duration::from_millis(5));
                 }
                 let raw = s.sign(TxEip1559 {
                     chain_id: 31337,
@@ -689,17 +683,16 @@ fn rpc_and_execution_upgrade_under_a_stream_of_transactions_loses_nothing() {
         })
     };
     std::thread::sleep(std::time::Duration::from_millis(300));
-    pause.store(true, Ordering::SeqCst);
-    let head = common::quantity(&node.ok("eth_blockNumber", json!([])));
-    let activation = head + 20;
-    let height = activation.to_string();
-    let (ok, out) = molt_module(
-        &["schedule", &exec, "--height", &height],
-        &admin,
-        dir.path(),
-    );
-    pause.store(false, Ordering::SeqCst);
+    // The gate replays while transactions keep coming (a block each): the height is
+    // relative to the head when the announcement goes out.
+    let (ok, out) = molt_module(&["schedule", &exec, "--after", "20"], &admin, dir.path());
     assert!(ok, "{out}");
+    let scheduled: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let activation = scheduled["height"].as_u64().unwrap();
+    assert!(
+        scheduled["announcement"]["block"].as_u64().unwrap() < activation,
+        "{out}"
+    );
     let (ok, out) = molt_module(&["deploy", &rpc], &admin, dir.path());
     assert!(ok, "{out}");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);

@@ -85,7 +85,10 @@ pub(super) fn run(cmd: BenchCommand) -> anyhow::Result<ExitCode> {
                 f.swapping_p99_us,
                 f.swapping_p99_us / f.steady_p99_us
             );
-            println!("gate (sample on active + candidate): {:.2} ms", f.gate_ms);
+            println!(
+                "gate on an idle node (fixed requests on active + candidate, 50 ms listening for live ones): {:.2} ms",
+                f.gate_ms
+            );
             return Ok(ExitCode::SUCCESS);
         }
     };

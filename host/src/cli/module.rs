@@ -51,9 +51,13 @@ pub(super) enum ModuleCommand {
     Schedule {
         /// The signed module.
         module: PathBuf,
-        /// The first block it executes (above the head).
+        /// The first block it handles (above the next block).
+        #[arg(long, required_unless_present = "after", conflicts_with = "after")]
+        height: Option<u64>,
+        /// Or: this many blocks after the head when the announcement is sent (after
+        /// the gate, which takes seconds).
         #[arg(long)]
-        height: u64,
+        after: Option<u64>,
         #[command(flatten)]
         admin: AdminArgs,
     },
@@ -201,14 +205,19 @@ pub(super) fn run(cmd: ModuleCommand) -> anyhow::Result<ExitCode> {
         ModuleCommand::Schedule {
             module,
             height,
+            after,
             admin: args,
         } => {
             let wasm =
                 std::fs::read(&module).with_context(|| format!("reading {}", module.display()))?;
+            let when = match (height, after) {
+                (Some(h), _) => serde_json::json!(h),
+                (None, a) => serde_json::json!({"after": a}),
+            };
             admin(
                 &args,
                 "molt_scheduleModule",
-                serde_json::json!([format!("0x{}", hex::encode(wasm)), height]),
+                serde_json::json!([format!("0x{}", hex::encode(wasm)), when]),
             )
         }
         ModuleCommand::Status(args) => admin(&args, "molt_moduleStatus", serde_json::json!([])),

@@ -11,7 +11,8 @@
 //! - `molt_stageModule [wasmHex]` → verify an execution or consensus module, replay
 //!   recent blocks with it (identical outputs required) and keep it, ready for an
 //!   upgrade announcement that names its digest;
-//! - `molt_scheduleModule [wasmHex, height]` → stage it, then announce it on the chain
+//! - `molt_scheduleModule [wasmHex, height | {"after": blocks}]` → stage it, then
+//!   announce it on the chain
 //!   (the upgrade transaction, signed by an upgrade authority whose key the node holds)
 //!   to handle every block from `height` on.
 //!
@@ -174,16 +175,29 @@ impl Admin {
 
     /// Stages a module, then announces on the chain that it handles every block from
     /// `height` on.
-    fn schedule(&self, wasm: &[u8], height: u64) -> Result<Value, String> {
-        let head = self.chain_handle.head_number();
-        if height <= head + 1 {
-            return Err(format!(
-                "activation height {height} must be above the next block ({}): the \
-                 announcement itself goes into that block",
-                head + 1
-            ));
+    fn schedule(&self, wasm: &[u8], when: Activation) -> Result<Value, String> {
+        let above_next = |height: u64| {
+            let next = self.chain_handle.head_number() + 1;
+            match height > next {
+                true => Ok(height),
+                false => Err(format!(
+                    "activation height {height} must be above the next block ({next}): the \
+                     announcement itself goes into that block"
+                )),
+            }
+        };
+        if let Activation::At(height) = when {
+            above_next(height)?;
         }
         let (staged, figures) = self.stage(wasm)?;
+        // Relative to the head once the gate has run (it takes seconds, and a dev chain
+        // may produce many blocks meanwhile).
+        let height = match when {
+            Activation::At(height) => height,
+            Activation::After(blocks) => {
+                above_next(self.chain_handle.head_number().saturating_add(blocks))?
+            }
+        };
         let info = staged.info();
         let digest: alloy_primitives::B256 =
             info.digest.parse().map_err(|e| format!("digest: {e}"))?;
@@ -431,14 +445,19 @@ impl Admin {
                 let hex = params
                     .first()
                     .and_then(Value::as_str)
-                    .ok_or("params: [module as 0x-hex, height]")?;
+                    .ok_or(r#"params: [module as 0x-hex, height or {"after": blocks}]"#)?;
                 let wasm = hex::decode(hex.trim_start_matches("0x"))
                     .map_err(|e| format!("module is not hex: {e}"))?;
-                let height = params
-                    .get(1)
-                    .and_then(Value::as_u64)
-                    .ok_or("the activation height must be a number")?;
-                self.schedule(&wasm, height)
+                let when = match params.get(1) {
+                    Some(Value::Object(o)) => o
+                        .get("after")
+                        .and_then(Value::as_u64)
+                        .map(Activation::After),
+                    Some(v) => v.as_u64().map(Activation::At),
+                    None => None,
+                }
+                .ok_or(r#"the activation must be a height or {"after": blocks}"#)?;
+                self.schedule(&wasm, when)
             }
             "molt_rollback" => {
                 slot()?;
@@ -465,6 +484,15 @@ impl Admin {
             other => Err(format!("unknown admin method {other}")),
         }
     }
+}
+
+/// When a scheduled module takes over.
+#[derive(Clone, Copy, Debug)]
+enum Activation {
+    /// At this block height.
+    At(u64),
+    /// This many blocks after the head at the time of the announcement.
+    After(u64),
 }
 
 /// Calls a module's optional `molt_migrate` with the version it replaces; its failure
