@@ -266,12 +266,40 @@ fn the_rpc_module_swaps_under_load_rolls_back_and_refuses_bad_packages() {
         "{version}"
     );
 
+    // A canary that answers but far more slowly than the active version is rolled
+    // back by the watch on its figures (p99 over 2× the active one's, above 50 ms).
+    let sluggish = wat_module("sluggish.wasm", SLUGGISH_RPC, "sluggish");
+    let (ok, out) = molt_module(
+        &["deploy", &sluggish, "--canary", "50%"],
+        &admin,
+        dir.path(),
+    );
+    assert!(ok, "{out}");
+    let body = format!(
+        r#"{{"jsonrpc":"2.0","id":1,"method":"molt_sluggish","params":["{}"]}}"#,
+        "x".repeat(40)
+    );
+    assert_eq!(body.len(), 103, "the length SLUGGISH_RPC is slow on");
+    let mut sent = 0;
+    loop {
+        let (status, _) = common::post(node.addr, body.as_bytes());
+        assert_eq!(status, 200);
+        sent += 1;
+        let (_, s) = molt_module(&["status"], &admin, dir.path());
+        let s: serde_json::Value = serde_json::from_str(&s).unwrap();
+        if s["rpc"]["canary"].is_null() {
+            assert_eq!(s["rpc"]["active"]["version"], "0.4.0", "{s}");
+            break;
+        }
+        assert!(sent < 200, "the slow canary was never rolled back: {s}");
+    }
+
     // Everything is in the audit log: who signed what, the gate's figures, why.
     let (ok, log) = molt_module(&["log"], &admin, dir.path());
     assert!(ok, "{log}");
     let log: Vec<serde_json::Value> = serde_json::from_str(&log).unwrap();
     let deploys: Vec<_> = log.iter().filter(|e| e["action"] == "deploy").collect();
-    assert_eq!(deploys.len(), 12, "{log:?}");
+    assert_eq!(deploys.len(), 13, "{log:?}");
     assert_eq!(deploys[0]["decision"], "accepted");
     assert_eq!(deploys[0]["package"]["version"], "0.2.0");
     assert_eq!(
@@ -284,7 +312,23 @@ fn the_rpc_module_swaps_under_load_rolls_back_and_refuses_bad_packages() {
             .any(|e| e["action"] == "rollback" && e["decision"] == "accepted")
     );
     assert!(log.iter().any(|e| e["action"] == "canary-promoted"));
-    assert!(log.iter().any(|e| e["action"] == "canary-rolled-back"));
+    let rolled_back: Vec<_> = log
+        .iter()
+        .filter(|e| e["action"] == "canary-rolled-back")
+        .collect();
+    assert_eq!(rolled_back.len(), 2, "{log:?}");
+    assert!(
+        rolled_back[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("a live call failed"),
+        "{log:?}"
+    );
+    let reason = rolled_back[1]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("p99") && reason.contains("× the active version"),
+        "{reason}"
+    );
     let refused = deploys
         .iter()
         .filter(|e| e["decision"] == "refused")
@@ -295,9 +339,9 @@ fn the_rpc_module_swaps_under_load_rolls_back_and_refuses_bad_packages() {
     let (ok, metrics) = molt_module(&["metrics"], &admin, dir.path());
     assert!(ok, "{metrics}");
     let metrics: serde_json::Value = serde_json::from_str(&metrics).unwrap();
-    assert_eq!(metrics["packages_received"], 12, "{metrics}");
+    assert_eq!(metrics["packages_received"], 13, "{metrics}");
     assert_eq!(metrics["canary_promoted"], 1, "{metrics}");
-    assert_eq!(metrics["canary_rolled_back"], 1, "{metrics}");
+    assert_eq!(metrics["canary_rolled_back"], 2, "{metrics}");
     assert_eq!(metrics["rollbacks"], 1, "{metrics}");
     assert!(metrics["gate_refused"].as_u64().unwrap() >= 3, "{metrics}");
     assert!(
@@ -539,6 +583,21 @@ fn execution_and_consensus_modules_take_over_at_their_scheduled_heights_and_afte
         status(&admin)["consensus"]["schedule"][1]["height"],
         head + 2
     );
+    // The announcements the chain committed are in the audit log, whoever sent them.
+    let (ok, log) = molt_module(&["log"], &admin, dir.path());
+    assert!(ok, "{log}");
+    let log: serde_json::Value = serde_json::from_str(&log).unwrap();
+    let announced: Vec<_> = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "announced")
+        .collect();
+    assert_eq!(announced.len(), 2, "{log}");
+    assert_eq!(announced[1]["slot"], "consensus");
+    assert_eq!(announced[1]["module"]["version"], "9.0.0");
+    assert_eq!(announced[1]["decision"], "scheduled");
+    assert_eq!(announced[1]["transaction"], hash);
     send(&node);
     assert_eq!(status(&admin)["consensus"]["active"]["version"], "9.0.0");
     node.stop();
@@ -736,6 +795,23 @@ const WRONG_EXECUTION: &str = r#"(module
     (i64.or (i64.shl (i64.const 64) (i64.const 32)) (i64.const 6)))
   (func (export "molt_execute_call") (param i32 i32) (result i64)
     (i64.or (i64.shl (i64.const 64) (i64.const 32)) (i64.const 6))))"#;
+
+/// An rpc module that answers at once, except 103-byte requests, on which it spins for
+/// 2^28 iterations first (well over 50 ms): it passes the gate, then the watch sees it.
+const SLUGGISH_RPC: &str = r#"(module
+  (memory (export "memory") 1)
+  (data (i32.const 64) "\00{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":\"slow\"}")
+  (func (export "molt_abi_version") (result i32) i32.const 1)
+  (func (export "molt_alloc") (param i32) (result i32) i32.const 1024)
+  (func (export "molt_free") (param i32 i32))
+  (func (export "molt_rpc_handle") (param $ptr i32) (param $len i32) (result i64)
+    (local $i i64)
+    (if (i32.eq (local.get $len) (i32.const 103))
+      (then
+        (loop $spin
+          (local.set $i (i64.add (local.get $i) (i64.const 1)))
+          (br_if $spin (i64.lt_u (local.get $i) (i64.const 268435456))))))
+    (i64.or (i64.shl (i64.const 64) (i64.const 32)) (i64.const 41))))"#;
 
 /// An rpc module that answers at once, except the gate's 98-byte batch request, on
 /// which it spins for 2^31 iterations (well over 200 ms) first.

@@ -1,11 +1,12 @@
-//! # molt-upgrade-proxy — signed module packages and (later) the router that serves them
+//! # molt-upgrade-proxy — signed module packages and the router that serves them
 //!
 //! This crate owns what makes a `.wasm` file a trustworthy molt module: the package
 //! format (a `molt.manifest` and a `molt.signature` custom section), signing and
 //! verification with ed25519, and the checks that refuse a module before it can run
 //! (unsigned, tampered, unknown signer, wrong kind, unknown ABI, malformed manifest,
-//! missing export, forbidden import, downgrade); and the [`router`], whose slots serve
-//! one version of each module kind and swap versions atomically.
+//! missing export, forbidden import, downgrade); the [`router`], whose slots serve
+//! one version of each module kind and swap versions atomically; and the canary's
+//! [`watch`].
 //!
 //! It knows nothing of Ethereum and nothing of wasmtime: it reads modules with
 //! `wasmparser`, and the host compiles and runs what this crate accepts.
@@ -18,3 +19,4 @@
 pub mod keys;
 pub mod package;
 pub mod router;
+pub mod watch;

@@ -12,6 +12,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use arc_swap::ArcSwap;
 
+use crate::watch::{self, Call, Figures, JUDGE_EVERY, Ring, Rules, Watch};
+
 /// What identifies a version: the package it came from.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VersionInfo {
@@ -39,19 +41,17 @@ pub struct Canary<M> {
     pub version: Arc<Version<M>>,
     /// Percentage of calls routed to it (1–100).
     pub percent: u8,
-    /// Calls it has answered without failing.
-    pub successes: AtomicU64,
+    /// Its calls' figures.
+    canary: Ring,
+    /// The active version's figures while the canary runs.
+    active: Ring,
 }
 
-/// What the watch decided about a canary after a call.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Watch {
-    /// Still watching.
-    Continue,
-    /// It served enough calls without a failure: it is now active.
-    Promoted,
-    /// It failed a call: it no longer takes traffic.
-    RolledBack,
+impl<M> Canary<M> {
+    /// The canary's figures next to the active version's so far.
+    pub fn figures(&self) -> Figures {
+        watch::figures(&self.canary, &self.active)
+    }
 }
 
 /// A slot's state, replaced as a whole on every change.
@@ -172,7 +172,8 @@ impl<M> Slot<M> {
             canary: Some(Canary {
                 version: candidate.clone(),
                 percent,
-                successes: AtomicU64::new(0),
+                canary: Ring::new(),
+                active: Ring::new(),
             }),
         });
         Ok(())
@@ -183,27 +184,45 @@ impl<M> Slot<M> {
         self.end_canary(None, true).ok_or(SlotError::NoCanary)
     }
 
-    /// The watch: reports how a call on `lease` went. If `lease` is the canary, a
-    /// failure rolls it back at once, and `promote_after` successes promote it.
-    pub fn report(&self, lease: &Lease<M>, ok: bool, promote_after: u64) -> Watch {
+    /// The watch: reports how a call on `lease` went. While a canary runs, the calls
+    /// of both versions are measured; a failed canary call rolls it back at once, and
+    /// `rules.judge` rolls it back if its figures are over budget. After
+    /// `rules.promote_after` good calls within budget it becomes the active version.
+    pub fn report(&self, lease: &Lease<M>, call: Call, rules: &Rules<'_>) -> Watch {
         let state = self.state.load();
         let Some(canary) = &state.canary else {
             return Watch::Continue;
         };
         if !Arc::ptr_eq(&canary.version, lease) {
+            if Arc::ptr_eq(&state.active, lease) {
+                canary.active.record(&call);
+            }
             return Watch::Continue;
         }
-        if !ok {
-            return match self.end_canary(Some(lease), false) {
-                Some(_) => Watch::RolledBack,
-                None => Watch::Continue,
-            };
+        if !call.ok {
+            return self.roll_back(lease, "a call failed".into());
         }
-        let promote = canary.successes.fetch_add(1, Ordering::Relaxed) + 1 >= promote_after;
+        canary.canary.record(&call);
+        let calls = canary.canary.calls();
+        let promote = calls >= rules.promote_after;
+        let figures = canary.figures();
+        let comparable = calls >= JUDGE_EVERY && figures.active_p99.is_some();
+        if (promote || (comparable && calls.is_multiple_of(JUDGE_EVERY)))
+            && let Err(reason) = (rules.judge)(&figures)
+        {
+            return self.roll_back(lease, reason);
+        }
         if promote && self.end_canary(Some(lease), true).is_some() {
-            return Watch::Promoted;
+            return Watch::Promoted(figures);
         }
         Watch::Continue
+    }
+
+    fn roll_back(&self, lease: &Lease<M>, reason: String) -> Watch {
+        match self.end_canary(Some(lease), false) {
+            Some(_) => Watch::RolledBack(reason),
+            None => Watch::Continue,
+        }
     }
 
     /// Drops the canary; all calls go to the active version again.
@@ -290,29 +309,80 @@ mod tests {
         assert_eq!(slot.state().previous.as_ref().unwrap().module, 1);
     }
 
+    fn call(ok: bool, ms: u64) -> Call {
+        Call {
+            ok,
+            elapsed: std::time::Duration::from_millis(ms),
+            peak_memory: 0,
+        }
+    }
+
+    /// Within budget: at most twice the active p99.
+    fn twice(f: &Figures) -> Result<(), String> {
+        match f.active_p99 {
+            Some(a) if f.canary_p99 > 2 * a => {
+                Err(format!("p99 {:?} over twice {a:?}", f.canary_p99))
+            }
+            _ => Ok(()),
+        }
+    }
+
     #[test]
     fn the_watch_promotes_a_good_canary_and_rolls_back_a_failing_one() {
+        let rules = Rules {
+            promote_after: 10,
+            judge: &twice,
+        };
         let slot = Slot::new(v("a", 1));
         slot.start_canary(v("good", 2), 50).unwrap();
         let mut outcome = Watch::Continue;
         for _ in 0..40 {
             let lease = slot.lease();
-            outcome = slot.report(&lease, true, 10);
-            if outcome == Watch::Promoted {
+            outcome = slot.report(&lease, call(true, 1), &rules);
+            if outcome != Watch::Continue {
                 break;
             }
         }
-        assert_eq!(outcome, Watch::Promoted);
+        let Watch::Promoted(figures) = outcome else {
+            panic!("{outcome:?}")
+        };
+        assert_eq!(figures.canary_calls, 10);
         assert_eq!(slot.active().module, 2);
 
         slot.start_canary(v("bad", 3), 100).unwrap();
         let lease = slot.lease();
         assert_eq!(lease.module, 3);
-        assert_eq!(slot.report(&lease, false, 10), Watch::RolledBack);
+        assert_eq!(
+            slot.report(&lease, call(false, 1), &rules),
+            Watch::RolledBack("a call failed".into())
+        );
         assert!(slot.state().canary.is_none());
         assert_eq!(slot.lease().module, 2);
         // A late report about a canary that is gone changes nothing.
-        assert_eq!(slot.report(&lease, false, 10), Watch::Continue);
+        assert_eq!(slot.report(&lease, call(false, 1), &rules), Watch::Continue);
+    }
+
+    #[test]
+    fn the_watch_rolls_back_a_canary_slower_than_its_budget() {
+        let rules = Rules {
+            promote_after: 1000,
+            judge: &twice,
+        };
+        let slot = Slot::new(v("a", 1));
+        slot.start_canary(v("slow", 2), 50).unwrap();
+        let mut outcome = Watch::Continue;
+        let mut calls = 0;
+        while outcome == Watch::Continue && calls < 1000 {
+            let lease = slot.lease();
+            let ms = if lease.module == 2 { 9 } else { 3 };
+            outcome = slot.report(&lease, call(true, ms), &rules);
+            calls += 1;
+        }
+        // Judged as soon as both versions had answered 20 calls.
+        assert!(calls <= 100, "{calls}");
+        assert_eq!(outcome, Watch::RolledBack("p99 9ms over twice 3ms".into()));
+        assert_eq!(slot.active().module, 1);
+        assert!(slot.state().canary.is_none());
     }
 
     #[test]

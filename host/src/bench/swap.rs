@@ -24,7 +24,7 @@ use crate::node::audit::Audit;
 use crate::node::metrics::Metrics;
 use crate::node::producer::Wake;
 use crate::node::queries::Queries;
-use crate::node::rpc::{RpcEngine, RpcModule, RpcSlot, Sample};
+use crate::node::rpc::{RpcEngine, RpcModule, RpcParts, RpcSlot, Sample};
 use crate::node::slots::SlotFiles;
 use crate::runtime::{Grants, Runtime, RuntimeConfig};
 use crate::services::ChainService;
@@ -97,10 +97,13 @@ pub fn run(calls: usize, swaps: usize) -> anyhow::Result<SwapFigures> {
     let handler = Arc::new(RpcModule::new(
         slot.clone(),
         queries.clone(),
-        files.clone(),
-        Audit::new(db.clone()),
-        Arc::new(Sample::default()),
-        Arc::new(Metrics::default()),
+        RpcParts {
+            files,
+            audit: Audit::new(db.clone()),
+            sample: Arc::new(Sample::default()),
+            metrics: Arc::new(Metrics::default()),
+            budget: Default::default(),
+        },
     ));
     // Two versions to swap between, loaded ahead (loading is not activation).
     let versions = Arc::new([version(1)?, version(2)?]);

@@ -165,7 +165,7 @@ impl Chain {
             });
             if has_logs {
                 for a in upgrades::announcements(&load_block(&self.db, number)?) {
-                    self.schedule.announce(a);
+                    self.schedule.announce(a, false);
                 }
             }
         }
@@ -404,7 +404,7 @@ impl Chain {
         // Durable before anyone hears of it: readers see blocks up to the head only.
         self.db.flush()?;
         for a in upgrades::announcements(&block) {
-            self.schedule.announce(a);
+            self.schedule.announce(a, true);
         }
         {
             let mut pool = lock(&self.pool);

@@ -203,6 +203,7 @@ impl Node {
             files.clone(),
             verifier.clone(),
             runtime.clone(),
+            audit::Audit::new(db.clone()),
         ));
         let chain = Arc::new(
             Chain::open(db, executor, consensus, chain_config, key, &alloc)?
@@ -302,10 +303,13 @@ impl Node {
             Arc::new(RpcModule::new(
                 rpc_slot.clone(),
                 queries.clone(),
-                files.clone(),
-                audit::Audit::new(chain.db().clone()),
-                sample.clone(),
-                metrics.clone(),
+                rpc::RpcParts {
+                    files: files.clone(),
+                    audit: audit::Audit::new(chain.db().clone()),
+                    sample: sample.clone(),
+                    metrics: metrics.clone(),
+                    budget: config.budget,
+                },
             )),
         )
         .with_context(|| format!("serving JSON-RPC on {}", config.http.addr))?;

@@ -11,7 +11,10 @@ use super::metrics::Metrics;
 use super::slots::SlotFiles;
 use crate::http::{RpcHandler, error_body};
 use crate::native::NativeChainHost;
-use molt_upgrade_proxy::router::{Slot, Watch};
+use molt_upgrade_proxy::router::Slot;
+use molt_upgrade_proxy::watch::{Call, Figures, Rules, Watch};
+
+use super::gate::Budget;
 
 use crate::runtime::{CallContext, CallStats, LoadedModule};
 use crate::services::ChainService;
@@ -28,8 +31,9 @@ pub enum RpcEngine {
 /// The `rpc` slot.
 pub type RpcSlot = Slot<RpcEngine>;
 
-/// A canary that answers this many calls without a failure becomes the active
-/// version; one failed call (trap, timeout, memory) rolls it back.
+/// A canary that answers this many calls without a failure, within the gate's budget
+/// of the active version's p99 and memory, becomes the active version; one failed call
+/// (trap, timeout, memory) or figures over budget roll it back.
 pub const CANARY_PROMOTE_AFTER: u64 = 200;
 
 impl RpcEngine {
@@ -152,26 +156,44 @@ pub struct RpcModule {
     audit: Audit,
     sample: Arc<Sample>,
     metrics: Arc<Metrics>,
+    budget: Budget,
+}
+
+/// What serving needs besides the slot and the chain.
+pub struct RpcParts {
+    /// Where the watch records a promoted canary.
+    pub files: SlotFiles,
+    /// The audit log.
+    pub audit: Audit,
+    /// Recent requests, for the gate.
+    pub sample: Arc<Sample>,
+    /// The router's counters.
+    pub metrics: Arc<Metrics>,
+    /// The red lines the canary's watch holds it to.
+    pub budget: Budget,
 }
 
 impl RpcModule {
-    /// Serves whatever `slot` holds, answering with `chain`'s data; records in `files`
-    /// what the canary watch changes.
-    pub fn new(
-        slot: Arc<RpcSlot>,
-        chain: Arc<dyn ChainService>,
-        files: SlotFiles,
-        audit: Audit,
-        sample: Arc<Sample>,
-        metrics: Arc<Metrics>,
-    ) -> Self {
+    /// Serves whatever `slot` holds, answering with `chain`'s data.
+    pub fn new(slot: Arc<RpcSlot>, chain: Arc<dyn ChainService>, parts: RpcParts) -> Self {
         RpcModule {
             slot,
             chain,
-            files,
-            audit,
-            sample,
-            metrics,
+            files: parts.files,
+            audit: parts.audit,
+            sample: parts.sample,
+            metrics: parts.metrics,
+            budget: parts.budget,
+        }
+    }
+
+    /// The watch's rule: a canary within the gate's budget of the active version.
+    fn judge(&self, f: &Figures) -> Result<(), String> {
+        self.budget
+            .check_memory(f.canary_peak_memory, f.active_peak_memory)?;
+        match f.active_p99 {
+            Some(active) => self.budget.check_latency("p99", f.canary_p99, active),
+            None => Ok(()),
         }
     }
 }
@@ -180,21 +202,32 @@ impl RpcHandler for RpcModule {
     fn handle(&self, body: &[u8]) -> Vec<u8> {
         self.sample.offer(body);
         let lease = self.slot.lease();
-        let result = lease.module.call(&self.chain, body).map(|(out, _)| out);
+        let started = std::time::Instant::now();
+        let result = lease.module.call(&self.chain, body);
+        let call = Call {
+            ok: result.is_ok(),
+            elapsed: started.elapsed(),
+            peak_memory: match &result {
+                Ok((_, Some(stats))) => stats.peak_memory,
+                _ => 0,
+            },
+        };
+        let result = result.map(|(out, _)| out);
         Metrics::inc(&self.metrics.rpc_calls);
         if result.is_err() {
             Metrics::inc(&self.metrics.rpc_failures);
         }
-        match self
-            .slot
-            .report(&lease, result.is_ok(), CANARY_PROMOTE_AFTER)
-        {
+        let rules = Rules {
+            promote_after: CANARY_PROMOTE_AFTER,
+            judge: &|f| self.judge(f),
+        };
+        match self.slot.report(&lease, call, &rules) {
             Watch::Continue => {}
-            Watch::Promoted => {
+            Watch::Promoted(figures) => {
                 tracing::info!(
                     target: "molt::router",
                     module = %lease.info.name, version = %lease.info.version,
-                    "canary promoted after {CANARY_PROMOTE_AFTER} calls without a failure"
+                    "canary promoted after {CANARY_PROMOTE_AFTER} calls within budget"
                 );
                 self.files.record_active("rpc", &lease.info.digest);
                 Metrics::inc(&self.metrics.canary_promoted);
@@ -203,22 +236,26 @@ impl RpcHandler for RpcModule {
                     "action": "canary-promoted", "slot": "rpc",
                     "module": {"name": lease.info.name, "version": lease.info.version, "digest": lease.info.digest},
                     "decision": "accepted",
-                    "reason": format!("{CANARY_PROMOTE_AFTER} calls without a failure"),
+                    "reason": format!("{CANARY_PROMOTE_AFTER} calls without a failure, within budget"),
+                    "figures": watch_figures(&figures),
                 }));
             }
-            Watch::RolledBack => {
-                let reason = result.as_ref().err().cloned().unwrap_or_default();
+            Watch::RolledBack(why) => {
+                let reason = match &result {
+                    Err(e) => format!("a live call failed: {e}"),
+                    Ok(_) => why,
+                };
                 Metrics::inc(&self.metrics.canary_rolled_back);
                 tracing::warn!(
                     target: "molt::router",
                     module = %lease.info.name, version = %lease.info.version,
-                    "canary rolled back: a call failed: {reason}"
+                    "canary rolled back: {reason}"
                 );
                 self.audit.record(serde_json::json!({
                     "action": "canary-rolled-back", "slot": "rpc",
                     "module": {"name": lease.info.name, "version": lease.info.version, "digest": lease.info.digest},
                     "decision": "refused",
-                    "reason": format!("a live call failed: {reason}"),
+                    "reason": reason,
                 }));
             }
         }
@@ -227,4 +264,16 @@ impl RpcHandler for RpcModule {
             error_body(-32603, &format!("internal error: {e}"))
         })
     }
+}
+
+/// The watch's figures for the audit log.
+fn watch_figures(f: &Figures) -> serde_json::Value {
+    let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
+    serde_json::json!({
+        "canaryCalls": f.canary_calls,
+        "p99Ms": ms(f.canary_p99),
+        "activeP99Ms": f.active_p99.map(ms),
+        "peakMemory": f.canary_peak_memory,
+        "activePeakMemory": f.active_peak_memory,
+    })
 }

@@ -9,8 +9,11 @@ use molt_abi::Kind;
 use molt_upgrade_proxy::package::{Package, Verified, Verifier};
 use molt_upgrade_proxy::router::VersionInfo;
 
+use serde_json::json;
+
+use super::audit::Audit;
 use super::slots::SlotFiles;
-use crate::chain::upgrades::{ModuleStore, Staged};
+use crate::chain::upgrades::{ModuleStore, Staged, Upgrade};
 use crate::consensus::Consensus;
 use crate::execution::Executor;
 use crate::runtime::{Grants, Runtime};
@@ -20,15 +23,18 @@ pub struct Staging {
     files: SlotFiles,
     verifier: Verifier,
     runtime: Arc<Runtime>,
+    audit: Audit,
 }
 
 impl Staging {
-    /// Packages kept in `files`, trusted if `verifier` says so, loaded into `runtime`.
-    pub fn new(files: SlotFiles, verifier: Verifier, runtime: Arc<Runtime>) -> Self {
+    /// Packages kept in `files`, trusted if `verifier` says so, loaded into `runtime`;
+    /// announcements the chain commits are recorded in `audit`.
+    pub fn new(files: SlotFiles, verifier: Verifier, runtime: Arc<Runtime>, audit: Audit) -> Self {
         Staging {
             files,
             verifier,
             runtime,
+            audit,
         }
     }
 
@@ -67,5 +73,28 @@ impl ModuleStore for Staging {
             .verify(package, None, None)
             .map_err(|e| e.to_string())?;
         self.stage(&verified)
+    }
+
+    fn announced(&self, upgrade: &Upgrade) {
+        let a = &upgrade.announcement;
+        let mut entry = json!({
+            "action": "announced", "height": a.height, "digest": hex::encode(a.digest),
+            "block": a.block, "transaction": a.tx, "authority": a.authority,
+        });
+        match &upgrade.module {
+            Ok(m) => {
+                entry["slot"] = json!(m.kind().to_string());
+                entry["module"] = json!({"name": m.info().name, "version": m.info().version});
+                entry["decision"] = json!("scheduled");
+            }
+            Err(reason) => {
+                entry["decision"] = json!("unresolved");
+                entry["reason"] = json!(format!(
+                    "{reason}: the chain stops at block {} until it is staged",
+                    a.height
+                ));
+            }
+        }
+        self.audit.record(entry);
     }
 }

@@ -177,6 +177,10 @@ pub trait ModuleStore: Send + Sync {
     /// The staged package with this SHA-256 digest, verified and loaded; an error that
     /// tells the operator what is wrong (not staged, not trusted, wrong kind, …).
     fn load(&self, digest: &B256) -> Result<Staged, String>;
+
+    /// Hears of an announcement in a newly committed block, and what came of loading
+    /// its module (not called for the history read at start).
+    fn announced(&self, _upgrade: &Upgrade) {}
 }
 
 /// An announcement and, once the store produced it, its module.
@@ -230,8 +234,9 @@ impl Schedule {
         self.store = Some(store);
     }
 
-    /// Records an announcement, loading its module from the store if it can.
-    pub(crate) fn announce(&self, announcement: Announcement) {
+    /// Records an announcement, loading its module from the store if it can; `fresh`
+    /// if it was just committed (rather than read from history).
+    pub(crate) fn announce(&self, announcement: Announcement, fresh: bool) {
         let module = self.load(&announcement.digest);
         match &module {
             Ok(m) => tracing::info!(
@@ -247,10 +252,14 @@ impl Schedule {
                  at that height until it is staged"
             ),
         }
-        write(&self.upgrades).push(Upgrade {
+        let upgrade = Upgrade {
             announcement,
             module,
-        });
+        };
+        if fresh && let Some(store) = &self.store {
+            store.announced(&upgrade);
+        }
+        write(&self.upgrades).push(upgrade);
     }
 
     /// Forgets the announcements of blocks above `number` (they were reverted).
