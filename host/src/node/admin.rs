@@ -76,52 +76,24 @@ pub struct AdminParts {
 
 /// The admin API's handler.
 pub struct Admin {
-    runtime: Arc<Runtime>,
-    verifier: Verifier,
-    rpc: Arc<RpcSlot>,
-    chain: Arc<dyn ChainService>,
-    files: SlotFiles,
-    staging: Arc<Staging>,
-    audit: Audit,
-    chain_handle: Arc<Chain>,
-    builtins: [VersionInfo; 2],
-    accounts: Vec<Signer>,
-    wake: Arc<Wake>,
-    sample: Arc<Sample>,
-    metrics: Arc<Metrics>,
-    budget: Budget,
+    p: AdminParts,
 }
 
 impl Admin {
     /// The admin API over `parts`.
     pub fn new(parts: AdminParts) -> Self {
-        Admin {
-            runtime: parts.runtime,
-            verifier: parts.verifier,
-            rpc: parts.rpc,
-            chain: parts.queries,
-            files: parts.files,
-            staging: parts.staging,
-            audit: parts.audit,
-            chain_handle: parts.chain,
-            builtins: parts.builtins,
-            accounts: parts.accounts,
-            wake: parts.wake,
-            sample: parts.sample,
-            metrics: parts.metrics,
-            budget: parts.budget,
-        }
+        Admin { p: parts }
     }
 
     /// The versions of `kind` the chain knows: the built-in (from genesis), then each
     /// announced one this node can run, as `(activation height, version)`.
     fn versions(&self, kind: Kind) -> Vec<(u64, VersionInfo)> {
         let builtin = match kind {
-            Kind::Consensus => &self.builtins[1],
-            _ => &self.builtins[0],
+            Kind::Consensus => &self.p.builtins[1],
+            _ => &self.p.builtins[0],
         };
         let mut versions = vec![(0, builtin.clone())];
-        for u in self.chain_handle.upgrades() {
+        for u in self.p.chain.upgrades() {
             if let Ok(m) = &u.module
                 && m.kind() == kind
             {
@@ -149,10 +121,11 @@ impl Admin {
             .filter_map(|(_, i)| Some((semver::Version::parse(&i.version).ok()?, i)))
             .max_by(|a, b| a.0.cmp(&b.0));
         let verified = self
+            .p
             .verifier
             .verify(package, Some(kind), newest.as_ref().map(|(v, _)| v))
             .map_err(|e| self.refused_by_verifier(e))?;
-        let staged = self.staging.stage(&verified)?;
+        let staged = self.p.staging.stage(&verified)?;
         // The migration hook runs here, not at the activation height: activation is a
         // chain event that cannot fail on one node alone.
         if let (Some((_, previous)), Some(module)) = (&newest, staged.wasm()) {
@@ -160,16 +133,17 @@ impl Admin {
         }
         let figures = match &staged {
             Staged::Execution(candidate, _) => {
-                self.gated(|| gate::execution(&self.chain_handle, candidate, &self.budget))?
+                self.gated(|| gate::execution(&self.p.chain, candidate, &self.p.budget))?
             }
             Staged::Consensus(candidate, _) => {
-                self.gated(|| gate::consensus(&self.chain_handle, candidate))?
+                self.gated(|| gate::consensus(&self.p.chain, candidate))?
             }
         };
-        self.files
+        self.p
+            .files
             .save_package(&staged.info().digest, wasm)
             .map_err(|e| format!("keeping the package: {e}"))?;
-        Metrics::inc(&self.metrics.staged);
+        Metrics::inc(&self.p.metrics.staged);
         Ok((staged, figures))
     }
 
@@ -177,7 +151,7 @@ impl Admin {
     /// `height` on.
     fn schedule(&self, wasm: &[u8], when: Activation) -> Result<Value, String> {
         let above_next = |height: u64| {
-            let next = self.chain_handle.head_number() + 1;
+            let next = self.p.chain.head_number() + 1;
             match height > next {
                 true => Ok(height),
                 false => Err(format!(
@@ -195,20 +169,20 @@ impl Admin {
         let height = match when {
             Activation::At(height) => height,
             Activation::After(blocks) => {
-                above_next(self.chain_handle.head_number().saturating_add(blocks))?
+                above_next(self.p.chain.head_number().saturating_add(blocks))?
             }
         };
         let info = staged.info();
         let digest: alloy_primitives::B256 =
             info.digest.parse().map_err(|e| format!("digest: {e}"))?;
         let announced = super::announce::announce(
-            &self.chain_handle,
-            &self.accounts,
-            &self.wake,
+            &self.p.chain,
+            &self.p.accounts,
+            &self.p.wake,
             &digest,
             height,
         )?;
-        Metrics::inc(&self.metrics.scheduled);
+        Metrics::inc(&self.p.metrics.scheduled);
         Ok(json!({
             "slot": staged.kind().to_string(), "height": height,
             "scheduled": {"name": info.name, "version": info.version, "digest": info.digest},
@@ -219,26 +193,27 @@ impl Admin {
 
     /// Counts a verifier refusal and words it.
     fn refused_by_verifier(&self, e: impl std::fmt::Display) -> String {
-        Metrics::inc(&self.metrics.verify_refused);
+        Metrics::inc(&self.p.metrics.verify_refused);
         e.to_string()
     }
 
     /// Runs a gate, counting runs and refusals.
     fn gated<T>(&self, gate: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
-        Metrics::inc(&self.metrics.gate_runs);
-        gate().inspect_err(|_| Metrics::inc(&self.metrics.gate_refused))
+        Metrics::inc(&self.p.metrics.gate_runs);
+        gate().inspect_err(|_| Metrics::inc(&self.p.metrics.gate_refused))
     }
 
     /// Persists which rpc version is active now.
     fn record(&self) {
-        self.files
-            .record_active("rpc", &self.rpc.active().info.digest);
+        self.p
+            .files
+            .record_active("rpc", &self.p.rpc.active().info.digest);
     }
 
     fn status(&self) -> Value {
         let info =
             |i: &VersionInfo| json!({"name": i.name, "version": i.version, "digest": i.digest});
-        let rpc = self.rpc.state();
+        let rpc = self.p.rpc.state();
         let mut slots = json!({
             "rpc": {
                 "active": info(&rpc.active.info),
@@ -246,7 +221,7 @@ impl Admin {
                 "canary": rpc.canary.as_ref().map(|c| json!({"version": info(&c.version.info), "percent": c.percent})),
             }
         });
-        let head = self.chain_handle.head_number();
+        let head = self.p.chain.head_number();
         for kind in [Kind::Execution, Kind::Consensus] {
             let versions = self.versions(kind);
             let active = versions
@@ -261,7 +236,8 @@ impl Admin {
         // Announcements naming a module this node cannot run: the chain stops at their
         // height until the package is staged.
         slots["unresolved"] = self
-            .chain_handle
+            .p
+            .chain
             .upgrades()
             .iter()
             .filter_map(|u| {
@@ -279,7 +255,8 @@ impl Admin {
         let kind = package.manifest.as_ref().map_or(Kind::Rpc, |m| m.kind);
         if kind != Kind::Rpc {
             // Refuse what is unsigned or tampered for that reason first.
-            self.verifier
+            self.p
+                .verifier
                 .verify(package, Some(kind), None)
                 .map_err(|e| self.refused_by_verifier(e))?;
             return Err(format!(
@@ -287,24 +264,26 @@ impl Admin {
                  use `molt module schedule FILE --height H`"
             ));
         }
-        let active = self.rpc.active();
+        let active = self.p.rpc.active();
         let installed = semver::Version::parse(&active.info.version).ok();
         let verified = self
+            .p
             .verifier
             .verify(package, Some(kind), installed.as_ref())
             .map_err(|e| self.refused_by_verifier(e))?;
         let loaded = self
+            .p
             .runtime
             .load(&verified.manifest, &verified.bytes, &Grants::default())
             .map_err(|e| e.to_string())?;
         let candidate = RpcEngine::Wasm(loaded.clone());
         let figures = self.gated(|| {
             gate::rpc(
-                &self.chain,
-                &self.sample,
+                &self.p.queries,
+                &self.p.sample,
                 &active.module,
                 &candidate,
-                &self.budget,
+                &self.p.budget,
             )
         })?;
         // The migration hook, once, before the candidate takes traffic.
@@ -318,18 +297,20 @@ impl Admin {
             module: candidate,
         };
         let info = version.info.clone();
-        self.files
+        self.p
+            .files
             .save_package(&info.digest, wasm)
             .map_err(|e| format!("keeping the package: {e}"))?;
         match canary {
             Some(percent) => self
+                .p
                 .rpc
                 .start_canary(version, percent)
-                .map(|()| Metrics::inc(&self.metrics.canaries))
+                .map(|()| Metrics::inc(&self.p.metrics.canaries))
                 .map_err(|e| e.to_string())?,
             None => {
-                self.rpc.activate(version);
-                Metrics::inc(&self.metrics.activations);
+                self.p.rpc.activate(version);
+                Metrics::inc(&self.p.metrics.activations);
                 self.record();
             }
         }
@@ -352,7 +333,7 @@ impl Admin {
             method,
             "molt_deployModule" | "molt_scheduleModule" | "molt_stageModule"
         ) {
-            Metrics::inc(&self.metrics.received);
+            Metrics::inc(&self.p.metrics.received);
         }
         let result = self.run(method, params);
         let action = match method {
@@ -390,7 +371,7 @@ impl Admin {
             Ok(v) => entry["result"] = v.clone(),
             Err(reason) => entry["reason"] = json!(reason),
         }
-        self.audit.record(entry);
+        self.p.audit.record(entry);
         result
     }
 
@@ -404,10 +385,10 @@ impl Admin {
         };
         match method {
             "molt_moduleStatus" => Ok(self.status()),
-            "molt_metrics" => Ok(self.metrics.snapshot()),
+            "molt_metrics" => Ok(self.p.metrics.snapshot()),
             "molt_moduleLog" => {
                 let limit = params.first().and_then(Value::as_u64).unwrap_or(100);
-                Ok(Value::Array(self.audit.entries(limit as usize)?))
+                Ok(Value::Array(self.p.audit.entries(limit as usize)?))
             }
             "molt_deployModule" => {
                 let hex = params
@@ -461,24 +442,24 @@ impl Admin {
             }
             "molt_rollback" => {
                 slot()?;
-                let v = self.rpc.rollback().map_err(|e| e.to_string())?;
-                Metrics::inc(&self.metrics.rollbacks);
-                Metrics::inc(&self.metrics.activations);
+                let v = self.p.rpc.rollback().map_err(|e| e.to_string())?;
+                Metrics::inc(&self.p.metrics.rollbacks);
+                Metrics::inc(&self.p.metrics.activations);
                 self.record();
                 Ok(json!({"active": {"name": v.info.name, "version": v.info.version}}))
             }
             "molt_promoteCanary" => {
                 slot()?;
-                let v = self.rpc.promote_canary().map_err(|e| e.to_string())?;
-                Metrics::inc(&self.metrics.canary_promoted);
-                Metrics::inc(&self.metrics.activations);
+                let v = self.p.rpc.promote_canary().map_err(|e| e.to_string())?;
+                Metrics::inc(&self.p.metrics.canary_promoted);
+                Metrics::inc(&self.p.metrics.activations);
                 self.record();
                 Ok(json!({"active": {"name": v.info.name, "version": v.info.version}}))
             }
             "molt_abortCanary" => {
                 slot()?;
-                self.rpc.abort_canary().map_err(|e| e.to_string())?;
-                Metrics::inc(&self.metrics.canary_rolled_back);
+                self.p.rpc.abort_canary().map_err(|e| e.to_string())?;
+                Metrics::inc(&self.p.metrics.canary_rolled_back);
                 Ok(Value::Null)
             }
             other => Err(format!("unknown admin method {other}")),
@@ -516,7 +497,7 @@ impl Admin {
              # TYPE molt_chain_head gauge\nmolt_chain_head {}\n\
              # HELP molt_module_info The version each slot serves (value 1).\n\
              # TYPE molt_module_info gauge\n",
-            self.chain_handle.head_number()
+            self.p.chain.head_number()
         );
         let status = self.status();
         for slot in ["rpc", "execution", "consensus"] {
@@ -534,7 +515,7 @@ impl Admin {
                 label("digest")
             ));
         }
-        self.metrics.prometheus(&extra)
+        self.p.metrics.prometheus(&extra)
     }
 }
 
