@@ -81,12 +81,23 @@ pub fn announce(
     wake.notify();
     let deadline = Instant::now() + MINED_WITHIN;
     loop {
-        if let Some((block, _)) = chain
+        if let Some((block, index)) = chain
             .db()
             .transaction_location(&hash)
             .map_err(|e| e.to_string())?
             && block <= chain.head_number()
         {
+            let succeeded = chain
+                .db()
+                .receipts(block)
+                .map_err(|e| e.to_string())?
+                .and_then(|r| r.get(index as usize).map(|r| r.status()));
+            if succeeded != Some(true) {
+                return Err(format!(
+                    "the announcement {hash} was mined in block {block} but the upgrade \
+                     contract reverted it (was the height no longer above that block?)"
+                ));
+            }
             return Ok(json!({"transaction": hash, "block": block, "authority": from}));
         }
         if Instant::now() > deadline {
