@@ -41,7 +41,7 @@ pub struct ChainConfig {
     /// Genesis timestamp, seconds.
     pub genesis_timestamp: u64,
     /// Who may schedule module upgrades: written into the upgrade contract's storage
-    /// at genesis (see [`upgrades`](super::upgrades)).
+    /// at genesis (see [`super::upgrades`]).
     pub upgrade_authorities: Vec<Address>,
 }
 

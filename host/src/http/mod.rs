@@ -1,8 +1,11 @@
 //! The JSON-RPC HTTP endpoint (hyper 1.x): bodies in, bodies out.
 //!
-//! The server knows HTTP — methods, body size limits, CORS — and nothing of
-//! JSON-RPC: every accepted body goes to an [`RpcHandler`] (in the node, the `rpc`
-//! guest module) on a blocking thread, and its answer goes back as the response body.
+//! The server knows HTTP — methods, body size limits, CORS, a bearer token — and
+//! nothing of JSON-RPC: every accepted body goes to an [`RpcHandler`] (in the node, the
+//! `rpc` guest module) and its answer goes back as the response body. Each connection
+//! is served on a thread of its own that runs the handler inline (up to
+//! 64 connections; beyond, on a shared runtime's blocking pool), so a
+//! keep-alive client's requests cost no hand-off between threads.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -18,10 +21,11 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, watch};
 
-/// Answers one request body. Called on a blocking thread; may take its time.
+/// Answers one request body. Called on a thread that may block; may take its time.
 pub trait RpcHandler: Send + Sync + 'static {
     /// The response body for `body` (JSON in, JSON out).
     fn handle(&self, body: &[u8]) -> Vec<u8>;
@@ -86,11 +90,13 @@ impl Default for HttpConfig {
     }
 }
 
-/// A running server; dropping it stops it.
+/// A running server; dropping it stops it (after the requests in flight).
 pub struct Server {
     local_addr: SocketAddr,
     stop: Option<oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
+    shutdown: watch::Sender<bool>,
+    connections: Arc<AtomicUsize>,
 }
 
 impl std::fmt::Debug for Server {
@@ -116,8 +122,22 @@ impl Drop for Server {
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
+        // Connections on their own threads finish what they are answering and close.
+        let _ = self.shutdown.send(true);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while self.connections.load(Ordering::Acquire) > 0 && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
     }
 }
+
+/// Connections served on a thread of their own, at most; more are served by the
+/// shared runtime, which hands each body to its blocking pool.
+///
+/// On its own thread a connection's requests run the handler inline: no hand-off
+/// between threads per request (that hand-off was a fifth of the node's CPU under
+/// keep-alive clients).
+const MAX_CONNECTION_THREADS: usize = 64;
 
 /// Binds `config.addr` and serves on a background thread with its own runtime.
 pub fn serve(config: HttpConfig, handler: Arc<dyn RpcHandler>) -> std::io::Result<Server> {
@@ -129,7 +149,10 @@ pub fn serve(config: HttpConfig, handler: Arc<dyn RpcHandler>) -> std::io::Resul
     let listener = runtime.block_on(TcpListener::bind(config.addr))?;
     let local_addr = listener.local_addr()?;
     let (stop_tx, mut stop_rx) = oneshot::channel::<()>();
+    let (shutdown, shutdown_rx) = watch::channel(false);
+    let connections = Arc::new(AtomicUsize::new(0));
     let config = Arc::new(config);
+    let counted = connections.clone();
     let thread = std::thread::Builder::new()
         .name("molt-http-accept".into())
         .spawn(move || {
@@ -140,14 +163,29 @@ pub fn serve(config: HttpConfig, handler: Arc<dyn RpcHandler>) -> std::io::Resul
                         accepted = listener.accept() => accepted,
                     };
                     let Ok((stream, _)) = accepted else { continue };
-                    let (handler, config) = (handler.clone(), config.clone());
-                    tokio::spawn(async move {
-                        let service =
-                            service_fn(move |req| respond(req, handler.clone(), config.clone()));
-                        let _ = http1::Builder::new()
-                            .serve_connection(TokioIo::new(stream), service)
-                            .await;
-                    });
+                    let conn = Connection {
+                        handler: handler.clone(),
+                        config: config.clone(),
+                        shutdown: shutdown_rx.clone(),
+                    };
+                    if counted.load(Ordering::Acquire) >= MAX_CONNECTION_THREADS {
+                        tokio::spawn(conn.serve(stream, false));
+                        continue;
+                    }
+                    let Ok(stream) = stream.into_std() else {
+                        continue;
+                    };
+                    counted.fetch_add(1, Ordering::AcqRel);
+                    let mine = counted.clone();
+                    let spawned = std::thread::Builder::new()
+                        .name("molt-http-conn".into())
+                        .spawn(move || {
+                            conn.serve_on_this_thread(stream);
+                            mine.fetch_sub(1, Ordering::AcqRel);
+                        });
+                    if spawned.is_err() {
+                        counted.fetch_sub(1, Ordering::AcqRel);
+                    }
                 }
             });
         })?;
@@ -155,13 +193,69 @@ pub fn serve(config: HttpConfig, handler: Arc<dyn RpcHandler>) -> std::io::Resul
         local_addr,
         stop: Some(stop_tx),
         thread: Some(thread),
+        shutdown,
+        connections,
     })
+}
+
+/// One accepted connection.
+struct Connection {
+    handler: Arc<dyn RpcHandler>,
+    config: Arc<HttpConfig>,
+    shutdown: watch::Receiver<bool>,
+}
+
+impl Connection {
+    /// Serves the connection on the calling thread, the handler inline.
+    fn serve_on_this_thread(self, stream: std::net::TcpStream) {
+        let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        else {
+            return;
+        };
+        rt.block_on(async move {
+            if let Ok(stream) = tokio::net::TcpStream::from_std(stream) {
+                self.serve(stream, true).await;
+            }
+        });
+    }
+
+    /// Serves HTTP/1 on `stream` until the client closes it or the server stops;
+    /// `inline`: run the handler on this task's thread.
+    async fn serve(self, stream: tokio::net::TcpStream, inline: bool) {
+        let (handler, config) = (self.handler, self.config);
+        let service = service_fn(move |req| respond(req, handler.clone(), config.clone(), inline));
+        let conn = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+        tokio::pin!(conn);
+        tokio::select! {
+            _ = conn.as_mut() => {}
+            _ = stopped(self.shutdown) => {
+                conn.as_mut().graceful_shutdown();
+                let _ = conn.await;
+            }
+        }
+    }
+}
+
+/// Resolves when the server stops.
+async fn stopped(mut shutdown: watch::Receiver<bool>) {
+    loop {
+        if *shutdown.borrow_and_update() {
+            return;
+        }
+        if shutdown.changed().await.is_err() {
+            // The server is gone without saying stop: nothing will ever say it.
+            std::future::pending::<()>().await;
+        }
+    }
 }
 
 async fn respond(
     req: Request<Incoming>,
     handler: Arc<dyn RpcHandler>,
     config: Arc<HttpConfig>,
+    inline: bool,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let authorized = config.bearer_token.as_deref().is_none_or(|token| {
         req.headers()
@@ -180,7 +274,11 @@ async fn respond(
             {
                 Ok(body) => {
                     let body = body.to_bytes();
-                    match tokio::task::spawn_blocking(move || handler.handle(&body)).await {
+                    let answered = match inline {
+                        true => Ok(handler.handle(&body)),
+                        false => tokio::task::spawn_blocking(move || handler.handle(&body)).await,
+                    };
+                    match answered {
                         Ok(out) => json(StatusCode::OK, out),
                         Err(_) => {
                             json_error(StatusCode::INTERNAL_SERVER_ERROR, -32603, "internal error")

@@ -114,3 +114,67 @@ fn the_echo_guest_answers_over_http_and_a_failing_call_is_an_rpc_error() {
         "{rest}"
     );
 }
+
+/// Sends one request on an open keep-alive connection and reads its response.
+fn request_on(stream: &mut TcpStream, body: &str) -> String {
+    write!(
+        stream,
+        "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = Vec::new();
+    let mut buf = [0u8; 4096];
+    // The mirror answers with exactly the body: read until it is there.
+    while !String::from_utf8_lossy(&response).ends_with(body) {
+        let n = stream.read(&mut buf).unwrap();
+        assert!(n > 0, "connection closed early");
+        response.extend_from_slice(&buf[..n]);
+    }
+    String::from_utf8(response).unwrap()
+}
+
+#[test]
+fn more_open_connections_than_connection_threads_are_all_served() {
+    let s = server(1024, None);
+    let mut open: Vec<TcpStream> = (0..MAX_CONNECTION_THREADS + 8)
+        .map(|_| TcpStream::connect(s.local_addr()).unwrap())
+        .collect();
+    for round in 0..2 {
+        for (i, stream) in open.iter_mut().enumerate() {
+            let body = format!(r#"{{"connection":{i},"round":{round}}}"#);
+            assert!(request_on(stream, &body).starts_with("HTTP/1.1 200 OK"));
+        }
+    }
+}
+
+/// Answers after a pause.
+struct Slow;
+
+impl RpcHandler for Slow {
+    fn handle(&self, body: &[u8]) -> Vec<u8> {
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        body.to_vec()
+    }
+}
+
+#[test]
+fn a_stopping_server_answers_the_requests_in_flight_first() {
+    let s = serve(
+        HttpConfig {
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            ..HttpConfig::default()
+        },
+        Arc::new(Slow),
+    )
+    .unwrap();
+    let addr = s.local_addr();
+    let client = std::thread::spawn(move || send(addr, "POST", r#"{"late":true}"#));
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    drop(s);
+    let (status, rest) = client.join().unwrap();
+    assert_eq!(status, "HTTP/1.1 200 OK");
+    assert!(rest.ends_with(r#"{"late":true}"#));
+    // And then it is gone.
+    assert!(TcpStream::connect(addr).is_err());
+}
