@@ -206,7 +206,11 @@ fn the_rpc_module_swaps_under_load_rolls_back_and_refuses_bad_packages() {
             wat_module("hungry.wasm", HUNGRY_RPC, "hungry"),
             "over 150% of the active version",
         ),
-        (wat_module("slow.wasm", SLOW_RPC, "slow"), "ms + 200 ms"),
+        (
+            // Slow (2^31 rounds: well over 200 ms) on the gate's 98-byte batch request.
+            wat_module("slow.wasm", &spinning_rpc(98, 1 << 31), "slow"),
+            "ms + 200 ms",
+        ),
         (
             wat_module("migrate.wasm", FAILING_MIGRATION, "migrate"),
             "molt_migrate failed: refused by the module: cannot migrate from that version",
@@ -268,7 +272,13 @@ fn the_rpc_module_swaps_under_load_rolls_back_and_refuses_bad_packages() {
 
     // A canary that answers but far more slowly than the active version is rolled
     // back by the watch on its figures (p99 over 2× the active one's, above 50 ms).
-    let sluggish = wat_module("sluggish.wasm", SLUGGISH_RPC, "sluggish");
+    let sluggish = wat_module(
+        "sluggish.wasm",
+        // Slow (2^28 rounds: well over 50 ms) only on the 103-byte request below: it
+        // passes the gate, then the watch sees it.
+        &spinning_rpc(103, 1 << 28),
+        "sluggish",
+    );
     let (ok, out) = molt_module(
         &["deploy", &sluggish, "--canary", "50%"],
         &admin,
@@ -279,7 +289,7 @@ fn the_rpc_module_swaps_under_load_rolls_back_and_refuses_bad_packages() {
         r#"{{"jsonrpc":"2.0","id":1,"method":"molt_sluggish","params":["{}"]}}"#,
         "x".repeat(40)
     );
-    assert_eq!(body.len(), 103, "the length SLUGGISH_RPC is slow on");
+    assert_eq!(body.len(), 103, "the length the sluggish module is slow on");
     let mut sent = 0;
     loop {
         let (status, _) = common::post(node.addr, body.as_bytes());
@@ -796,36 +806,23 @@ const WRONG_EXECUTION: &str = r#"(module
   (func (export "molt_execute_call") (param i32 i32) (result i64)
     (i64.or (i64.shl (i64.const 64) (i64.const 32)) (i64.const 6))))"#;
 
-/// An rpc module that answers at once, except 103-byte requests, on which it spins for
-/// 2^28 iterations first (well over 50 ms): it passes the gate, then the watch sees it.
-const SLUGGISH_RPC: &str = r#"(module
+/// An rpc module that answers at once, except requests of `len` bytes, on which it
+/// first spins for `iterations` rounds of a loop.
+fn spinning_rpc(len: u32, iterations: u64) -> String {
+    format!(
+        r#"(module
   (memory (export "memory") 1)
-  (data (i32.const 64) "\00{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":\"slow\"}")
+  (data (i32.const 64) "\00{{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":\"slow\"}}")
   (func (export "molt_abi_version") (result i32) i32.const 1)
   (func (export "molt_alloc") (param i32) (result i32) i32.const 1024)
   (func (export "molt_free") (param i32 i32))
   (func (export "molt_rpc_handle") (param $ptr i32) (param $len i32) (result i64)
     (local $i i64)
-    (if (i32.eq (local.get $len) (i32.const 103))
+    (if (i32.eq (local.get $len) (i32.const {len}))
       (then
         (loop $spin
           (local.set $i (i64.add (local.get $i) (i64.const 1)))
-          (br_if $spin (i64.lt_u (local.get $i) (i64.const 268435456))))))
-    (i64.or (i64.shl (i64.const 64) (i64.const 32)) (i64.const 41))))"#;
-
-/// An rpc module that answers at once, except the gate's 98-byte batch request, on
-/// which it spins for 2^31 iterations (well over 200 ms) first.
-const SLOW_RPC: &str = r#"(module
-  (memory (export "memory") 1)
-  (data (i32.const 64) "\00{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":\"slow\"}")
-  (func (export "molt_abi_version") (result i32) i32.const 1)
-  (func (export "molt_alloc") (param i32) (result i32) i32.const 1024)
-  (func (export "molt_free") (param i32 i32))
-  (func (export "molt_rpc_handle") (param $ptr i32) (param $len i32) (result i64)
-    (local $i i64)
-    (if (i32.eq (local.get $len) (i32.const 98))
-      (then
-        (loop $spin
-          (local.set $i (i64.add (local.get $i) (i64.const 1)))
-          (br_if $spin (i64.lt_u (local.get $i) (i64.const 2147483648))))))
-    (i64.or (i64.shl (i64.const 64) (i64.const 32)) (i64.const 41))))"#;
+          (br_if $spin (i64.lt_u (local.get $i) (i64.const {iterations}))))))
+    (i64.or (i64.shl (i64.const 64) (i64.const 32)) (i64.const 41))))"#
+    )
+}
