@@ -153,6 +153,12 @@ fn cast_reads_the_upgrade_contract_and_only_an_authority_schedules() {
     let authority = |who: &str| cast(&node, &["call", CONTRACT, "authority(address)(bool)", who]);
     assert_eq!(authority(ACCOUNT0), "true");
     assert_eq!(authority(ACCOUNT1), "false");
+    // The node's key is the publisher execution and consensus modules must be signed by.
+    let node_key = std::fs::read_to_string(dir.path().join("keys/dev.key.pub")).unwrap();
+    let node_key = format!("0x{}", node_key.trim());
+    let publisher = |key: &str| cast(&node, &["call", CONTRACT, "publisher(bytes32)(bool)", key]);
+    assert_eq!(publisher(&node_key), "true");
+    assert_eq!(publisher(&format!("0x{}", "11".repeat(32))), "false");
 
     let digest = format!("0x{}", "ab".repeat(32));
     let refused = Command::new(tools().join("node_modules/.bin/cast"))

@@ -826,3 +826,45 @@ fn spinning_rpc(len: u32, iterations: u64) -> String {
     (i64.or (i64.shl (i64.const 64) (i64.const 32)) (i64.const 41))))"#
     )
 }
+
+#[test]
+fn execution_and_consensus_modules_must_be_signed_by_a_publisher_named_in_genesis() {
+    let dir = tempfile::tempdir().unwrap();
+    let publisher = keys::generate();
+    let node = DevNode::start(
+        dir.path(),
+        &[
+            "--admin.port",
+            "0",
+            "--module.publisher",
+            &hex::encode(publisher.verifying_key().to_bytes()),
+        ],
+    );
+    let admin = admin_addr(&node);
+    let node_key = keys::read_signing_key(&dir.path().join("keys/dev.key")).unwrap();
+    let signed = |file: &str, key: &ed25519_dalek::SigningKey| {
+        let path = dir.path().join(file);
+        let m = manifest(Kind::Execution, "execution-revm", "0.2.0");
+        std::fs::write(
+            &path,
+            package::sign(molt_host::builtin::EXECUTION.wasm, &m, key).unwrap(),
+        )
+        .unwrap();
+        path.to_str().unwrap().to_string()
+    };
+    // The node's own key signs its rpc modules, but genesis named another publisher
+    // for the consensus-critical kinds.
+    let (ok, out) = molt_module(
+        &["stage", &signed("own.wasm", &node_key)],
+        &admin,
+        dir.path(),
+    );
+    assert!(!ok && out.contains("unknown signer"), "{out}");
+    let (ok, out) = molt_module(
+        &["stage", &signed("published.wasm", &publisher)],
+        &admin,
+        dir.path(),
+    );
+    assert!(ok, "{out}");
+    node.stop();
+}

@@ -43,6 +43,9 @@ pub struct ChainConfig {
     /// Who may schedule module upgrades: written into the upgrade contract's storage
     /// at genesis (see [`super::upgrades`]).
     pub upgrade_authorities: Vec<Address>,
+    /// The ed25519 keys execution and consensus modules must be signed with: written
+    /// into the upgrade contract's storage at genesis.
+    pub module_publishers: Vec<[u8; 32]>,
 }
 
 impl ChainConfig {
@@ -56,6 +59,7 @@ impl ChainConfig {
             coinbase: Address::ZERO,
             genesis_timestamp: 0,
             upgrade_authorities: Vec::new(),
+            module_publishers: Vec::new(),
         }
     }
 }
@@ -97,8 +101,10 @@ impl Chain {
         let head = match db.head()? {
             Some(number) => load_block(&db, number)?,
             None => {
-                let (upgrades, upgrades_code) =
-                    super::upgrades::genesis_account(&config.upgrade_authorities);
+                let (upgrades, upgrades_code) = super::upgrades::genesis_account(
+                    &config.upgrade_authorities,
+                    &config.module_publishers,
+                );
                 let mut accounts: Vec<AccountChange> = alloc
                     .iter()
                     .map(|(address, balance)| AccountChange {

@@ -66,10 +66,23 @@ pub(super) struct DevArgs {
     /// contract at genesis.
     #[arg(long = "upgrade.authority")]
     upgrade_authority: Vec<alloy_primitives::Address>,
+    /// An ed25519 public key (hex, or a `.pub` file) execution and consensus modules
+    /// may be signed with,
+    /// for a new chain (repeatable; default: the node's key). Written into the upgrade
+    /// contract at genesis; every node of the chain trusts the same publishers.
+    #[arg(long = "module.publisher", value_parser = parse_key)]
+    module_publisher: Vec<[u8; 32]>,
     /// The gate refuses a candidate whose p99 is over this many times the active
     /// version's (for latencies above 50 ms), besides the +200 ms rule.
     #[arg(long = "gate.p99-ratio", default_value_t = 2.0)]
     gate_p99_ratio: f64,
+}
+
+/// An ed25519 public key: hex, or the path of a `.pub` file.
+fn parse_key(s: &str) -> Result<[u8; 32], String> {
+    molt_upgrade_proxy::keys::parse_verifying_key(s)
+        .map(|k| k.to_bytes())
+        .map_err(|e| e.to_string())
 }
 
 const WEI_PER_ETH: u128 = 1_000_000_000_000_000_000;
@@ -101,6 +114,7 @@ pub(super) fn run(args: DevArgs) -> anyhow::Result<ExitCode> {
     let chain = ChainConfig {
         chain_id: args.chain_id,
         upgrade_authorities: args.upgrade_authority.clone(),
+        module_publishers: args.module_publisher.clone(),
         ..ChainConfig::dev()
     };
     let balance = U256::from(args.balance) * U256::from(WEI_PER_ETH);

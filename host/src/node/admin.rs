@@ -103,8 +103,8 @@ impl Admin {
         versions
     }
 
-    /// Verifies a signed execution or consensus module (no downgrade from the newest
-    /// version the chain knows), replays recent blocks with it and keeps its package:
+    /// Verifies a signed execution or consensus module (signed by a publisher named in
+    /// genesis, no downgrade from the newest version the chain knows), replays recent blocks with it and keeps its package:
     /// from then on an upgrade announcement naming its digest can activate it.
     fn stage(&self, wasm: &[u8]) -> Result<(Staged, Value), String> {
         let package = Package::parse(wasm.to_vec()).map_err(|e| e.to_string())?;
@@ -120,9 +120,10 @@ impl Admin {
             .into_iter()
             .filter_map(|(_, i)| Some((semver::Version::parse(&i.version).ok()?, i)))
             .max_by(|a, b| a.0.cmp(&b.0));
+        // Signed by a publisher named in genesis, not the node's own trust.
         let verified = self
             .p
-            .verifier
+            .staging
             .verify(package, Some(kind), newest.as_ref().map(|(v, _)| v))
             .map_err(|e| self.refused_by_verifier(e))?;
         let staged = self.p.staging.stage(&verified)?;

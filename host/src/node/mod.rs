@@ -195,13 +195,16 @@ impl Node {
             chain_config.upgrade_authorities =
                 accounts.iter().take(1).map(Signer::address).collect();
         }
+        if chain_config.module_publishers.is_empty() {
+            chain_config.module_publishers = vec![key.verifying_key().to_bytes()];
+        }
         // Upgrades announced on the chain name packages staged in `<datadir>/modules`:
         // block h is executed and decided by the versions in force at h, now and after
         // any restart.
         let files = slots::SlotFiles::new(datadir);
         let staging = Arc::new(staging::Staging::new(
             files.clone(),
-            verifier.clone(),
+            db.clone(),
             runtime.clone(),
             audit::Audit::new(db.clone()),
         ));

@@ -1,6 +1,7 @@
 //! The node's [`ModuleStore`]: the signed packages staged in `<datadir>/modules`,
-//! verified against the node's trusted keys and loaded into the runtime when the chain
-//! asks for the module an upgrade announcement names.
+//! verified against the module publishers named in genesis (the upgrade contract's
+//! storage) and loaded into the runtime when the chain asks for the module an upgrade
+//! announcement names.
 
 use std::sync::Arc;
 
@@ -13,29 +14,51 @@ use serde_json::json;
 
 use super::audit::Audit;
 use super::slots::SlotFiles;
-use crate::chain::upgrades::{ModuleStore, Staged, Upgrade};
+use crate::chain::upgrades::{ModuleStore, Staged, Upgrade, is_publisher};
 use crate::consensus::Consensus;
 use crate::execution::Executor;
 use crate::runtime::{Grants, Runtime};
+use crate::storage::Db;
 
 /// Staged packages, by digest.
 pub struct Staging {
     files: SlotFiles,
-    verifier: Verifier,
+    db: Db,
     runtime: Arc<Runtime>,
     audit: Audit,
 }
 
 impl Staging {
-    /// Packages kept in `files`, trusted if `verifier` says so, loaded into `runtime`;
-    /// announcements the chain commits are recorded in `audit`.
-    pub fn new(files: SlotFiles, verifier: Verifier, runtime: Arc<Runtime>, audit: Audit) -> Self {
+    /// Packages kept in `files`, trusted if signed by a publisher the chain in `db`
+    /// names, loaded into `runtime`; announcements the chain commits are recorded in
+    /// `audit`.
+    pub fn new(files: SlotFiles, db: Db, runtime: Arc<Runtime>, audit: Audit) -> Self {
         Staging {
             files,
-            verifier,
+            db,
             runtime,
             audit,
         }
+    }
+
+    /// Verifies an execution or consensus package: signed (untampered) by a publisher
+    /// named in genesis, of kind `expected` if given, not older than `installed`.
+    pub fn verify(
+        &self,
+        package: Package,
+        expected: Option<Kind>,
+        installed: Option<&semver::Version>,
+    ) -> Result<Verified, String> {
+        let signer = package.signature.as_ref().ok().map(|s| s.signer);
+        let mut trusted = Vec::new();
+        if let Some(key) = signer
+            && is_publisher(&self.db, key.as_bytes()).map_err(|e| e.to_string())?
+        {
+            trusted.push(key);
+        }
+        Verifier::new(trusted)
+            .verify(package, expected, installed)
+            .map_err(|e| e.to_string())
     }
 
     /// Loads a verified execution or consensus package.
@@ -68,10 +91,7 @@ impl ModuleStore for Staging {
         if package.digest != digest.0 {
             return Err(format!("the package stored as {hex} has another digest"));
         }
-        let verified = self
-            .verifier
-            .verify(package, None, None)
-            .map_err(|e| e.to_string())?;
+        let verified = self.verify(package, None, None)?;
         self.stage(&verified)
     }
 

@@ -43,9 +43,12 @@ pub const SCHEDULE_SIGNATURE: &str = "schedule(bytes32,uint64)";
 /// The signature of the event the chain reads.
 const SCHEDULED_EVENT: &str = "Scheduled(bytes32,uint64,address)";
 
-/// The upgrade contract's genesis account: its code, and `authority[a] = true` for each
-/// authority.
-pub fn genesis_account(authorities: &[Address]) -> (AccountChange, NewCode) {
+/// The upgrade contract's genesis account: its code, `authority[a] = true` for each
+/// authority and `publisher[k] = true` for each module publisher's ed25519 key.
+pub fn genesis_account(
+    authorities: &[Address],
+    publishers: &[[u8; 32]],
+) -> (AccountChange, NewCode) {
     let code: Bytes = hex::decode(RUNTIME_CODE_HEX.trim())
         .expect("the committed runtime code is hex")
         .into();
@@ -56,6 +59,10 @@ pub fn genesis_account(authorities: &[Address]) -> (AccountChange, NewCode) {
             slot: authority_slot(a),
             value: U256::from(1),
         })
+        .chain(publishers.iter().map(|k| StorageChange {
+            slot: publisher_slot(k),
+            value: U256::from(1),
+        }))
         .collect();
     storage.sort_by_key(|s| s.slot);
     storage.dedup_by_key(|s| s.slot);
@@ -78,6 +85,25 @@ pub fn authority_slot(who: &Address) -> U256 {
     let mut preimage = [0u8; 64];
     preimage[12..32].copy_from_slice(who.as_slice());
     U256::from_be_bytes(keccak256(preimage).0)
+}
+
+/// The storage slot of `publisher[key]` (a `mapping(bytes32 => bool)` at slot 1).
+pub fn publisher_slot(key: &[u8; 32]) -> U256 {
+    let mut preimage = [0u8; 64];
+    preimage[..32].copy_from_slice(key);
+    preimage[63] = 1;
+    U256::from_be_bytes(keccak256(preimage).0)
+}
+
+/// Whether `key` may sign execution and consensus modules, per the upgrade contract in
+/// `state`.
+pub fn is_publisher(
+    state: &dyn crate::state::StateView,
+    key: &[u8; 32],
+) -> Result<bool, crate::state::StateError> {
+    Ok(!state
+        .storage(&UPGRADE_ADDRESS, &publisher_slot(key))?
+        .is_zero())
 }
 
 /// Calldata of `schedule(digest, height)`.

@@ -45,6 +45,7 @@ fn open(db: crate::storage::Db) -> Chain {
         Consensus::Native,
         ChainConfig {
             upgrade_authorities: vec![accounts()[0].address()],
+            module_publishers: vec![[9; 32]],
             ..ChainConfig::dev()
         },
         SigningKey::from_bytes(&[7; 32]),
@@ -82,6 +83,8 @@ fn the_genesis_contract_is_the_committed_code_with_its_authorities() {
     let (a, b) = (accounts()[0].address(), accounts()[1].address());
     assert!(chain.is_upgrade_authority(&a).unwrap());
     assert!(!chain.is_upgrade_authority(&b).unwrap());
+    assert!(is_publisher(chain.db(), &[9; 32]).unwrap());
+    assert!(!is_publisher(chain.db(), &[8; 32]).unwrap());
     use crate::state::StateView;
     let account = chain.db().account(&UPGRADE_ADDRESS).unwrap().unwrap();
     let code = chain.db().code(&account.code_hash).unwrap().unwrap();
