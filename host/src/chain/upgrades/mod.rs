@@ -5,16 +5,18 @@
 //! chain, so that block h is executed and decided by the same code on every node and at
 //! every re-execution. An authority named in genesis calls
 //! `schedule(bytes32 digest, uint64 height)` on [`UPGRADE_ADDRESS`], a contract placed
-//! in genesis ([`MoltUpgrades.sol`](./MoltUpgrades.sol)); it refuses other senders and
+//! in genesis (`MoltUpgrades.sol`, beside this file); it refuses other senders and
 //! heights not above the current block, and emits `Scheduled(digest, height, by)`.
 //! Every node reads those events from the blocks it commits (and, after a restart, from
 //! its history) and runs the signed package with that SHA-256 digest from `height` on.
+//! The contract also names, in its `publisher` mapping, the ed25519 keys such packages
+//! must be signed with ([`is_publisher`]).
 //!
 //! The package itself travels outside the chain (an execution module is ~2 MB; a block
 //! carries 30 M gas): a node must have it staged, verified and loaded by its
 //! [`ModuleStore`] before the chain reaches `height`, or it stops there and says which
-//! module it is missing. This module knows nothing of files or signatures — the store
-//! does.
+//! module it is missing. This module knows nothing of files or signature checks — the
+//! store does.
 
 use std::sync::{Arc, RwLock};
 
