@@ -162,14 +162,11 @@ impl Chain {
         self.schedule.set_store(store);
         let head = self.head_number();
         for number in 1..=head {
-            let header = self.db.header(number)?;
-            let has_logs = header.is_some_and(|h| {
-                h.logs_bloom
-                    .contains_input(alloy_primitives::BloomInput::Raw(
-                        UPGRADE_ADDRESS.as_slice(),
-                    ))
-            });
-            if has_logs {
+            if self
+                .db
+                .header(number)?
+                .is_some_and(|h| upgrades::may_announce(&h))
+            {
                 for a in upgrades::announcements(&load_block(&self.db, number)?) {
                     self.schedule.announce(a, false);
                 }

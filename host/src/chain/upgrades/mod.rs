@@ -131,14 +131,19 @@ pub struct Announcement {
     pub tx: B256,
 }
 
+/// Whether a block with this header may carry announcements (its logs bloom has the
+/// upgrade contract): a cheap filter before reading its receipts.
+pub fn may_announce(header: &alloy_consensus::Header) -> bool {
+    header
+        .logs_bloom
+        .contains_input(alloy_primitives::BloomInput::Raw(
+            UPGRADE_ADDRESS.as_slice(),
+        ))
+}
+
 /// The announcements in `block`'s receipts, in order.
 pub fn announcements(block: &SealedBlock) -> Vec<Announcement> {
-    use alloy_primitives::BloomInput;
-    if !block
-        .header
-        .logs_bloom
-        .contains_input(BloomInput::Raw(UPGRADE_ADDRESS.as_slice()))
-    {
+    if !may_announce(&block.header) {
         return Vec::new();
     }
     let topic = keccak256(SCHEDULED_EVENT);
