@@ -6,16 +6,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender};
 
+use molt_upgrade_proxy::router::Slot;
+use molt_upgrade_proxy::watch::{Call, Figures, Rules, Watch};
+
 use super::audit::Audit;
+use super::gate::Budget;
 use super::metrics::Metrics;
 use super::slots::SlotFiles;
 use crate::http::{RpcHandler, error_body};
 use crate::native::NativeChainHost;
-use molt_upgrade_proxy::router::Slot;
-use molt_upgrade_proxy::watch::{Call, Figures, Rules, Watch};
-
-use super::gate::Budget;
-
 use crate::runtime::{CallContext, CallStats, LoadedModule};
 use crate::services::ChainService;
 
@@ -88,7 +87,8 @@ impl Sample {
         "miner_",
     ];
 
-    /// Considers a live request `body` for the sample and the tap (never blocks).
+    /// Considers a live request `body` for the sample and the tap; never waits for the
+    /// gate (a full tap drops the copy).
     pub fn offer(&self, body: &[u8]) {
         let n = self.seen.fetch_add(1, Ordering::Relaxed);
         let keep = n.is_multiple_of(Self::EVERY);
