@@ -62,6 +62,9 @@ pub mod op {
     pub const REVERT: u8 = 15;
     /// [`SetBalance`](super::SetBalance) → `()`. Dev only.
     pub const SET_BALANCE: u8 = 16;
+    /// transaction hash (`B256`) → [`BodyTx`](super::BodyTx), or empty if the node's
+    /// pool does not hold it (pending transactions, not yet in a block).
+    pub const POOL_TX: u8 = 17;
 }
 
 /// The arguments of an operation that takes none: the empty RLP list, written `()`

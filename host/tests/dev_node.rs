@@ -410,3 +410,37 @@ fn with_a_block_time_blocks_come_on_schedule_even_when_empty() {
     assert!(quantity(&b["timestamp"]) > quantity(&a["timestamp"]));
     node.stop();
 }
+
+#[test]
+fn a_pending_transaction_is_found_by_hash_before_it_is_mined() {
+    let dir = tempfile::tempdir().unwrap();
+    // No block for an hour unless asked.
+    let node = DevNode::start(dir.path(), &["--block-time", "3600"]);
+    let hash = node.ok(
+        "eth_sendTransaction",
+        json!([{"from": ACCOUNT0, "to": ACCOUNT1, "value": "0x2a"}]),
+    );
+    let pending = node.ok("eth_getTransactionByHash", json!([hash]));
+    assert_eq!(pending["hash"], hash, "{pending}");
+    assert_eq!(pending["from"].as_str().unwrap(), ACCOUNT0.to_lowercase());
+    assert_eq!(pending["value"], "0x2a");
+    assert!(pending["blockNumber"].is_null(), "{pending}");
+    assert!(pending["blockHash"].is_null(), "{pending}");
+    assert!(pending["transactionIndex"].is_null(), "{pending}");
+    assert!(
+        node.ok("eth_getTransactionReceipt", json!([hash]))
+            .is_null()
+    );
+
+    node.ok("evm_mine", json!([]));
+    let mined = node.ok("eth_getTransactionByHash", json!([hash]));
+    assert_eq!(mined["hash"], hash);
+    assert!(mined["blockNumber"].is_string(), "{mined}");
+    // Neither pooled nor mined: null, as before.
+    let unknown = format!("0x{}", "77".repeat(32));
+    assert!(
+        node.ok("eth_getTransactionByHash", json!([unknown]))
+            .is_null()
+    );
+    node.stop();
+}

@@ -128,6 +128,26 @@ pub fn location(
     query_chain(host, op::TX_LOCATION, &hash)
 }
 
+/// A pending transaction (in the node's pool, not yet in a block) in RPC form, as geth
+/// answers it: no block fields, the fee cap as its gas price.
+pub fn pooled(
+    host: &(impl ChainHost + ?Sized),
+    hash: B256,
+) -> Result<Option<Transaction>, RpcError> {
+    let Some(body) = query_chain::<_, BodyTx>(host, op::POOL_TX, &hash)? else {
+        return Ok(None);
+    };
+    let tx = TxEnvelope::decode_2718_exact(&body.raw).map_err(RpcError::internal)?;
+    Ok(Some(Transaction {
+        effective_gas_price: Some(tx.max_fee_per_gas()),
+        inner: alloy_consensus::transaction::Recovered::new_unchecked(tx, body.sender),
+        block_hash: None,
+        block_number: None,
+        transaction_index: None,
+        block_timestamp: None,
+    }))
+}
+
 impl Stored {
     /// Transaction `index` in RPC form.
     pub fn rpc_tx(&self, index: usize) -> Option<Transaction> {

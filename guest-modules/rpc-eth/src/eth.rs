@@ -125,8 +125,9 @@ pub fn dispatch(host: &(impl ChainHost + ?Sized), method: &str, p: Params) -> An
         }
         "eth_getTransactionByHash" => {
             p.at_most(1)?;
-            let Some(at) = location(host, p.required(0)?)? else {
-                return Ok(Value::Null);
+            let hash = p.required(0)?;
+            let Some(at) = location(host, hash)? else {
+                return to(blocks::pooled(host, hash)?);
             };
             to(load(host, at.number)?.and_then(|b| b.rpc_tx(at.index as usize)))
         }

@@ -248,6 +248,11 @@ impl Chain {
         lock(&self.pool).add(raw, &self.db, rules)
     }
 
+    /// The pooled (pending) transaction with this hash.
+    pub fn pooled(&self, hash: &B256) -> Option<PoolTx> {
+        lock(&self.pool).get(hash).cloned()
+    }
+
     /// Number of pooled transactions.
     pub fn pool_len(&self) -> usize {
         lock(&self.pool).len()

@@ -131,6 +131,16 @@ impl Queries {
                     receipts.iter().map(|r| r.encoded_2718().into()).collect();
                 Ok(rpc::ok(&encoded))
             }
+            op::POOL_TX => {
+                let hash: B256 = decode(args).map_err(bad_args)?;
+                Ok(match chain.pooled(&hash) {
+                    Some(tx) => rpc::ok(&BodyTx {
+                        sender: tx.sender,
+                        raw: tx.raw,
+                    }),
+                    None => rpc::not_found(),
+                })
+            }
             op::TX_LOCATION => {
                 let hash: B256 = decode(args).map_err(bad_args)?;
                 match db.transaction_location(&hash).map_err(|e| fail(&e))? {
