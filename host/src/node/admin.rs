@@ -392,12 +392,7 @@ impl Admin {
                 Ok(Value::Array(self.p.audit.entries(limit as usize)?))
             }
             "molt_deployModule" => {
-                let hex = params
-                    .first()
-                    .and_then(Value::as_str)
-                    .ok_or("params: [module as 0x-hex, canary percent?]")?;
-                let wasm = hex::decode(hex.trim_start_matches("0x"))
-                    .map_err(|e| format!("module is not hex: {e}"))?;
+                let wasm = module_param(params, "params: [module as 0x-hex, canary percent?]")?;
                 let canary = match params.get(1) {
                     None | Some(Value::Null) => None,
                     Some(v) => Some(
@@ -409,12 +404,7 @@ impl Admin {
                 self.deploy(&wasm, canary)
             }
             "molt_stageModule" => {
-                let hex = params
-                    .first()
-                    .and_then(Value::as_str)
-                    .ok_or("params: [module as 0x-hex]")?;
-                let wasm = hex::decode(hex.trim_start_matches("0x"))
-                    .map_err(|e| format!("module is not hex: {e}"))?;
+                let wasm = module_param(params, "params: [module as 0x-hex]")?;
                 let (staged, figures) = self.stage(&wasm)?;
                 let i = staged.info();
                 Ok(json!({
@@ -424,12 +414,10 @@ impl Admin {
                 }))
             }
             "molt_scheduleModule" => {
-                let hex = params
-                    .first()
-                    .and_then(Value::as_str)
-                    .ok_or(r#"params: [module as 0x-hex, height or {"after": blocks}]"#)?;
-                let wasm = hex::decode(hex.trim_start_matches("0x"))
-                    .map_err(|e| format!("module is not hex: {e}"))?;
+                let wasm = module_param(
+                    params,
+                    r#"params: [module as 0x-hex, height or {"after": blocks}]"#,
+                )?;
                 let when = match params.get(1) {
                     Some(Value::Object(o)) => o
                         .get("after")
@@ -466,6 +454,12 @@ impl Admin {
             other => Err(format!("unknown admin method {other}")),
         }
     }
+}
+
+/// The module package in `params[0]` (0x-hex); `usage` if it is missing.
+fn module_param(params: &[Value], usage: &str) -> Result<Vec<u8>, String> {
+    let hex = params.first().and_then(Value::as_str).ok_or(usage)?;
+    hex::decode(hex.trim_start_matches("0x")).map_err(|e| format!("module is not hex: {e}"))
 }
 
 /// When a scheduled module takes over.
