@@ -205,11 +205,13 @@ impl<M> Slot<M> {
         canary.canary.record(&call);
         let calls = canary.canary.calls();
         let promote = calls >= rules.promote_after;
+        // Figures (two sorted rings) only when they are judged, not on every call.
+        let judge_now = calls.is_multiple_of(JUDGE_EVERY) && canary.active.calls() >= JUDGE_EVERY;
+        if !(promote || judge_now) {
+            return Watch::Continue;
+        }
         let figures = canary.figures();
-        let comparable = calls >= JUDGE_EVERY && figures.active_p99.is_some();
-        if (promote || (comparable && calls.is_multiple_of(JUDGE_EVERY)))
-            && let Err(reason) = (rules.judge)(&figures)
-        {
+        if let Err(reason) = (rules.judge)(&figures) {
             return self.roll_back(lease, reason);
         }
         if promote && self.end_canary(Some(lease), true).is_some() {
