@@ -65,6 +65,28 @@ pub mod op {
     /// transaction hash (`B256`) → [`BodyTx`](super::BodyTx), or empty if the node's
     /// pool does not hold it (pending transactions, not yet in a block).
     pub const POOL_TX: u8 = 17;
+
+    /// Whether `op` only reads: it changes nothing (chain, pool, snapshots) and uses
+    /// no key of the node's. A host may refuse every other operation where a module
+    /// runs in a shadow (an upgrade gate trying a candidate on copies of live
+    /// requests), and refuses operations it does not know the same way.
+    pub const fn is_read(op: u8) -> bool {
+        matches!(
+            op,
+            CHAIN_INFO
+                | HEADER
+                | BODY
+                | RECEIPTS
+                | TX_LOCATION
+                | ACCOUNT
+                | STORAGE
+                | CODE
+                | CALL
+                | PENDING_NONCE
+                | ACCOUNTS
+                | POOL_TX
+        )
+    }
 }
 
 /// The arguments of an operation that takes none: the empty RLP list, written `()`

@@ -191,8 +191,12 @@ fn every_refusal_names_its_reason() {
         "refused: wrong kind: expected kind execution, found rpc"
     );
     assert_eq!(
-        refusal(&pkg, &key, &["--installed", "0.1.0"]),
-        "refused: downgrade refused: 0.1.0 is not newer than installed 0.1.0"
+        refusal(&pkg, &key, &["--installed", "0.2.0"]),
+        "refused: downgrade refused: echo 0.1.0 is older than 0.2.0, active before"
+    );
+    assert!(
+        refusal(&pkg, &key, &["--installed", "0.1.0"])
+            .starts_with("refused: same version, different code: echo 0.1.0"),
     );
 
     let manifest = f.path("v2.toml");
@@ -314,6 +318,49 @@ fn modules_that_do_not_fit_their_kind_are_refused() {
     assert_eq!(
         refusal(&random, &key, &[]),
         "refused: does not fit the ABI: import `wasi_snapshot_preview1.random_get` is not allowed for execution modules"
+    );
+}
+
+#[test]
+fn a_module_whose_abi_version_disagrees_with_its_manifest_is_refused_by_verify_and_inspect() {
+    let f = Fixture::new();
+    let key = f.public("publisher.key");
+    let wat = f.path("abi2.wat");
+    std::fs::write(
+        &wat,
+        r#"(module
+            (memory (export "memory") 1)
+            (func (export "molt_abi_version") (result i32) i32.const 2)
+            (func (export "molt_alloc") (param i32) (result i32) i32.const 8)
+            (func (export "molt_free") (param i32 i32))
+            (func (export "molt_rpc_handle") (param i32 i32) (result i64) i64.const 0))"#,
+    )
+    .unwrap();
+    let pkg = f.path("abi2.wasm");
+    ok(&[
+        "module",
+        "sign",
+        "--key",
+        f.path("publisher.key").to_str().unwrap(),
+        "--kind",
+        "rpc",
+        "--name",
+        "liar",
+        "--module-version",
+        "1.0.0",
+        wat.to_str().unwrap(),
+        "-o",
+        pkg.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        refusal(&pkg, &key, &[]),
+        "refused: molt_abi_version returned 2, the manifest says 1"
+    );
+    let inspect = ok(&["module", "inspect", pkg.to_str().unwrap()]);
+    assert!(
+        inspect
+            .contains("abi       DOES NOT FIT: molt_abi_version returned 2, the manifest says 1"),
+        "{inspect}"
     );
 }
 

@@ -320,7 +320,12 @@ fn succeeded(out: CallOutput) -> Result<Bytes, RpcError> {
     }
 }
 
-/// The least gas limit (within 1.5%, as geth) at which `request` succeeds.
+/// Gas of a plain value transfer.
+const TRANSFER_GAS: u64 = 21_000;
+
+/// The least gas limit at which `request` succeeds: exactly 21000 for a plain transfer
+/// (geth's fast path), otherwise found by bisection between what the call used and
+/// what it was allowed, as anvil does (geth stops within 1.5%).
 fn estimate_gas(
     host: &(impl ChainHost + ?Sized),
     request: &TransactionRequest,
@@ -331,6 +336,16 @@ fn estimate_gas(
         Some(g) => g.min(info.gas_limit),
         None => info.gas_limit,
     };
+    if call_at.data.is_empty() && call_at.to.len() == 20 && hi >= TRANSFER_GAS {
+        let to = Address::from_slice(&call_at.to);
+        if get::<_, Bytes>(host, op::CODE, &to)?.is_empty() {
+            call_at.gas_limit = TRANSFER_GAS;
+            let out = call(host, &call_at)?;
+            if out.status == 0 {
+                return Ok(TRANSFER_GAS);
+            }
+        }
+    }
     call_at.gas_limit = hi;
     let first = call(host, &call_at)?;
     if first.status == 2 {
@@ -351,7 +366,7 @@ fn estimate_gas(
     if optimistic < hi && works(optimistic)? {
         hi = optimistic;
     }
-    while lo + 1 < hi && (hi - lo) * 1000 >= hi * 15 {
+    while lo + 1 < hi {
         let mid = lo + (hi - lo) / 2;
         if works(mid)? {
             hi = mid;

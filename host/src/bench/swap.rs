@@ -90,6 +90,7 @@ pub fn run(calls: usize, swaps: usize) -> anyhow::Result<SwapFigures> {
         Vec::new(),
         false,
         Arc::new(Wake::default()),
+        Default::default(),
     ));
     let slot = Arc::new(RpcSlot::new(version(0)?));
     let dir = tempfile::tempdir()?;

@@ -49,11 +49,12 @@ pub struct ChainConfig {
 }
 
 impl ChainConfig {
-    /// anvil's defaults: chain 31337, 30 M gas, 1 gwei base fee, Cancun rules.
+    /// anvil's defaults: chain 31337, 30 M gas, 1 gwei base fee, Prague rules (the
+    /// fork anvil 1.7 runs and solc 0.8.30 compiles for).
     pub fn dev() -> Self {
         ChainConfig {
             chain_id: 31337,
-            spec: "Cancun".into(),
+            spec: "Prague".into(),
             gas_limit: 30_000_000,
             initial_base_fee: 1_000_000_000,
             coinbase: Address::ZERO,
@@ -77,6 +78,26 @@ pub struct Chain {
     /// Held while the chain's state changes (a block, a revert, a dev edit), so that
     /// they happen one at a time.
     write: Mutex<()>,
+    /// Dev edits of the state outside blocks (`anvil_setBalance`), oldest first, so a
+    /// snapshot can undo them.
+    dev_edits: Mutex<Vec<DevEdit>>,
+}
+
+/// A dev edit: at which head it was made, and the account as it was before.
+#[derive(Clone, Debug)]
+struct DevEdit {
+    head: u64,
+    address: Address,
+    before: Option<AccountInfo>,
+}
+
+/// What `evm_snapshot` remembers: the head, how many dev edits had been made, and the
+/// pool.
+#[derive(Clone, Debug)]
+pub struct DevSnapshot {
+    head: u64,
+    edits: usize,
+    pool: Pool,
 }
 
 impl std::fmt::Debug for Chain {
@@ -98,9 +119,16 @@ impl Chain {
         seal_key: SigningKey,
         alloc: &[(Address, U256)],
     ) -> Result<Chain, ChainError> {
+        let mut config = config;
         let head = match db.head()? {
-            Some(number) => load_block(&db, number)?,
+            Some(number) => {
+                // A chain keeps the fork it was created with; chains from before the
+                // fork was recorded ran Cancun.
+                config.spec = db.spec()?.unwrap_or_else(|| "Cancun".into());
+                load_block(&db, number)?
+            }
             None => {
+                db.set_spec(&config.spec)?;
                 let (upgrades, upgrades_code) = super::upgrades::genesis_account(
                     &config.upgrade_authorities,
                     &config.module_publishers,
@@ -150,6 +178,7 @@ impl Chain {
             config,
             seal_key,
             pool: Mutex::new(Pool::new()),
+            dev_edits: Mutex::new(Vec::new()),
             head: Mutex::new(head),
             write: Mutex::new(()),
         })
@@ -244,6 +273,7 @@ impl Chain {
             chain_id: self.config.chain_id,
             base_fee: env.base_fee,
             block_gas_limit: env.gas_limit,
+            set_code: super::has_set_code(&self.config.spec),
         };
         lock(&self.pool).add(raw, &self.db, rules)
     }
@@ -272,11 +302,25 @@ impl Chain {
     /// Executes a message on the head state in the next block's environment (at
     /// `now`), committing nothing. A `gas_limit` of 0 means the block's.
     pub fn call(&self, now: u64, request: &CallRequest) -> Result<CallOutput, ChainError> {
+        self.call_limited(now, request, &CallLimits::default())
+    }
+
+    /// [`call`](Self::call) within `limits` (`--rpc.gascap`, `--rpc.evmtimeout`).
+    pub fn call_limited(
+        &self,
+        now: u64,
+        request: &CallRequest,
+        limits: &CallLimits,
+    ) -> Result<CallOutput, ChainError> {
         let env = self.next_env(now);
+        let gas_limit = match request.gas_limit {
+            0 => env.gas_limit,
+            g => g,
+        };
         let input = CallInput {
-            gas_limit: match request.gas_limit {
-                0 => env.gas_limit,
-                g => g,
+            gas_limit: match limits.gas_cap {
+                0 => gas_limit,
+                cap => gas_limit.min(cap),
             },
             env,
             from: request.from,
@@ -285,9 +329,12 @@ impl Chain {
             data: request.data.clone(),
             gas_price: request.gas_price,
         };
-        Ok(self
-            .executor_at(input.env.number)?
-            .execute_call(Arc::new(self.db.clone()), &input)?)
+        let deadline = limits.timeout.map(|t| std::time::Instant::now() + t);
+        Ok(self.executor_at(input.env.number)?.execute_call_until(
+            Arc::new(self.db.clone()),
+            &input,
+            deadline,
+        )?)
     }
 
     /// The execution module that executes block `height`; an error if an upgrade in
@@ -308,18 +355,62 @@ impl Chain {
         if number >= self.head_number() {
             return Ok(false);
         }
+        self.revert_blocks(number)?;
+        lock(&self.pool).prune(&self.db)?;
+        Ok(true)
+    }
+
+    /// Removes the blocks above `number` (the caller holds the write lock).
+    fn revert_blocks(&self, number: u64) -> Result<(), ChainError> {
         self.db.revert_to(number)?;
         self.schedule.revert_to(number);
         *lock(&self.head) = load_block(&self.db, number)?;
-        lock(&self.pool).prune(&self.db)?;
-        Ok(true)
+        Ok(())
     }
 
     /// Sets an account's balance directly, outside any block (a dev helper; the next
     /// block's state root includes it).
     pub fn set_balance(&self, address: Address, balance: U256) -> Result<(), ChainError> {
         let _write = lock(&self.write);
-        self.db.set_balance(address, balance)?;
+        let before = self.db.set_balance(address, balance)?;
+        lock(&self.dev_edits).push(DevEdit {
+            head: self.head_number(),
+            address,
+            before,
+        });
+        Ok(())
+    }
+
+    /// Remembers the head, the dev edits so far and the pool (`evm_snapshot`).
+    pub fn dev_snapshot(&self) -> DevSnapshot {
+        let _write = lock(&self.write);
+        DevSnapshot {
+            head: self.head_number(),
+            edits: lock(&self.dev_edits).len(),
+            pool: lock(&self.pool).clone(),
+        }
+    }
+
+    /// Returns to `snapshot` (`evm_revert`): the blocks after it are removed, the dev
+    /// edits made since are undone (each after the blocks above its head), and the pool
+    /// is what it was, less what no longer fits the state.
+    pub fn revert_to_snapshot(&self, snapshot: &DevSnapshot) -> Result<(), ChainError> {
+        let _write = lock(&self.write);
+        let mut edits = lock(&self.dev_edits);
+        while edits.len() > snapshot.edits {
+            let Some(edit) = edits.pop() else { break };
+            if edit.head < self.head_number() {
+                self.revert_blocks(edit.head)?;
+            }
+            self.db
+                .restore_account(edit.address, edit.before.as_ref())?;
+        }
+        if snapshot.head < self.head_number() {
+            self.revert_blocks(snapshot.head)?;
+        }
+        let mut pool = lock(&self.pool);
+        *pool = snapshot.pool.clone();
+        pool.prune(&self.db)?;
         Ok(())
     }
 
@@ -394,18 +485,38 @@ impl Chain {
         self.produce(timestamp, pending)
     }
 
-    fn produce(&self, timestamp: u64, pending: Vec<PoolTx>) -> Result<SealedBlock, ChainError> {
+    fn produce(&self, timestamp: u64, mut pending: Vec<PoolTx>) -> Result<SealedBlock, ChainError> {
         let _write = lock(&self.write);
         let env = self.next_env(timestamp);
-        let candidates: Vec<Bytes> = pending.iter().map(|t| t.raw.clone()).collect();
         let parent = self.head();
-        let (block, output) = build_block(
-            &self.db,
-            &self.executor_at(env.number)?,
-            Some(&parent),
-            env,
-            candidates,
-        )?;
+        let executor = self.executor_at(env.number)?;
+        let build = |txs: &[PoolTx]| {
+            let candidates = txs.iter().map(|t| t.raw.clone()).collect();
+            build_block(&self.db, &executor, Some(&parent), env.clone(), candidates)
+        };
+        // A transaction on which the module itself fails (a trap, out of fuel) must not
+        // stop the chain: find it, drop it from the pool, and build without it.
+        let (block, output) = loop {
+            match build(&pending) {
+                Err(ChainError::Exec(e)) if e.is_module_failure() && !pending.is_empty() => {
+                    let culprit = first_failing(
+                        pending.len(),
+                        |n| matches!(build(&pending[..n]), Err(ChainError::Exec(e)) if e.is_module_failure()),
+                    );
+                    let Some(i) = culprit else {
+                        return Err(ChainError::Exec(e));
+                    };
+                    let tx = pending.remove(i);
+                    tracing::warn!(
+                        target: "molt::pool",
+                        hash = %tx.hash, sender = %tx.sender,
+                        "dropped: the execution module fails on this transaction: {e}"
+                    );
+                    lock(&self.pool).remove(&tx.hash);
+                }
+                other => break other?,
+            }
+        };
         let seal = seal(&self.seal_key, &block.hash);
         self.db
             .commit_block(&block, &seal, &output.accounts, &output.codes)?;
@@ -423,6 +534,11 @@ impl Chain {
                     && r.code != reject::BLOCK_GAS_EXHAUSTED
                     && r.code != reject::NONCE_TOO_HIGH
                 {
+                    tracing::warn!(
+                        target: "molt::pool",
+                        hash = %tx.hash, sender = %tx.sender, code = %r.code,
+                        "dropped: {}", r.message
+                    );
                     pool.remove(&tx.hash);
                 }
             }
@@ -431,6 +547,34 @@ impl Chain {
         *lock(&self.head) = block.clone();
         Ok(block)
     }
+}
+
+/// The limits of a call made for a client (geth's `--rpc.gascap`, `--rpc.evmtimeout`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CallLimits {
+    /// Most gas a call may use (0: the block's gas limit).
+    pub gas_cap: u64,
+    /// Longest a call may run (`None`: no limit).
+    pub timeout: Option<std::time::Duration>,
+}
+
+/// The smallest `n` in `1..=len` for which `fails(n)` holds — the index `n - 1` of the
+/// transaction whose prefix first fails — given that `fails(len)` holds; `None` if the
+/// empty prefix fails too (no transaction is to blame).
+fn first_failing(len: usize, fails: impl Fn(usize) -> bool) -> Option<usize> {
+    if fails(0) {
+        return None;
+    }
+    let (mut ok, mut bad) = (0, len);
+    while bad - ok > 1 {
+        let mid = ok + (bad - ok) / 2;
+        if fails(mid) {
+            bad = mid;
+        } else {
+            ok = mid;
+        }
+    }
+    Some(bad - 1)
 }
 
 /// The node's seal of a block: ed25519 over the block hash, then the public key.

@@ -16,6 +16,7 @@ use std::sync::Arc;
 use alloy_consensus::constants::EMPTY_OMMER_ROOT_HASH;
 use alloy_consensus::proofs::calculate_receipt_root;
 use alloy_consensus::{Eip658Value, Header, Receipt, ReceiptEnvelope, ReceiptWithBloom, TxType};
+use alloy_eips::eip7685::EMPTY_REQUESTS_HASH;
 use alloy_primitives::{Address, B256, Bloom, Bytes};
 use alloy_rlp::BufMut;
 use alloy_trie::EMPTY_ROOT_HASH;
@@ -94,6 +95,12 @@ pub fn build_block(
     Ok((block, output))
 }
 
+/// Whether fork `spec` has EIP-7702 set-code transactions and EIP-7685 requests
+/// (Prague on).
+pub fn has_set_code(spec: &str) -> bool {
+    matches!(spec, "Prague" | "Osaka")
+}
+
 /// What a block keeps of an execution: the included transactions (in order), their
 /// senders, and their receipts.
 pub(crate) fn included(
@@ -159,6 +166,9 @@ pub(crate) fn assemble(
         blob_gas_used: Some(0),
         excess_blob_gas: Some(env.excess_blob_gas),
         parent_beacon_block_root: Some(B256::ZERO),
+        // No deposits, withdrawals or consolidations on this chain: the hash of no
+        // requests.
+        requests_hash: has_set_code(&env.spec).then_some(EMPTY_REQUESTS_HASH),
         ..Header::default()
     };
     SealedBlock {

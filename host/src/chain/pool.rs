@@ -10,7 +10,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use alloy_consensus::transaction::SignerRecoverable;
-use alloy_consensus::{Transaction as _, TxEnvelope};
+use alloy_consensus::{Transaction as _, TxEnvelope, TxType};
 use alloy_eips::eip2718::Decodable2718;
 use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
 
@@ -97,6 +97,12 @@ pub enum PoolError {
         /// Cost.
         want: U256,
     },
+    /// A transaction type this chain does not take.
+    #[error("transaction type not supported: {0}")]
+    TypeNotSupported(&'static str),
+    /// A set-code transaction without authorizations.
+    #[error("EIP-7702 transaction with empty auth list")]
+    EmptyAuthorizationList,
     /// The pool is full.
     #[error("txpool is full")]
     Full,
@@ -114,10 +120,12 @@ pub struct Rules {
     pub base_fee: u64,
     /// Gas limit of the next block.
     pub block_gas_limit: u64,
+    /// Whether the fork has set-code transactions (EIP-7702, Prague on).
+    pub set_code: bool,
 }
 
 /// The pool.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct Pool {
     by_sender: BTreeMap<Address, BTreeMap<u64, PoolTx>>,
     by_hash: HashMap<B256, (Address, u64)>,
@@ -151,6 +159,25 @@ impl Pool {
         let sender = tx
             .recover_signer()
             .map_err(|e| PoolError::BadSignature(e.to_string()))?;
+        match tx.tx_type() {
+            // A blob transaction needs its sidecar kept, verified (KZG) and served to
+            // peers, and the block's blob gas accounted: none of which this node does
+            // yet. Refused here, before it is given a hash a client would wait on.
+            TxType::Eip4844 => {
+                return Err(PoolError::TypeNotSupported(
+                    "blob transactions (type 3) are not accepted by this node",
+                ));
+            }
+            TxType::Eip7702 if !rules.set_code => {
+                return Err(PoolError::TypeNotSupported(
+                    "set-code transactions (type 4) need the Prague fork",
+                ));
+            }
+            TxType::Eip7702 if tx.authorization_list().is_none_or(<[_]>::is_empty) => {
+                return Err(PoolError::EmptyAuthorizationList);
+            }
+            _ => {}
+        }
         let hash = keccak256(&raw);
         if self.by_hash.contains_key(&hash) {
             return Err(PoolError::AlreadyKnown);
@@ -311,6 +338,7 @@ mod tests {
         chain_id: 31337,
         base_fee: 1_000_000_000,
         block_gas_limit: 30_000_000,
+        set_code: true,
     };
 
     fn signer(i: u32) -> Signer {

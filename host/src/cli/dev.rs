@@ -13,7 +13,7 @@ use alloy_primitives::U256;
 use clap::Args;
 
 use super::Engine;
-use crate::chain::driver::ChainConfig;
+use crate::chain::driver::{CallLimits, ChainConfig};
 use crate::dev_accounts;
 use crate::http::HttpConfig;
 use crate::node::{EngineKind, Node, NodeConfig};
@@ -76,6 +76,33 @@ pub(super) struct DevArgs {
     /// version's (for latencies above 50 ms), besides the +200 ms rule.
     #[arg(long = "gate.p99-ratio", default_value_t = 2.0)]
     gate_p99_ratio: f64,
+    /// Refuse a candidate whose peak memory is over this many times the active
+    /// version's (off by default: a candidate is held to its own manifest budget).
+    #[arg(long = "gate.memory-ratio")]
+    gate_memory_ratio: Option<f64>,
+    /// Most gas `eth_call` and `eth_estimateGas` may use (0: no cap but the block's).
+    #[arg(long = "rpc.gascap", default_value_t = 50_000_000)]
+    rpc_gascap: u64,
+    /// Longest `eth_call` and `eth_estimateGas` may run ("5s", "500ms"; 0: no limit).
+    #[arg(long = "rpc.evmtimeout", default_value = "5s", value_parser = parse_duration)]
+    rpc_evmtimeout: std::time::Duration,
+}
+
+/// A duration as geth writes it: `5s`, `500ms`, `1m`, or plain seconds.
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let (number, unit) = s
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .map_or((s, "s"), |i| s.split_at(i));
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration (try 5s or 500ms)"))?;
+    let seconds = match unit {
+        "ms" => value / 1e3,
+        "s" => value,
+        "m" => value * 60.0,
+        _ => return Err(format!("{s:?}: unknown unit {unit:?} (ms, s or m)")),
+    };
+    std::time::Duration::try_from_secs_f64(seconds).map_err(|e| format!("{s:?}: {e}"))
 }
 
 /// An ed25519 public key: hex, or the path of a `.pub` file.
@@ -110,6 +137,12 @@ pub(super) fn run(args: DevArgs) -> anyhow::Result<ExitCode> {
     };
     if args.gate_p99_ratio.is_nan() || args.gate_p99_ratio < 1.0 {
         anyhow::bail!("--gate.p99-ratio must be at least 1");
+    }
+    if args
+        .gate_memory_ratio
+        .is_some_and(|r| r.is_nan() || r < 1.0)
+    {
+        anyhow::bail!("--gate.memory-ratio must be at least 1");
     }
     let chain = ChainConfig {
         chain_id: args.chain_id,
@@ -150,7 +183,12 @@ pub(super) fn run(args: DevArgs) -> anyhow::Result<ExitCode> {
         admin,
         budget: crate::node::gate::Budget {
             p99_ratio: args.gate_p99_ratio,
+            memory_ratio: args.gate_memory_ratio,
             ..Default::default()
+        },
+        call_limits: CallLimits {
+            gas_cap: args.rpc_gascap,
+            timeout: (!args.rpc_evmtimeout.is_zero()).then_some(args.rpc_evmtimeout),
         },
     })?;
     banner(&node, &args, &datadir)?;

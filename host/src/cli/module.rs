@@ -8,6 +8,7 @@ use clap::{Args, Subcommand};
 use molt_abi::{ABI_VERSION, Budgets, Capability, Kind, Manifest};
 use molt_upgrade_proxy::keys;
 use molt_upgrade_proxy::package::{self, Package, Verifier};
+use molt_upgrade_proxy::router::VersionInfo;
 
 use crate::runtime::{Grants, Runtime, RuntimeConfig};
 
@@ -147,7 +148,7 @@ pub(super) struct VerifyArgs {
     /// Refuse a module of another kind.
     #[arg(long)]
     kind: Option<Kind>,
-    /// Refuse a module that is not newer than this installed version.
+    /// Refuse a module that is not newer than this installed version of its name.
     #[arg(long)]
     installed: Option<String>,
 }
@@ -354,7 +355,26 @@ fn verify(a: &VerifyArgs) -> anyhow::Result<package::Verified> {
         .transpose()
         .context("--installed")?;
     let package = Package::parse(read_module(&a.module)?)?;
-    Ok(Verifier::new(trusted).verify(package, a.kind, installed.as_ref())?)
+    // `--installed` is a version of this module's name whose code is not known here.
+    let history: Vec<VersionInfo> = match (installed, &package.manifest) {
+        (Some(v), Ok(m)) => vec![VersionInfo {
+            name: m.name.clone(),
+            version: v.to_string(),
+            digest: "unknown".into(),
+        }],
+        _ => Vec::new(),
+    };
+    let verified = Verifier::new(trusted).verify(package, a.kind, &history)?;
+    check_abi_version(&verified)?;
+    Ok(verified)
+}
+
+/// Instantiates a verified module under a tiny budget and calls `molt_abi_version`,
+/// which must agree with its manifest: a module that would fail only when called is
+/// refused here, before anyone deploys it.
+fn check_abi_version(verified: &package::Verified) -> anyhow::Result<()> {
+    crate::runtime::probe_abi_version(&verified.manifest, &verified.bytes)?;
+    Ok(())
 }
 
 fn inspect(path: &Path, json: bool) -> anyhow::Result<ExitCode> {
@@ -366,7 +386,15 @@ fn inspect(path: &Path, json: bool) -> anyhow::Result<ExitCode> {
         .map_err(|e| e.to_string())
         .map(|s| (hex::encode(s.signer.to_bytes()), s.is_valid_for(&p.digest)));
     let abi_fit = match &manifest {
-        Ok(m) => p.interface.check(m.kind).map_err(|e| e.to_string()),
+        Ok(m) => p
+            .interface
+            .check(m.kind)
+            .map_err(|e| e.to_string())
+            .and_then(|()| {
+                crate::runtime::probe_abi_version(m, &p.bytes)
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
+            }),
         Err(_) => Err("no manifest, so no kind to check against".to_string()),
     };
     let imports: Vec<String> = p
@@ -433,7 +461,7 @@ fn inspect(path: &Path, json: bool) -> anyhow::Result<ExitCode> {
         Err(e) => println!("signer    {e}"),
     }
     match &abi_fit {
-        Ok(()) => println!("abi       fits its kind"),
+        Ok(()) => println!("abi       fits its kind; molt_abi_version agrees with the manifest"),
         Err(e) => println!("abi       DOES NOT FIT: {e}"),
     }
     println!("imports");

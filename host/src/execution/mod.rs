@@ -5,6 +5,7 @@
 //! output, which is what the WASM-vs-native tests and benches compare.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use molt_abi::GuestError;
 use molt_abi::execution::{self, BlockInput, BlockOutput, CallInput, CallOutput};
@@ -29,6 +30,18 @@ pub enum ExecError {
     /// The module's output does not decode.
     #[error("malformed output from the execution module: {0}")]
     Output(String),
+}
+
+impl ExecError {
+    /// Whether the module itself failed (trapped, ran out of fuel or memory, refused
+    /// its input) rather than the host (a state read) — the failure a transaction can
+    /// cause.
+    pub fn is_module_failure(&self) -> bool {
+        !matches!(
+            self,
+            ExecError::Call(CallError::State(_) | CallError::Timeout { .. }) | ExecError::State(_)
+        )
+    }
 }
 
 /// Which engine runs the execution logic.
@@ -75,11 +88,24 @@ impl Executor {
         state: Arc<dyn StateView>,
         input: &CallInput,
     ) -> Result<CallOutput, ExecError> {
-        let (out, _) = self.run(
+        self.execute_call_until(state, input, None)
+    }
+
+    /// Runs a call, interrupted at `deadline` ([`CallError::Timeout`]). In WebAssembly
+    /// the module is interrupted where it is; the native twin cannot be, and runs to
+    /// the end of its gas.
+    pub fn execute_call_until(
+        &self,
+        state: Arc<dyn StateView>,
+        input: &CallInput,
+        deadline: Option<Instant>,
+    ) -> Result<CallOutput, ExecError> {
+        let (out, _) = self.run_until(
             "molt_execute_call",
             |h, i| molt_execution_revm::native::execute_call(h, i),
             state,
             &execution::encode(input),
+            deadline,
         )?;
         execution::decode(&out).map_err(|e| ExecError::Output(e.to_string()))
     }
@@ -91,9 +117,25 @@ impl Executor {
         state: Arc<dyn StateView>,
         input: &[u8],
     ) -> Result<(Vec<u8>, Option<CallStats>), ExecError> {
+        self.run_until(entry, native, state, input, None)
+    }
+
+    fn run_until(
+        &self,
+        entry: &str,
+        native: impl Fn(&NativeStateHost<'_>, &[u8]) -> Result<Vec<u8>, GuestError>,
+        state: Arc<dyn StateView>,
+        input: &[u8],
+        deadline: Option<Instant>,
+    ) -> Result<(Vec<u8>, Option<CallStats>), ExecError> {
         match self {
             Executor::Wasm(module) => {
-                let (out, stats) = module.call_with_state(entry, input, Some(state))?;
+                let (out, stats) = match deadline {
+                    None => module.call_with_state(entry, input, Some(state))?,
+                    Some(deadline) => {
+                        module.call_interruptible(entry, input, Some(state).into(), deadline)?
+                    }
+                };
                 Ok((out, Some(stats)))
             }
             Executor::Native => {
@@ -108,5 +150,7 @@ impl Executor {
     }
 }
 
+#[cfg(test)]
+mod differential;
 #[cfg(test)]
 mod tests;

@@ -23,7 +23,7 @@ fn runtime() -> &'static Runtime {
     RT.get_or_init(|| Runtime::new(RuntimeConfig::default()).expect("runtime"))
 }
 
-fn wasm() -> Executor {
+pub(super) fn wasm() -> Executor {
     let m = builtin::EXECUTION;
     Executor::Wasm(
         runtime()
@@ -280,4 +280,41 @@ fn calls_return_data_and_revert_reasons_without_committing() {
         assert!(out.output.windows(20).any(|w| w == b"insufficient balance"));
         assert!(out.gas_used > 21_000);
     }
+}
+
+/// A type-3 transaction in its network form (with the blobs, commitments and proofs
+/// `cast send --blob` sends), one zero blob.
+pub(super) fn blob_with_sidecar(nonce: u64) -> Bytes {
+    use alloy_consensus::{TxEip4844, TxEip4844Variant, TxEip4844WithSidecar};
+    use alloy_eips::eip4844::{BlobTransactionSidecar, Bytes48};
+    use alloy_eips::eip7594::BlobTransactionSidecarVariant;
+    let sidecar = BlobTransactionSidecar::new(
+        vec![Default::default()],
+        vec![Bytes48::ZERO],
+        vec![Bytes48::ZERO],
+    );
+    let tx = TxEip4844 {
+        chain_id: CHAIN_ID,
+        nonce,
+        gas_limit: 21_000,
+        max_fee_per_gas: 3 * GWEI,
+        max_priority_fee_per_gas: GWEI,
+        to: RECIPIENT,
+        blob_versioned_hashes: sidecar.versioned_hashes().collect(),
+        max_fee_per_blob_gas: 10,
+        ..TxEip4844::default()
+    };
+    signer().sign(TxEip4844Variant::TxEip4844WithSidecar(
+        TxEip4844WithSidecar::from_tx_and_sidecar(
+            tx,
+            BlobTransactionSidecarVariant::Eip4844(sidecar),
+        ),
+    ))
+}
+
+#[test]
+fn a_blob_transaction_with_its_sidecar_is_rejected_alike_on_both_engines() {
+    let txs = vec![blob_with_sidecar(5), legacy(5, CHAIN_ID, 1, 21_000)];
+    let out = run_both(state(), &BlockInput { env: env(), txs });
+    assert_eq!(codes(&out), [reject::MALFORMED, "included:true"]);
 }

@@ -62,6 +62,8 @@ pub struct AdminParts {
     pub audit: Audit,
     /// The built-in execution and consensus versions (in force from genesis).
     pub builtins: [VersionInfo; 2],
+    /// The built-in rpc version.
+    pub builtin_rpc: VersionInfo,
     /// The node's unlocked accounts (one may be an upgrade authority).
     pub accounts: Vec<Signer>,
     /// Wakes the block producer when an announcement is pooled.
@@ -115,16 +117,16 @@ impl Admin {
         if kind == Kind::Rpc {
             return Err("rpc modules swap at once: use `molt module deploy`".into());
         }
-        let newest = self
-            .versions(kind)
-            .into_iter()
-            .filter_map(|(_, i)| Some((semver::Version::parse(&i.version).ok()?, i)))
+        let history: Vec<VersionInfo> = self.versions(kind).into_iter().map(|(_, i)| i).collect();
+        let newest = history
+            .iter()
+            .filter_map(|i| Some((semver::Version::parse(&i.version).ok()?, i.clone())))
             .max_by(|a, b| a.0.cmp(&b.0));
         // Signed by a publisher named in genesis, not the node's own trust.
         let verified = self
             .p
             .staging
-            .verify(package, Some(kind), newest.as_ref().map(|(v, _)| v))
+            .verify(package, Some(kind), &history)
             .map_err(|e| self.refused_by_verifier(e))?;
         let staged = self.p.staging.stage(&verified)?;
         // The migration hook runs here, not at the activation height: activation is a
@@ -206,9 +208,7 @@ impl Admin {
 
     /// Persists which rpc version is active now.
     fn record(&self) {
-        self.p
-            .files
-            .record_active("rpc", &self.p.rpc.active().info.digest);
+        self.p.files.record_active("rpc", &self.p.rpc.active().info);
     }
 
     fn status(&self) -> Value {
@@ -258,7 +258,7 @@ impl Admin {
             // Refuse what is unsigned or tampered for that reason first.
             self.p
                 .verifier
-                .verify(package, Some(kind), None)
+                .verify(package, Some(kind), &[])
                 .map_err(|e| self.refused_by_verifier(e))?;
             return Err(format!(
                 "{kind} modules change only at a block height, the same on every node: \
@@ -266,11 +266,12 @@ impl Admin {
             ));
         }
         let active = self.p.rpc.active();
-        let installed = semver::Version::parse(&active.info.version).ok();
+        let mut history = self.p.files.history("rpc");
+        history.extend([active.info.clone(), self.p.builtin_rpc.clone()]);
         let verified = self
             .p
             .verifier
-            .verify(package, Some(kind), installed.as_ref())
+            .verify(package, Some(kind), &history)
             .map_err(|e| self.refused_by_verifier(e))?;
         let loaded = self
             .p

@@ -30,7 +30,7 @@ use molt_upgrade_proxy::package::{self, Package, Verifier};
 use molt_upgrade_proxy::router::{Version, VersionInfo};
 
 use crate::builtin::{self, Builtin};
-use crate::chain::driver::{Chain, ChainConfig};
+use crate::chain::driver::{CallLimits, Chain, ChainConfig};
 use crate::consensus::Consensus;
 use crate::execution::Executor;
 use crate::http::{HttpConfig, Server};
@@ -71,6 +71,8 @@ pub struct NodeConfig {
     pub admin: Option<HttpConfig>,
     /// The upgrade gate's red lines.
     pub budget: gate::Budget,
+    /// Gas cap and timeout of `eth_call` and `eth_estimateGas`.
+    pub call_limits: CallLimits,
 }
 
 impl Default for NodeConfig {
@@ -87,6 +89,10 @@ impl Default for NodeConfig {
             balance: U256::from(10_000u64) * U256::from(10u64).pow(U256::from(18)),
             admin: None,
             budget: gate::Budget::default(),
+            call_limits: CallLimits {
+                gas_cap: 50_000_000,
+                timeout: Some(std::time::Duration::from_secs(5)),
+            },
         }
     }
 }
@@ -272,13 +278,15 @@ impl Node {
             accounts.clone(),
             true,
             wake.clone(),
+            config.call_limits,
         ));
+        let builtin_rpc = VersionInfo {
+            name: rpc_info.name.into(),
+            version: rpc_info.version.into(),
+            digest: rpc_info.digest.clone(),
+        };
         let rpc_slot = Arc::new(rpc::RpcSlot::new(Version {
-            info: VersionInfo {
-                name: rpc_info.name.into(),
-                version: rpc_info.version.into(),
-                digest: rpc_info.digest.clone(),
-            },
+            info: builtin_rpc.clone(),
             module: rpc,
         }));
         // Come back on the rpc version that served last (the built-in stays as the
@@ -287,7 +295,7 @@ impl Node {
             && digest != rpc_info.digest
         {
             let verified = verifier
-                .verify(Package::parse(bytes)?, Some(molt_abi::Kind::Rpc), None)
+                .verify(Package::parse(bytes)?, Some(molt_abi::Kind::Rpc), &[])
                 .with_context(|| format!("the rpc module active before the restart ({digest})"))?;
             let loaded = runtime.load(&verified.manifest, &verified.bytes, &Grants::default())?;
             rpc_slot.activate(Version {
@@ -328,6 +336,7 @@ impl Node {
                     staging,
                     audit: audit::Audit::new(chain.db().clone()),
                     builtins,
+                    builtin_rpc,
                     accounts: accounts.clone(),
                     wake,
                     sample,
@@ -396,7 +405,7 @@ fn load_builtin(
     std::fs::create_dir_all(&dir)?;
     let signed = package::sign(b.wasm, &b.manifest(), key)?;
     std::fs::write(dir.join(format!("{}-{}.wasm", b.name, b.version)), &signed)?;
-    let verified = verifier.verify(Package::parse(signed)?, Some(b.kind), None)?;
+    let verified = verifier.verify(Package::parse(signed)?, Some(b.kind), &[])?;
     let loaded = runtime.load(
         &verified.manifest,
         &verified.bytes,

@@ -14,7 +14,10 @@ use molt_abi::rpc::{
 };
 
 use super::producer::Wake;
-use crate::chain::driver::Chain;
+use crate::chain::ChainError;
+use crate::chain::driver::{CallLimits, Chain, DevSnapshot};
+use crate::execution::ExecError;
+use crate::runtime::CallError;
 use crate::services::ChainService;
 use crate::signer::Signer;
 use crate::state::StateView;
@@ -25,8 +28,9 @@ pub struct Queries {
     signers: Vec<Signer>,
     dev: bool,
     wake: Arc<Wake>,
-    /// `evm_snapshot` ids and the head each saw, oldest first.
-    snapshots: Mutex<(u64, Vec<(u64, u64)>)>,
+    limits: CallLimits,
+    /// `evm_snapshot` ids and what each remembers, oldest first.
+    snapshots: Mutex<(u64, Vec<(u64, DevSnapshot)>)>,
 }
 
 impl std::fmt::Debug for Queries {
@@ -53,13 +57,21 @@ pub fn now() -> u64 {
 }
 
 impl Queries {
-    /// Queries over `chain`, signing for `signers`; `dev` enables the dev helpers.
-    pub fn new(chain: Arc<Chain>, signers: Vec<Signer>, dev: bool, wake: Arc<Wake>) -> Self {
+    /// Queries over `chain`, signing for `signers`; `dev` enables the dev helpers;
+    /// calls (`eth_call`, gas estimation) run within `limits`.
+    pub fn new(
+        chain: Arc<Chain>,
+        signers: Vec<Signer>,
+        dev: bool,
+        wake: Arc<Wake>,
+        limits: CallLimits,
+    ) -> Self {
         Queries {
             chain,
             signers,
             dev,
             wake,
+            limits,
             snapshots: Mutex::new((0, Vec::new())),
         }
     }
@@ -182,7 +194,14 @@ impl Queries {
             }
             op::CALL => {
                 let request: CallRequest = decode(args).map_err(bad_args)?;
-                let out = chain.call(now(), &request).map_err(|e| fail(&e))?;
+                let out = chain
+                    .call_limited(now(), &request, &self.limits)
+                    .map_err(|e| match (e, self.limits.timeout) {
+                        (ChainError::Exec(ExecError::Call(CallError::Timeout { .. })), Some(t)) => {
+                            format!("execution aborted (timeout = {t:?})")
+                        }
+                        (e, _) => fail(&e),
+                    })?;
                 Ok(rpc::ok(&out))
             }
             op::SEND_RAW => {
@@ -226,7 +245,7 @@ impl Queries {
                 let mut snapshots = super::lock(&self.snapshots);
                 snapshots.0 += 1;
                 let id = snapshots.0;
-                snapshots.1.push((id, chain.head_number()));
+                snapshots.1.push((id, chain.dev_snapshot()));
                 Ok(rpc::ok(&id))
             }
             op::REVERT => {
@@ -235,8 +254,9 @@ impl Queries {
                 let Some(i) = snapshots.1.iter().position(|(s, _)| *s == id) else {
                     return Ok(rpc::ok(&false));
                 };
-                let number = snapshots.1[i].1;
-                chain.revert_to(number).map_err(|e| fail(&e))?;
+                chain
+                    .revert_to_snapshot(&snapshots.1[i].1)
+                    .map_err(|e| fail(&e))?;
                 snapshots.1.truncate(i);
                 Ok(rpc::ok(&true))
             }

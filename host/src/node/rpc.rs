@@ -57,10 +57,11 @@ impl RpcEngine {
     }
 }
 
-/// Read-only requests for the gate, which runs them on a candidate (its answers are
-/// discarded): a sample of recent ones — one request in [`Sample::EVERY`] is kept, up to
+/// Requests for the gate, which runs them on a candidate (its answers are discarded):
+/// a sample of recent ones — one request in [`Sample::EVERY`] is kept, up to
 /// [`Sample::SIZE`] — and, while a gate holds a [`Tap`], a copy of every live one.
-/// Anything that could write (sending transactions, dev methods, signing) never is.
+/// The gate runs them on a read-only chain ([`super::gate::ShadowChain`]), so a request
+/// that would change something gets an error there instead.
 #[derive(Debug, Default)]
 pub struct Sample {
     bodies: std::sync::Mutex<std::collections::VecDeque<Vec<u8>>>,
@@ -76,16 +77,6 @@ impl Sample {
     pub const EVERY: u64 = 16;
     /// Largest body kept.
     const MAX_BODY: usize = 16 << 10;
-    /// Method name fragments that mark a request the gate must not replay.
-    const WRITES: &[&str] = &[
-        "send",
-        "sign",
-        "evm_",
-        "anvil_",
-        "hardhat_",
-        "personal_",
-        "miner_",
-    ];
 
     /// Considers a live request `body` for the sample and the tap; never waits for the
     /// gate (a full tap drops the copy).
@@ -94,10 +85,6 @@ impl Sample {
         let keep = n.is_multiple_of(Self::EVERY);
         let tapping = self.tapping.load(Ordering::Relaxed);
         if !(keep || tapping) || body.len() > Self::MAX_BODY {
-            return;
-        }
-        let text = String::from_utf8_lossy(body);
-        if Self::WRITES.iter().any(|w| text.contains(w)) {
             return;
         }
         if tapping && let Some(tap) = super::lock(&self.tap).as_ref() {
@@ -229,7 +216,7 @@ impl RpcHandler for RpcModule {
                     module = %lease.info.name, version = %lease.info.version,
                     "canary promoted after {CANARY_PROMOTE_AFTER} calls within budget"
                 );
-                self.files.record_active("rpc", &lease.info.digest);
+                self.files.record_active("rpc", &lease.info);
                 Metrics::inc(&self.metrics.canary_promoted);
                 Metrics::inc(&self.metrics.activations);
                 self.audit.record(serde_json::json!({

@@ -5,6 +5,8 @@
 
 use std::path::{Path, PathBuf};
 
+use molt_upgrade_proxy::router::VersionInfo;
+
 /// The router's files in a data directory.
 #[derive(Clone, Debug)]
 pub struct SlotFiles {
@@ -25,15 +27,42 @@ impl SlotFiles {
         write_atomically(&self.dir.join(format!("{digest}.wasm")), bytes)
     }
 
-    /// Records which version `slot` serves now.
-    pub fn record_active(&self, slot: &str, digest: &str) {
+    /// Records which version `slot` serves now, and adds it to the slot's history.
+    pub fn record_active(&self, slot: &str, version: &VersionInfo) {
         let path = self.dir.join(format!("active-{slot}"));
-        if let Err(e) = write_atomically(&path, digest.as_bytes()) {
+        let mut history = self.history(slot);
+        let line = |v: &VersionInfo| format!("{} {} {}\n", v.name, v.version, v.digest);
+        let recorded = write_atomically(&path, version.digest.as_bytes()).and_then(|()| {
+            if history.contains(version) {
+                return Ok(());
+            }
+            history.push(version.clone());
+            let text: String = history.iter().map(line).collect();
+            write_atomically(&self.dir.join(format!("history-{slot}")), text.as_bytes())
+        });
+        if let Err(e) = recorded {
             tracing::error!(
                 "could not record the active {slot} module in {}: {e}",
-                path.display()
+                self.dir.display()
             );
         }
+    }
+
+    /// Every version `slot` has served (`<datadir>/modules/history-<slot>`: one
+    /// `name version digest` a line), oldest first; empty if unreadable.
+    pub fn history(&self, slot: &str) -> Vec<VersionInfo> {
+        let text =
+            std::fs::read_to_string(self.dir.join(format!("history-{slot}"))).unwrap_or_default();
+        text.lines()
+            .filter_map(|l| {
+                let mut words = l.split(' ');
+                Some(VersionInfo {
+                    name: words.next()?.into(),
+                    version: words.next()?.into(),
+                    digest: words.next()?.into(),
+                })
+            })
+            .collect()
     }
 
     /// The package `slot` served last, if one was deployed: `(digest, bytes)`.

@@ -42,12 +42,12 @@ impl Staging {
     }
 
     /// Verifies an execution or consensus package: signed (untampered) by a publisher
-    /// named in genesis, of kind `expected` if given, not older than `installed`.
+    /// named in genesis, of kind `expected` if given, no downgrade against `history`.
     pub fn verify(
         &self,
         package: Package,
         expected: Option<Kind>,
-        installed: Option<&semver::Version>,
+        history: &[VersionInfo],
     ) -> Result<Verified, String> {
         let signer = package.signature.as_ref().ok().map(|s| s.signer);
         let mut trusted = Vec::new();
@@ -57,7 +57,7 @@ impl Staging {
             trusted.push(key);
         }
         Verifier::new(trusted)
-            .verify(package, expected, installed)
+            .verify(package, expected, history)
             .map_err(|e| e.to_string())
     }
 
@@ -91,7 +91,7 @@ impl ModuleStore for Staging {
         if package.digest != digest.0 {
             return Err(format!("the package stored as {hex} has another digest"));
         }
-        let verified = self.verify(package, None, None)?;
+        let verified = self.verify(package, None, &[])?;
         self.stage(&verified)
     }
 

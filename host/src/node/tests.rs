@@ -95,6 +95,7 @@ fn wasm_and_native_rpc_answer_identically() {
         signers.clone(),
         false,
         Arc::new(Wake::default()),
+        Default::default(),
     ));
     let a0 = s.address();
     let requests = [
@@ -164,17 +165,48 @@ fn wasm_and_native_rpc_answer_identically() {
 }
 
 #[test]
-fn the_gate_sample_keeps_recent_reads_and_never_writes() {
+fn the_gate_sample_keeps_recent_requests_and_the_shadow_chain_refuses_writes() {
     let sample = rpc::Sample::default();
     let read = br#"{"jsonrpc":"2.0","id":1,"method":"eth_blockNumber"}"#;
-    let write = br#"{"jsonrpc":"2.0","id":1,"method":"eth_sendRawTransaction","params":["0x"]}"#;
-    for _ in 0..rpc::Sample::EVERY * 200 {
-        sample.offer(write);
-    }
-    assert!(sample.bodies().is_empty());
     for _ in 0..rpc::Sample::EVERY * 200 {
         sample.offer(read);
     }
     assert_eq!(sample.bodies().len(), rpc::Sample::SIZE);
     assert!(sample.bodies().iter().all(|b| b == read));
+
+    // What a shadow run may do is decided by the operation, not by the request's words.
+    struct Counting(std::sync::atomic::AtomicU32);
+    impl ChainService for Counting {
+        fn query(&self, _: &[u8]) -> Vec<u8> {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            molt_abi::rpc::ok(&0u64)
+        }
+    }
+    let inner = Arc::new(Counting(Default::default()));
+    let shadow = super::gate::ShadowChain(inner.clone());
+    use molt_abi::rpc::op;
+    for write in [
+        op::SEND_RAW,
+        op::SIGN,
+        op::MINE,
+        op::SNAPSHOT,
+        op::REVERT,
+        op::SET_BALANCE,
+        200,
+    ] {
+        let answer = shadow.query(&[write]);
+        assert_eq!(answer[0], molt_abi::rpc::STATUS_ERR, "op {write}");
+        assert_eq!(&answer[1..], b"not allowed in a shadow run");
+    }
+    assert_eq!(inner.0.load(std::sync::atomic::Ordering::Relaxed), 0);
+    for read in [
+        op::CHAIN_INFO,
+        op::HEADER,
+        op::ACCOUNT,
+        op::CALL,
+        op::POOL_TX,
+    ] {
+        assert_eq!(shadow.query(&[read])[0], molt_abi::rpc::STATUS_OK);
+    }
+    assert_eq!(inner.0.load(std::sync::atomic::Ordering::Relaxed), 5);
 }

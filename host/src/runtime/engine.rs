@@ -20,6 +20,9 @@ pub enum Metering {
     Fuel,
     /// Wall-clock deadline via epoch interruption (rpc).
     Epoch,
+    /// Both: a deterministic module called for a client (`eth_call`), which must also
+    /// stop at a deadline. Blocks never run this way: the epoch checks cost time.
+    FuelAndEpoch,
 }
 
 /// How often the epoch advances; an `rpc` deadline is counted in these ticks.
@@ -39,10 +42,8 @@ pub fn build(metering: Metering, config: &RuntimeConfig) -> wasmtime::Result<Eng
         .max_wasm_stack(config.max_wasm_stack)
         .memory_init_cow(true)
         .parallel_compilation(true);
-    match metering {
-        Metering::Fuel => c.consume_fuel(true),
-        Metering::Epoch => c.epoch_interruption(true),
-    };
+    c.consume_fuel(metering != Metering::Epoch)
+        .epoch_interruption(metering != Metering::Fuel);
     if config.pooling {
         let mut pool = PoolingAllocationConfig::default();
         pool.total_core_instances(config.pool_slots)
@@ -65,7 +66,7 @@ pub fn build(metering: Metering, config: &RuntimeConfig) -> wasmtime::Result<Eng
 /// Bytes of each pooled memory and table kept mapped between instances.
 const KEEP_RESIDENT: usize = 1 << 20;
 
-/// A background thread that advances an engine's epoch every [`EPOCH_TICK`] until
+/// A background thread that advances engines' epochs every [`EPOCH_TICK`] until
 /// dropped.
 #[derive(Debug)]
 pub struct EpochTicker {
@@ -74,8 +75,8 @@ pub struct EpochTicker {
 }
 
 impl EpochTicker {
-    /// Starts ticking `engine`.
-    pub fn start(engine: Engine) -> std::io::Result<Self> {
+    /// Starts ticking `engines`.
+    pub fn start(engines: Vec<Engine>) -> std::io::Result<Self> {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
         let thread = std::thread::Builder::new()
@@ -83,7 +84,9 @@ impl EpochTicker {
             .spawn(move || {
                 while !flag.load(Ordering::Relaxed) {
                     std::thread::sleep(EPOCH_TICK);
-                    engine.increment_epoch();
+                    for engine in &engines {
+                        engine.increment_epoch();
+                    }
                 }
             })?;
         Ok(EpochTicker {

@@ -2,7 +2,9 @@
 
 use wasmtime::ResourceLimiter;
 
-/// Raised (as a trap) when a guest asks for more linear memory than its budget.
+/// A guest asked for more linear memory than its budget. The growth is refused
+/// (`memory.grow` returns -1, as WebAssembly specifies) and the refusal remembered: if
+/// the call then fails, this is why.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("memory budget exceeded: asked for {requested} bytes, budget is {limit}")]
 pub struct MemoryLimitExceeded {
@@ -17,11 +19,13 @@ pub struct MemoryLimitExceeded {
 pub const MAX_TABLE_ELEMENTS: usize = 100_000;
 
 /// The limiter installed in every store: one instance, one memory of at most
-/// `memory_limit` bytes, one table; it records the peak memory it allowed.
+/// `memory_limit` bytes, one table; it records the peak memory it allowed and the
+/// first growth it refused.
 #[derive(Debug)]
 pub struct Limiter {
     memory_limit: usize,
     peak_memory: usize,
+    refused: Option<MemoryLimitExceeded>,
 }
 
 impl Limiter {
@@ -30,12 +34,18 @@ impl Limiter {
         Limiter {
             memory_limit,
             peak_memory: 0,
+            refused: None,
         }
     }
 
     /// The largest linear memory size granted so far, in bytes.
     pub fn peak_memory(&self) -> usize {
         self.peak_memory
+    }
+
+    /// The first growth past the budget, if one was asked for.
+    pub fn refused(&self) -> Option<MemoryLimitExceeded> {
+        self.refused
     }
 }
 
@@ -47,10 +57,11 @@ impl ResourceLimiter for Limiter {
         maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
         if desired > self.memory_limit {
-            return Err(wasmtime::Error::new(MemoryLimitExceeded {
+            self.refused.get_or_insert(MemoryLimitExceeded {
                 requested: desired as u64,
                 limit: self.memory_limit as u64,
-            }));
+            });
+            return Ok(false);
         }
         if maximum.is_some_and(|max| desired > max) {
             return Ok(false);

@@ -114,14 +114,14 @@ impl From<Option<Arc<dyn StateView>>> for CallContext {
     }
 }
 
-/// Engines and caches for both metering modes.
+/// Engines and caches for every metering mode.
 #[derive(Debug)]
 pub struct Runtime {
     config: RuntimeConfig,
     fuel: cache::ModuleCache,
     epoch: cache::ModuleCache,
-    fuel_engine: wasmtime::Engine,
-    epoch_engine: wasmtime::Engine,
+    /// Execution modules called for clients, compiled on first use.
+    interruptible: Arc<cache::ModuleCache>,
     _ticker: engine::EpochTicker,
 }
 
@@ -131,13 +131,13 @@ impl Runtime {
         let wt = |e: wasmtime::Error| anyhow::anyhow!("{e}");
         let fuel_engine = engine::build(Metering::Fuel, &config).map_err(wt)?;
         let epoch_engine = engine::build(Metering::Epoch, &config).map_err(wt)?;
+        let both_engine = engine::build(Metering::FuelAndEpoch, &config).map_err(wt)?;
         let dir = config.cache_dir.as_deref();
         Ok(Runtime {
-            fuel: cache::ModuleCache::new(fuel_engine.clone(), dir),
-            epoch: cache::ModuleCache::new(epoch_engine.clone(), dir),
-            _ticker: engine::EpochTicker::start(epoch_engine.clone())?,
-            fuel_engine,
-            epoch_engine,
+            _ticker: engine::EpochTicker::start(vec![epoch_engine.clone(), both_engine.clone()])?,
+            fuel: cache::ModuleCache::new(fuel_engine, dir),
+            epoch: cache::ModuleCache::new(epoch_engine, dir),
+            interruptible: Arc::new(cache::ModuleCache::new(both_engine, dir)),
             config,
         })
     }
@@ -171,23 +171,11 @@ impl Runtime {
             return Err(LoadError::UnknownAbi(manifest.abi_version));
         }
         let metering = Self::metering(manifest.kind);
-        let (engine, cache) = match metering {
-            Metering::Fuel => (&self.fuel_engine, &self.fuel),
-            Metering::Epoch => (&self.epoch_engine, &self.epoch),
+        let cache = match metering {
+            Metering::Epoch => &self.epoch,
+            _ => &self.fuel,
         };
-        let (module, hit) = cache
-            .get(bytes)
-            .map_err(|e| LoadError::Compile(format!("{e:#}")))?;
-        check_interface(manifest.kind, &module)?;
-
-        let mut linker = Linker::new(engine);
-        let link = |e: wasmtime::Error| LoadError::Link(format!("{e:#}"));
-        wasi_common::sync::add_to_linker(&mut linker, |s: &mut StoreData| &mut s.wasi)
-            .map_err(link)?;
-        imports::add_common(&mut linker).map_err(link)?;
-        imports::add_execution(&mut linker).map_err(link)?;
-        imports::add_rpc(&mut linker).map_err(link)?;
-        let pre = linker.instantiate_pre(&module).map_err(link)?;
+        let (pre, hit) = prepare(cache, manifest.kind, bytes)?;
 
         let name: Arc<str> = manifest.name.as_str().into();
         let stdio = grants.stdio && manifest.wants(Capability::Stdio);
@@ -213,6 +201,13 @@ impl Runtime {
             max_io_bytes: c.max_io_bytes,
             metering,
             cache_hit: hit,
+            interruptible: (manifest.kind == Kind::Execution).then(|| {
+                Arc::new(Interruptible {
+                    cache: self.interruptible.clone(),
+                    bytes: bytes.into(),
+                    pre: std::sync::OnceLock::new(),
+                })
+            }),
         };
         let found = loaded.abi_version()?;
         if found != manifest.abi_version {
@@ -222,6 +217,69 @@ impl Runtime {
             });
         }
         Ok(loaded)
+    }
+}
+
+/// Fuel (and milliseconds, for `rpc`) a module gets to answer `molt_abi_version` in
+/// [`probe_abi_version`]: initialisation and one call of a constant function.
+const PROBE_BUDGET: u64 = 10_000_000;
+
+/// Compiles `bytes` on an engine of its own, instantiates it under a tiny budget and
+/// calls `molt_abi_version`, which must agree with `manifest`: what
+/// `molt module verify` and `inspect` check, so that an operator learns of a module
+/// that would fail only when called before deploying it.
+pub fn probe_abi_version(manifest: &Manifest, bytes: &[u8]) -> Result<u32, LoadError> {
+    let runtime = Runtime::new(RuntimeConfig {
+        pooling: false,
+        ..RuntimeConfig::default()
+    })
+    .map_err(|e| LoadError::Compile(format!("{e:#}")))?;
+    let mut manifest = manifest.clone();
+    manifest.budgets.fuel = PROBE_BUDGET;
+    manifest.budgets.time_ms = 100;
+    runtime.load(&manifest, bytes, &Grants::default())?;
+    Ok(manifest.abi_version)
+}
+
+/// Compiles (or finds) `bytes` in `cache`, checks it against the ABI for `kind` and
+/// links the host imports.
+fn prepare(
+    cache: &cache::ModuleCache,
+    kind: Kind,
+    bytes: &[u8],
+) -> Result<(InstancePre<StoreData>, CacheHit), LoadError> {
+    let (module, hit) = cache
+        .get(bytes)
+        .map_err(|e| LoadError::Compile(format!("{e:#}")))?;
+    check_interface(kind, &module)?;
+    let mut linker = Linker::new(module.engine());
+    let link = |e: wasmtime::Error| LoadError::Link(format!("{e:#}"));
+    wasi_common::sync::add_to_linker(&mut linker, |s: &mut StoreData| &mut s.wasi).map_err(link)?;
+    imports::add_common(&mut linker).map_err(link)?;
+    imports::add_execution(&mut linker).map_err(link)?;
+    imports::add_rpc(&mut linker).map_err(link)?;
+    let pre = linker.instantiate_pre(&module).map_err(link)?;
+    Ok((pre, hit))
+}
+
+/// An execution module compiled for the engine with epoch interruption, so that a
+/// call made for a client stops at its deadline; compiled on its first such call.
+struct Interruptible {
+    cache: Arc<cache::ModuleCache>,
+    bytes: Arc<[u8]>,
+    pre: std::sync::OnceLock<Result<InstancePre<StoreData>, String>>,
+}
+
+impl Interruptible {
+    fn pre(&self) -> Result<&InstancePre<StoreData>, CallError> {
+        self.pre
+            .get_or_init(|| {
+                prepare(&self.cache, Kind::Execution, &self.bytes)
+                    .map(|(pre, _)| pre)
+                    .map_err(|e| e.to_string())
+            })
+            .as_ref()
+            .map_err(|e| CallError::Host(format!("compiling for interruptible calls: {e}")))
     }
 }
 
@@ -281,6 +339,7 @@ pub struct LoadedModule {
     max_io_bytes: usize,
     metering: Metering,
     cache_hit: CacheHit,
+    interruptible: Option<Arc<Interruptible>>,
 }
 
 impl std::fmt::Debug for LoadedModule {
@@ -345,6 +404,33 @@ impl LoadedModule {
         input: &[u8],
         context: CallContext,
     ) -> Result<(Vec<u8>, CallStats), CallError> {
+        self.call_on(&self.pre, entry, input, context, None)
+    }
+
+    /// Like [`call_with`](Self::call_with), interrupted at `deadline` with
+    /// [`CallError::Timeout`] (besides its fuel). Only `execution` modules, whose
+    /// calls for clients (`eth_call`) need it; others fail with [`CallError::Host`].
+    pub fn call_interruptible(
+        &self,
+        entry: &str,
+        input: &[u8],
+        context: CallContext,
+        deadline: Instant,
+    ) -> Result<(Vec<u8>, CallStats), CallError> {
+        let interruptible = self.interruptible.as_ref().ok_or_else(|| {
+            CallError::Host(format!("{} modules are not interruptible", self.kind))
+        })?;
+        self.call_on(interruptible.pre()?, entry, input, context, Some(deadline))
+    }
+
+    fn call_on(
+        &self,
+        pre: &InstancePre<StoreData>,
+        entry: &str,
+        input: &[u8],
+        context: CallContext,
+        deadline: Option<Instant>,
+    ) -> Result<(Vec<u8>, CallStats), CallError> {
         let start = Instant::now();
         let max = self.max_io_bytes;
         if input.len() > max {
@@ -353,7 +439,8 @@ impl LoadedModule {
                 limit: max,
             });
         }
-        let (mut store, instance) = self.instantiate(context)?;
+        let (mut store, instance) = self.instantiate(pre, context, deadline)?;
+        let budget = deadline.map(|d| d - start);
         let func = instance
             .get_typed_func::<(u32, u32), u64>(&mut store, entry)
             .map_err(|_| CallError::NoEntry(entry.to_string()))?;
@@ -364,9 +451,17 @@ impl LoadedModule {
             let alloc = instance
                 .get_typed_func::<u32, u32>(&mut store, "molt_alloc")
                 .map_err(|e| CallError::Host(format!("{e}")))?;
-            let ptr = alloc.call(&mut store, len).map_err(|e| self.classify(e))?;
+            let ptr = alloc
+                .call(&mut store, len)
+                .map_err(|e| self.fail(&store, e, budget))?;
             if ptr == 0 {
-                return Err(CallError::AllocFailed { len });
+                return Err(match store.data().limiter.refused() {
+                    Some(m) => CallError::MemoryLimit {
+                        requested: m.requested,
+                        limit: m.limit,
+                    },
+                    None => CallError::AllocFailed { len },
+                });
             }
             let memory = memory(&instance, &mut store)?;
             memory
@@ -380,7 +475,7 @@ impl LoadedModule {
         };
         let (ptr, out_len) = unpack(
             func.call(&mut store, (in_ptr, len))
-                .map_err(|e| self.classify(e))?,
+                .map_err(|e| self.fail(&store, e, budget))?,
         );
         if out_len as usize > max {
             return Err(CallError::OutputTooLarge {
@@ -400,8 +495,8 @@ impl LoadedModule {
         let stats = CallStats {
             peak_memory: store.data().limiter.peak_memory() as u64,
             fuel_used: match self.metering {
-                Metering::Fuel => self.fuel - store.get_fuel().unwrap_or(0),
                 Metering::Epoch => 0,
+                _ => self.fuel - store.get_fuel().unwrap_or(0),
             },
             elapsed: start.elapsed(),
         };
@@ -420,17 +515,24 @@ impl LoadedModule {
 
     /// Calls `molt_abi_version`.
     pub fn abi_version(&self) -> Result<u32, CallError> {
-        let (mut store, instance) = self.instantiate(CallContext::None)?;
+        let (mut store, instance) = self.instantiate(&self.pre, CallContext::None, None)?;
         let f = instance
             .get_typed_func::<(), u32>(&mut store, "molt_abi_version")
             .map_err(|_| CallError::NoEntry("molt_abi_version".into()))?;
-        f.call(&mut store, ()).map_err(|e| self.classify(e))
+        f.call(&mut store, ())
+            .map_err(|e| self.fail(&store, e, None))
     }
 
-    /// A fresh store and instance with this module's budgets, initialised.
-    fn instantiate(&self, context: CallContext) -> Result<(Store<StoreData>, Instance), CallError> {
+    /// A fresh store and instance of `pre` with this module's budgets (and, on the
+    /// interruptible engine, `deadline`), initialised.
+    fn instantiate(
+        &self,
+        pre: &InstancePre<StoreData>,
+        context: CallContext,
+        deadline: Option<Instant>,
+    ) -> Result<(Store<StoreData>, Instance), CallError> {
         let wasi = self.wasi.context().map_err(CallError::Host)?;
-        let engine = self.pre.module().engine();
+        let engine = pre.module().engine();
         let mut store = Store::new(
             engine,
             StoreData {
@@ -442,34 +544,59 @@ impl LoadedModule {
             },
         );
         store.limiter(|s| &mut s.limiter);
-        match self.metering {
-            Metering::Fuel => store
-                .set_fuel(self.fuel)
-                .map_err(|e| CallError::Host(format!("{e}")))?,
-            Metering::Epoch => {
-                let ticks = self.time_ms.div_ceil(EPOCH_TICK.as_millis() as u64).max(1);
-                store.set_epoch_deadline(ticks);
+        let ticks = |ms: u64| ms.div_ceil(EPOCH_TICK.as_millis() as u64).max(1);
+        match (self.metering, deadline) {
+            (Metering::Epoch, _) => {
+                store.set_epoch_deadline(ticks(self.time_ms));
                 store.epoch_deadline_trap();
             }
+            (_, deadline) => {
+                store
+                    .set_fuel(self.fuel)
+                    .map_err(|e| CallError::Host(format!("{e}")))?;
+                if let Some(deadline) = deadline {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    store.set_epoch_deadline(ticks(left.as_millis() as u64));
+                    store.epoch_deadline_trap();
+                }
+            }
         }
-        let instance = self
-            .pre
+        let instance = pre
             .instantiate(&mut store)
-            .map_err(|e| self.classify(e))?;
+            .map_err(|e| self.fail(&store, e, None))?;
         if let Ok(init) = instance.get_typed_func::<(), ()>(&mut store, "_initialize") {
-            init.call(&mut store, ()).map_err(|e| self.classify(e))?;
+            init.call(&mut store, ())
+                .map_err(|e| self.fail(&store, e, None))?;
         }
         Ok((store, instance))
     }
 
-    /// Turns a wasmtime error into the reason the call failed.
-    fn classify(&self, e: wasmtime::Error) -> CallError {
-        if let Some(m) = e.downcast_ref::<MemoryLimitExceeded>() {
+    /// Why a call on `store` failed with `e`: [`classify`](Self::classify), except
+    /// that an interruption of a call with a deadline (`budget` after its start) is
+    /// its timeout, and a guest that failed after its memory budget refused to grow
+    /// (a Rust allocator aborts, for one) failed for its memory.
+    fn fail(
+        &self,
+        store: &Store<StoreData>,
+        e: wasmtime::Error,
+        budget: Option<Duration>,
+    ) -> CallError {
+        if let Some(m) = store.data().limiter.refused() {
             return CallError::MemoryLimit {
                 requested: m.requested,
                 limit: m.limit,
             };
         }
+        match (e.downcast_ref::<Trap>(), budget) {
+            (Some(Trap::Interrupt), Some(budget)) => CallError::Timeout {
+                budget_ms: budget.as_millis() as u64,
+            },
+            _ => self.classify(e),
+        }
+    }
+
+    /// Turns a wasmtime error into the reason the call failed.
+    fn classify(&self, e: wasmtime::Error) -> CallError {
         match e.downcast_ref::<GuestFault>() {
             Some(GuestFault::BadPointer { ptr, len, memory }) => {
                 return CallError::BadPointer {

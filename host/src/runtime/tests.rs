@@ -107,16 +107,39 @@ fn infinite_loop_times_out_by_epoch() {
 }
 
 #[test]
-fn memory_bomb_hits_the_budget() {
-    let bomb =
-        "(loop $l (br_if $l (i32.ne (memory.grow (i32.const 16)) (i32.const -1)))) (i64.const 0)";
+fn memory_grow_past_the_budget_returns_minus_one() {
+    // Grows 16 pages at a time until `memory.grow` answers -1, as WebAssembly
+    // specifies for a refused growth (it does not trap); then answers "ok" if it holds
+    // all the budget allowed.
+    let grows = "(loop $l (br_if $l (i32.ne (memory.grow (i32.const 16)) (i32.const -1))))";
+    let polite = format!(
+        "{grows} (if (result i64) (i32.eq (memory.size) (i32.const 49)) \
+         (then (i64.const 0x0000001000000003)) (else unreachable))"
+    );
     let m = load(
         Kind::Execution,
         Budgets {
             memory_bytes: 4 << 20,
             ..Budgets::default()
         },
-        &wat_module(Kind::Execution, "", "", bomb),
+        &wat_module(Kind::Execution, "", "", &polite),
+    );
+    // 1 + 3 × 16 pages fit in 4 MiB (64 pages); the fourth growth was refused.
+    assert_eq!(
+        m.call("molt_execute_block", b"attack").as_deref(),
+        Ok(&b"ok"[..])
+    );
+
+    // A guest that cannot go on without the memory (a Rust allocator aborts) fails
+    // the call for its memory, with the figures.
+    let bomb = format!("{grows} unreachable");
+    let m = load(
+        Kind::Execution,
+        Budgets {
+            memory_bytes: 4 << 20,
+            ..Budgets::default()
+        },
+        &wat_module(Kind::Execution, "", "", &bomb),
     );
     fails_then_recovers(
         &m,

@@ -41,6 +41,7 @@ const TX_LOCATION: u8 = b't';
 const SEAL: u8 = b'e';
 const UNDO: u8 = b'u';
 const META_HEAD: &[u8] = b"mhead";
+const META_SPEC: &[u8] = b"mspec";
 
 /// A database failure.
 #[derive(Debug, thiserror::Error)]
@@ -184,6 +185,21 @@ impl Db {
             .get(META_HEAD)?
             .map(|v| be_u64(META_HEAD, &v))
             .transpose()
+    }
+
+    /// The fork rules the chain was created with (`None` for chains created before
+    /// the fork was recorded).
+    pub fn spec(&self) -> Result<Option<String>, StorageError> {
+        Ok(self
+            .tree
+            .get(META_SPEC)?
+            .map(|v| String::from_utf8_lossy(&v).into_owned()))
+    }
+
+    /// Records the chain's fork rules.
+    pub fn set_spec(&self, spec: &str) -> Result<(), StorageError> {
+        self.tree.insert(META_SPEC, spec.as_bytes())?;
+        Ok(())
     }
 
     /// The header of block `number`.
@@ -369,18 +385,40 @@ impl Db {
         Ok(state)
     }
 
-    /// Sets an account's balance outside any block (`anvil_setBalance`).
-    pub fn set_balance(&self, address: Address, balance: U256) -> Result<(), StorageError> {
+    /// Sets an account's balance outside any block (`anvil_setBalance`). Returns the
+    /// account as it was (`None`: absent), for [`restore_account`](Self::restore_account).
+    pub fn set_balance(
+        &self,
+        address: Address,
+        balance: U256,
+    ) -> Result<Option<AccountInfo>, StorageError> {
         let k = key(ACCOUNT, &[address.as_slice()]);
-        let mut info = match self.tree.get(&k)? {
-            Some(v) => decode_account(&k, &v)?,
-            None => AccountInfo {
-                code_hash: alloy_trie::KECCAK_EMPTY,
-                ..AccountInfo::default()
-            },
-        };
+        let before = self
+            .tree
+            .get(&k)?
+            .map(|v| decode_account(&k, &v))
+            .transpose()?;
+        let mut info = before.unwrap_or(AccountInfo {
+            code_hash: alloy_trie::KECCAK_EMPTY,
+            ..AccountInfo::default()
+        });
         info.balance = balance;
         self.tree.insert(k, execution::encode(&info))?;
+        Ok(before)
+    }
+
+    /// Puts an account's fields back as a dev edit found them (`None`: absent); its
+    /// storage is untouched.
+    pub fn restore_account(
+        &self,
+        address: Address,
+        before: Option<&AccountInfo>,
+    ) -> Result<(), StorageError> {
+        let k = key(ACCOUNT, &[address.as_slice()]);
+        match before {
+            Some(info) => self.tree.insert(k, execution::encode(info))?,
+            None => self.tree.remove(k)?,
+        };
         Ok(())
     }
 

@@ -19,6 +19,8 @@ use molt_abi::interface::InterfaceError;
 use molt_abi::{ABI_VERSION, Kind, MANIFEST_SECTION, Manifest, SIGNATURE_SECTION};
 use sha2::{Digest, Sha256};
 
+use crate::router::VersionInfo;
+
 pub use interface::{ABI_FEATURES, Interface, OwnedItem};
 pub use manifest_file::parse_toml;
 pub use signature::SignatureSection;
@@ -71,12 +73,29 @@ pub enum PackageError {
     /// The module's imports or exports do not fit its kind.
     #[error("does not fit the ABI: {0}")]
     Interface(InterfaceError),
-    /// The module is older than (or as old as) the installed version.
-    #[error("downgrade refused: {candidate} is not newer than installed {installed}")]
+    /// The module is older than the newest version of the same name the slot has run.
+    #[error("downgrade refused: {name} {candidate} is older than {installed}, active before")]
     Downgrade {
-        /// The installed version.
+        /// The module's name.
+        name: String,
+        /// The newest version of that name the slot has run.
         installed: String,
         /// The candidate's version.
+        candidate: String,
+    },
+    /// The module has the version of one the slot has run, but other code.
+    #[error(
+        "same version, different code: {name} {version} ran here as sha256:{installed}, \
+         this is sha256:{candidate}; give a new version a new number"
+    )]
+    SameVersionDifferentCode {
+        /// The module's name.
+        name: String,
+        /// The version both claim.
+        version: String,
+        /// The digest of the one that ran.
+        installed: String,
+        /// The candidate's digest.
         candidate: String,
     },
 }
@@ -207,12 +226,17 @@ impl Verifier {
 
     /// Checks a package, in this order: signed, untampered, trusted signer, manifest
     /// well formed, known ABI, expected kind (if given), fits the ABI for its kind,
-    /// newer than the installed version (if given).
+    /// and no downgrade against `history`, the versions the slot has run.
+    ///
+    /// A downgrade is judged only against the newest version *of the same name*: a
+    /// module of another name may replace the active one (replacing an implementation
+    /// is what a slot is for). The same version again is accepted only with the same
+    /// code (going back to a version that ran); with other code it is refused.
     pub fn verify(
         &self,
         package: Package,
         expected: Option<Kind>,
-        installed: Option<&semver::Version>,
+        history: &[VersionInfo],
     ) -> Result<Verified, PackageError> {
         let signature = package.signature?;
         if !signature.is_valid_for(&package.digest) {
@@ -239,11 +263,34 @@ impl Verifier {
             });
         }
         package.interface.check(manifest.kind)?;
-        if let Some(installed) = installed.filter(|i| version <= **i) {
-            return Err(PackageError::Downgrade {
-                installed: installed.to_string(),
-                candidate: version.to_string(),
-            });
+        let digest = hex::encode(package.digest);
+        let newest = history
+            .iter()
+            .filter(|v| v.name == manifest.name)
+            .filter_map(|v| Some((semver::Version::parse(&v.version).ok()?, v)))
+            .filter(|(v, _)| *v >= version)
+            .max_by(|a, b| a.0.cmp(&b.0));
+        match newest {
+            Some((newest, _)) if newest > version => {
+                return Err(PackageError::Downgrade {
+                    name: manifest.name,
+                    installed: newest.to_string(),
+                    candidate: version.to_string(),
+                });
+            }
+            Some((_, same))
+                if !history.iter().any(|v| {
+                    v.name == manifest.name && v.version == same.version && v.digest == digest
+                }) =>
+            {
+                return Err(PackageError::SameVersionDifferentCode {
+                    name: manifest.name,
+                    version: version.to_string(),
+                    installed: same.digest.clone(),
+                    candidate: digest,
+                });
+            }
+            _ => {}
         }
         Ok(Verified {
             bytes: package.bytes,

@@ -33,7 +33,7 @@ fn key(seed: u8) -> SigningKey {
 }
 
 fn verify_with(bytes: Vec<u8>, trusted: &SigningKey) -> Result<Verified, PackageError> {
-    Verifier::new([trusted.verifying_key()]).verify(Package::parse(bytes)?, Some(Kind::Rpc), None)
+    Verifier::new([trusted.verifying_key()]).verify(Package::parse(bytes)?, Some(Kind::Rpc), &[])
 }
 
 /// Signs `module` whose manifest section is already in place (possibly malformed).
@@ -207,7 +207,7 @@ fn refuses_an_import_outside_the_kinds_allow_list() {
     .unwrap();
     let signed = sign(&m, &manifest(Kind::Execution, "1.0.0"), &k).unwrap();
     let err = Verifier::new([k.verifying_key()])
-        .verify(Package::parse(signed).unwrap(), Some(Kind::Execution), None)
+        .verify(Package::parse(signed).unwrap(), Some(Kind::Execution), &[])
         .unwrap_err();
     assert_eq!(
         err,
@@ -233,30 +233,73 @@ fn refuses_an_import_outside_the_kinds_allow_list() {
 }
 
 #[test]
-fn refuses_a_downgrade() {
+fn a_downgrade_is_judged_against_the_newest_version_of_the_same_name() {
     let k = key(1);
     let verifier = Verifier::new([k.verifying_key()]);
-    let installed = semver::Version::new(1, 2, 0);
-    for (candidate, ok) in [
-        ("1.1.9", false),
-        ("1.2.0", false),
-        ("1.2.1", true),
-        ("2.0.0-rc.1", true),
-    ] {
-        let signed = sign(&rpc_module(""), &manifest(Kind::Rpc, candidate), &k).unwrap();
-        let got = verifier.verify(Package::parse(signed).unwrap(), None, Some(&installed));
-        if ok {
-            assert!(got.is_ok(), "{candidate}: {got:?}");
-        } else {
-            assert_eq!(
-                got.unwrap_err(),
-                PackageError::Downgrade {
-                    installed: "1.2.0".into(),
-                    candidate: candidate.into()
-                }
-            );
-        }
+    let package = |name: &str, version: &str| {
+        let mut m = manifest(Kind::Rpc, version);
+        m.name = name.into();
+        Package::parse(sign(&rpc_module(""), &m, &k).unwrap()).unwrap()
+    };
+    let ran = package("rpc-eth", "1.2.0");
+    let history = [
+        VersionInfo {
+            name: "rpc-eth".into(),
+            version: "1.2.0".into(),
+            digest: ran.digest_hex(),
+        },
+        VersionInfo {
+            name: "rpc-eth".into(),
+            version: "1.0.0".into(),
+            digest: "00".into(),
+        },
+        VersionInfo {
+            name: "other-rpc".into(),
+            version: "9.0.0".into(),
+            digest: "11".into(),
+        },
+    ];
+    for version in ["1.2.1", "2.0.0-rc.1"] {
+        let got = verifier.verify(package("rpc-eth", version), None, &history);
+        assert!(got.is_ok(), "{version}: {got:?}");
     }
+    // The same package again: back to a version that ran.
+    assert!(verifier.verify(ran, None, &history).is_ok());
+    // Another name replaces whatever ran, at any version.
+    assert!(
+        verifier
+            .verify(package("my-rpc", "0.1.0"), None, &history)
+            .is_ok()
+    );
+    for version in ["1.1.9", "1.0.0"] {
+        assert_eq!(
+            verifier
+                .verify(package("rpc-eth", version), None, &history)
+                .unwrap_err(),
+            PackageError::Downgrade {
+                name: "rpc-eth".into(),
+                installed: "1.2.0".into(),
+                candidate: version.into()
+            }
+        );
+    }
+    // Equal version, other code (the manifest's budgets make the bytes differ).
+    let mut m = manifest(Kind::Rpc, "1.2.0");
+    m.name = "rpc-eth".into();
+    m.budgets.fuel = 7;
+    let other = Package::parse(sign(&rpc_module(""), &m, &k).unwrap()).unwrap();
+    let candidate = other.digest_hex();
+    let err = verifier.verify(other, None, &history).unwrap_err();
+    assert_eq!(
+        err,
+        PackageError::SameVersionDifferentCode {
+            name: "rpc-eth".into(),
+            version: "1.2.0".into(),
+            installed: history[0].digest.clone(),
+            candidate
+        }
+    );
+    assert!(err.to_string().starts_with("same version, different code"));
 }
 
 #[test]
