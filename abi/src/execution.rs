@@ -175,8 +175,10 @@ pub struct BlockOutput {
 }
 
 /// Input of `molt_execute_call`: a message executed without a signature and without
-/// committing anything (`eth_call`, gas estimation).
+/// committing anything (`eth_call`, gas estimation). The last two fields are optional:
+/// a host may end the list before them.
 #[derive(Clone, Debug, Default, PartialEq, Eq, RlpEncodable, RlpDecodable)]
+#[rlp(trailing)]
 pub struct CallInput {
     /// The block to execute in.
     pub env: BlockEnv,
@@ -192,6 +194,11 @@ pub struct CallInput {
     pub gas_limit: u64,
     /// Gas price (0: no fee is charged and no balance is needed for gas).
     pub gas_price: u128,
+    /// The EIP-2930 access list, RLP-encoded as in a transaction.
+    pub access_list: Option<Bytes>,
+    /// The EIP-7702 authorization list, RLP-encoded as in a type-4 transaction: the
+    /// message is executed as a set-code transaction.
+    pub authorization_list: Option<Bytes>,
 }
 
 /// Output of `molt_execute_call`.

@@ -179,7 +179,10 @@ pub struct StorageQuery {
 }
 
 /// A message to execute without committing (`eth_call`, `eth_estimateGas`).
+///
+/// The last two fields are optional: a module may end the list before them.
 #[derive(Clone, Debug, Default, PartialEq, Eq, RlpEncodable, RlpDecodable)]
+#[rlp(trailing)]
 pub struct CallRequest {
     /// Sender.
     pub from: Address,
@@ -193,6 +196,11 @@ pub struct CallRequest {
     pub gas_limit: u64,
     /// Gas price (0: no fee is charged).
     pub gas_price: u128,
+    /// The EIP-2930 access list, RLP-encoded as in a transaction.
+    pub access_list: Option<Bytes>,
+    /// The EIP-7702 authorization list, RLP-encoded as in a type-4 transaction: the
+    /// message is executed as a set-code transaction.
+    pub authorization_list: Option<Bytes>,
 }
 
 /// A hash to sign with an unlocked account's key.

@@ -365,6 +365,56 @@ fn a_module_whose_abi_version_disagrees_with_its_manifest_is_refused_by_verify_a
 }
 
 #[test]
+fn memory_grow_past_the_budget_returns_minus_one_to_the_guest() {
+    // Grows one page at a time until `memory.grow` says -1, then answers with the
+    // number of pages it holds (one ASCII digit: 4 pages = 256 KiB, its budget).
+    let f = Fixture::new();
+    let wat = f.path("grower.wat");
+    std::fs::write(
+        &wat,
+        r#"(module
+            (memory (export "memory") 1)
+            (data (i32.const 16) "\00?")
+            (func (export "molt_abi_version") (result i32) i32.const 1)
+            (func (export "molt_alloc") (param i32) (result i32) i32.const 1024)
+            (func (export "molt_free") (param i32 i32))
+            (func (export "molt_rpc_handle") (param i32 i32) (result i64)
+                (loop $l (br_if $l (i32.ne (memory.grow (i32.const 1)) (i32.const -1))))
+                (i32.store8 (i32.const 17) (i32.add (i32.const 48) (memory.size)))
+                (i64.const 0x0000001000000002)))"#,
+    )
+    .unwrap();
+    let manifest = f.path("grower.toml");
+    std::fs::write(
+        &manifest,
+        "kind = \"rpc\"\nname = \"grower\"\nversion = \"1.0.0\"\n[budgets]\nmemory_bytes = 262144\n",
+    )
+    .unwrap();
+    let pkg = f.path("grower.wasm");
+    ok(&[
+        "module",
+        "sign",
+        "--key",
+        f.path("publisher.key").to_str().unwrap(),
+        "--manifest",
+        manifest.to_str().unwrap(),
+        wat.to_str().unwrap(),
+        "-o",
+        pkg.to_str().unwrap(),
+    ]);
+    let answer = ok(&[
+        "module",
+        "call",
+        "--trusted",
+        f.public("publisher.key").to_str().unwrap(),
+        pkg.to_str().unwrap(),
+        "--input",
+        "{}",
+    ]);
+    assert_eq!(answer.lines().next(), Some("4"), "{answer}");
+}
+
+#[test]
 fn the_wat_example_guest_round_trips_a_request() {
     let f = Fixture::new();
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();

@@ -306,6 +306,34 @@ fn dev_helpers_mine_snapshot_revert_and_set_balances() {
     );
     assert_eq!(node.ok("evm_revert", json!([snapshot])), false);
 
+    // A snapshot restores everything made after it: blocks, dev edits (before and
+    // after a block), and the pool.
+    let snapshot = node.ok("evm_snapshot", json!([]));
+    let head = node.ok("eth_blockNumber", json!([]));
+    let (b0, b1) = (balance(&node, ACCOUNT0), balance(&node, ACCOUNT1));
+    node.ok("anvil_setBalance", json!([ACCOUNT1, "0x1"]));
+    let hash = node.ok(
+        "eth_sendTransaction",
+        json!([{"from": ACCOUNT0, "to": ACCOUNT1, "value": "0x64"}]),
+    );
+    node.wait_for("eth_getTransactionReceipt", json!([hash]));
+    let s = signer(KEY0);
+    let to: Address = ACCOUNT1.parse().unwrap();
+    let nonce = quantity(&node.ok("eth_getTransactionCount", json!([ACCOUNT0, "latest"])));
+    let gapped = send(&node, &transfer_1559(&s, nonce + 1, to, 5, 31337))["result"].clone();
+    node.ok("anvil_setBalance", json!([ACCOUNT0, "0x2"]));
+    assert_eq!(balance(&node, ACCOUNT0), U256::from(2));
+    assert_eq!(node.ok("evm_revert", json!([snapshot])), true);
+    assert_eq!(node.ok("eth_blockNumber", json!([])), head);
+    assert_eq!(balance(&node, ACCOUNT0), b0);
+    assert_eq!(balance(&node, ACCOUNT1), b1);
+    assert!(node.ok("eth_getTransactionByHash", json!([hash])).is_null());
+    // The gapped transaction pooled after the snapshot is gone with it.
+    assert!(
+        node.ok("eth_getTransactionByHash", json!([gapped]))
+            .is_null()
+    );
+
     let rich = "0x00000000000000000000000000000000000000aa";
     node.ok("anvil_setBalance", json!([rich, "0xde0b6b3a7640000"]));
     assert_eq!(balance(&node, rich), U256::from(10u64.pow(18)));
@@ -442,5 +470,67 @@ fn a_pending_transaction_is_found_by_hash_before_it_is_mined() {
         node.ok("eth_getTransactionByHash", json!([unknown]))
             .is_null()
     );
+    node.stop();
+}
+
+#[test]
+fn eth_call_is_held_to_the_gas_cap_and_the_evm_timeout() {
+    // JUMPDEST PUSH1 0 JUMP as init code: a call that loops until its gas runs out.
+    let endless = json!({"from": ACCOUNT0, "data": "0x5b600056", "gas": "0xffffffffffffffff"});
+
+    // With the defaults (50 M gas), the loop ends out of gas, in well under the
+    // 5 s timeout.
+    let dir = tempfile::tempdir().unwrap();
+    let node = DevNode::start(dir.path(), &[]);
+    let e = node.err("eth_call", json!([endless, "latest"]));
+    assert_eq!(e["code"], -32000);
+    assert_eq!(e["message"], "out of gas");
+    let e = node.err("eth_estimateGas", json!([endless]));
+    assert!(e["message"].as_str().unwrap().contains("out of gas"), "{e}");
+    // The lowest gas that succeeds, not the bound plus a margin.
+    assert_eq!(
+        node.ok(
+            "eth_estimateGas",
+            json!([{"from": ACCOUNT0, "to": ACCOUNT1, "value": "0x1"}])
+        ),
+        "0x5208"
+    );
+    let store = json!({"from": ACCOUNT0, "data": "0x602a60005500"}); // SSTORE(0, 42) in init code
+    let estimate = quantity(&node.ok("eth_estimateGas", json!([store])));
+    let mut at = store.clone();
+    at["gas"] = json!(format!("0x{estimate:x}"));
+    node.ok("eth_call", json!([at, "latest"]));
+    at["gas"] = json!(format!("0x{:x}", estimate - 1));
+    assert!(node.call("eth_call", json!([at, "latest"]))["error"].is_object());
+    node.stop();
+
+    // Without a gas cap the loop would run for ever: the timeout stops it, and the
+    // node answers other requests meanwhile.
+    let dir = tempfile::tempdir().unwrap();
+    let node = DevNode::start(dir.path(), &["--rpc.gascap", "0", "--rpc.evmtimeout", "2s"]);
+    let addr = node.addr;
+    let started = std::time::Instant::now();
+    let call = std::thread::spawn(move || {
+        let body =
+            json!({"jsonrpc": "2.0", "id": 1, "method": "eth_call", "params": [endless, "latest"]});
+        let (_, body) = common::post(addr, body.to_string().as_bytes());
+        (
+            serde_json::from_str::<Value>(&body).unwrap(),
+            started.elapsed(),
+        )
+    });
+    let mut answered_meanwhile = 0;
+    while !call.is_finished() {
+        node.ok("eth_blockNumber", json!([]));
+        answered_meanwhile += 1;
+    }
+    let (answer, elapsed) = call.join().unwrap();
+    assert_eq!(answer["error"]["code"], -32000, "{answer}");
+    assert_eq!(
+        answer["error"]["message"],
+        "execution aborted (timeout = 2s)"
+    );
+    assert!(elapsed >= std::time::Duration::from_secs(2), "{elapsed:?}");
+    assert!(answered_meanwhile > 10, "{answered_meanwhile}");
     node.stop();
 }

@@ -192,3 +192,96 @@ fn cast_reads_the_upgrade_contract_and_only_an_authority_schedules() {
     assert_eq!(receipt["status"], "0x1", "{receipt}");
     assert_eq!(receipt["logs"][0]["topics"][1], digest.as_str());
 }
+
+/// What cast prints on stdout and stderr, whatever its exit status (the npm shim
+/// exits 0 even when cast fails).
+fn cast_output(node: &DevNode, args: &[&str]) -> (String, String) {
+    let out = Command::new(tools().join("node_modules/.bin/cast"))
+        .arg(args[0])
+        .args(["--rpc-url", &node.url()])
+        .args(&args[1..])
+        .output()
+        .unwrap();
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn cast_blob_and_set_code_transactions_on_both_engines() {
+    for engine in ["wasm", "native"] {
+        let dir = tempfile::tempdir().unwrap();
+        let node = DevNode::start(dir.path(), &["--engine", engine]);
+        let to = "0x90F79bf6EB2c4f870365E785982E1f101E93b906";
+
+        // A plain transfer is estimated at exactly 21000, as geth and anvil answer.
+        assert_eq!(
+            cast(&node, &["estimate", "--from", ACCOUNT0, to, "--value", "1"]),
+            "21000"
+        );
+
+        // A blob transaction (type 3, with its sidecar) is refused at submission with
+        // a clear error, never given a hash to wait on.
+        let blob = dir.path().join("blob.bin");
+        std::fs::write(&blob, b"molt does not keep blobs".repeat(40)).unwrap();
+        let (stdout, stderr) = cast_output(
+            &node,
+            &[
+                "send",
+                "--private-key",
+                KEY0,
+                "--blob",
+                "--path",
+                blob.to_str().unwrap(),
+                to,
+            ],
+        );
+        assert!(!stdout.contains("transactionHash"), "{engine}: {stdout}");
+        assert!(
+            stderr.contains("transaction type not supported: blob transactions (type 3)"),
+            "{engine}: {stderr}"
+        );
+
+        // A set-code transaction (type 4): the sender delegates its account to a
+        // contract; the receipt is type 4 and the code is the delegation designator.
+        let delegate = "0x00000000000000000000000000000000000000c1";
+        let sent = cast(
+            &node,
+            &[
+                "send",
+                "--private-key",
+                KEY0,
+                "--auth",
+                delegate,
+                ACCOUNT0,
+                "--json",
+            ],
+        );
+        let receipt: serde_json::Value = serde_json::from_str(&sent).unwrap();
+        assert_eq!(receipt["status"], "0x1", "{engine}: {receipt}");
+        assert_eq!(receipt["type"], "0x4", "{engine}: {receipt}");
+        assert_eq!(
+            cast(&node, &["code", ACCOUNT0]),
+            format!("0xef0100{}", &delegate[2..])
+        );
+        let tx: serde_json::Value = serde_json::from_str(&cast(
+            &node,
+            &["tx", receipt["transactionHash"].as_str().unwrap(), "--json"],
+        ))
+        .unwrap();
+        assert_eq!(
+            tx["authorizationList"][0]["address"], delegate,
+            "{engine}: {tx}"
+        );
+
+        // The chain keeps sealing after both.
+        let after = cast(
+            &node,
+            &["send", "--private-key", KEY0, to, "--value", "1", "--json"],
+        );
+        let after: serde_json::Value = serde_json::from_str(&after).unwrap();
+        assert_eq!(after["status"], "0x1", "{engine}: {after}");
+        node.stop();
+    }
+}

@@ -1,12 +1,15 @@
 //! `molt_execute_call`: one unsigned message, executed and thrown away (`eth_call`,
 //! gas estimation).
 
+use alloy_eips::eip2930::AccessList;
+use alloy_eips::eip7702::SignedAuthorization;
 use alloy_primitives::{Address, TxKind};
 use molt_abi::GuestError;
 use molt_abi::execution::{self, CallInput, CallOutput};
 use molt_abi::imports::StateHost;
 use revm::context::TxEnv;
-use revm::context::result::{EVMError, ExecutionResult};
+use revm::context::either::Either;
+use revm::context::result::{EVMError, ExecutionResult, HaltReason};
 use revm::database::State;
 use revm::{Context, ExecuteEvm, MainBuilder, MainContext};
 
@@ -39,7 +42,10 @@ pub fn execute_call<H: StateHost + ?Sized>(host: &H, input: &[u8]) -> Result<Vec
         .account(&input.from)
         .map(|a| a.nonce)
         .unwrap_or_default();
-    let tx = TxEnv {
+    let access_list: Option<AccessList> = list("access list", &input.access_list)?;
+    let authorizations: Option<Vec<SignedAuthorization>> =
+        list("authorization list", &input.authorization_list)?;
+    let mut tx = TxEnv {
         caller: input.from,
         kind,
         value: input.value,
@@ -50,6 +56,17 @@ pub fn execute_call<H: StateHost + ?Sized>(host: &H, input: &[u8]) -> Result<Vec
         chain_id: None,
         ..TxEnv::default()
     };
+    if let Some(access_list) = access_list {
+        tx.tx_type = 1;
+        tx.access_list = access_list;
+    }
+    if let Some(authorizations) = authorizations {
+        // Executed as the set-code transaction it would be.
+        tx.tx_type = 4;
+        tx.chain_id = Some(input.env.chain_id);
+        tx.gas_priority_fee = Some(0);
+        tx.authorization_list = authorizations.into_iter().map(Either::Left).collect();
+    }
     let mut state = State::builder().with_database(HostDb(host)).build();
     let mut evm = Context::mainnet()
         .with_db(&mut state)
@@ -76,7 +93,14 @@ pub fn execute_call<H: StateHost + ?Sized>(host: &H, input: &[u8]) -> Result<Vec
                 ExecutionResult::Halt { reason, .. } => CallOutput {
                     status: 2,
                     gas_used,
-                    message: format!("{reason:?}"),
+                    message: match reason {
+                        // geth's words, which clients match on.
+                        HaltReason::OutOfGas(_) => "out of gas".into(),
+                        HaltReason::OpcodeNotFound | HaltReason::InvalidFEOpcode => {
+                            "invalid opcode".into()
+                        }
+                        reason => format!("{reason:?}"),
+                    },
                     ..CallOutput::default()
                 },
             }
@@ -89,4 +113,15 @@ pub fn execute_call<H: StateHost + ?Sized>(host: &H, input: &[u8]) -> Result<Vec
         Err(e) => return Err(GuestError::new(format!("call failed: {e}"))),
     };
     Ok(execution::encode(&out))
+}
+
+/// An optional RLP-encoded list of the call input.
+fn list<T: alloy_rlp::Decodable>(
+    what: &str,
+    rlp: &Option<alloy_primitives::Bytes>,
+) -> Result<Option<T>, GuestError> {
+    rlp.as_ref()
+        .map(|b| T::decode(&mut b.as_ref()))
+        .transpose()
+        .map_err(|e| GuestError::new(format!("malformed {what}: {e}")))
 }

@@ -303,6 +303,14 @@ fn call_request(request: &TransactionRequest, info: &ChainInfo) -> Result<CallRe
         data,
         gas_limit: request.gas.unwrap_or(0),
         gas_price,
+        access_list: request
+            .access_list
+            .as_ref()
+            .map(|l| alloy_rlp::encode(l).into()),
+        authorization_list: request
+            .authorization_list
+            .as_ref()
+            .map(|l| alloy_rlp::encode(l).into()),
     })
 }
 
@@ -336,7 +344,11 @@ fn estimate_gas(
         Some(g) => g.min(info.gas_limit),
         None => info.gas_limit,
     };
-    if call_at.data.is_empty() && call_at.to.len() == 20 && hi >= TRANSFER_GAS {
+    let plain = call_at.data.is_empty()
+        && call_at.to.len() == 20
+        && call_at.access_list.is_none()
+        && call_at.authorization_list.is_none();
+    if plain && hi >= TRANSFER_GAS {
         let to = Address::from_slice(&call_at.to);
         if get::<_, Bytes>(host, op::CODE, &to)?.is_empty() {
             call_at.gas_limit = TRANSFER_GAS;

@@ -3,9 +3,11 @@
 //! Decoded into this small struct rather than alloy's `TransactionRequest`: the
 //! derived deserializer of that type (blob sidecars included) needs a stack frame of
 //! over half a MiB in WebAssembly, which would make every rpc instance that much
-//! bigger. Blob and set-code transactions are not accepted here.
+//! bigger. Blob transactions are not accepted here; set-code ones are (an
+//! `authorizationList`).
 
 use alloy_eips::eip2930::AccessList;
+use alloy_eips::eip7702::SignedAuthorization;
 use alloy_primitives::{Address, Bytes, TxKind, U64, U128, U256};
 use alloy_rpc_types_eth::{TransactionInput, TransactionRequest};
 use serde::Deserialize;
@@ -28,6 +30,7 @@ pub struct CallParams {
     nonce: Option<U64>,
     chain_id: Option<U64>,
     access_list: Option<AccessList>,
+    authorization_list: Option<Vec<SignedAuthorization>>,
 }
 
 impl CallParams {
@@ -54,6 +57,7 @@ impl CallParams {
             nonce: self.nonce.map(|n| n.to()),
             chain_id: self.chain_id.map(|c| c.to()),
             access_list: self.access_list,
+            authorization_list: self.authorization_list,
             ..TransactionRequest::default()
         })
     }

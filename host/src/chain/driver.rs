@@ -328,12 +328,13 @@ impl Chain {
             value: request.value,
             data: request.data.clone(),
             gas_price: request.gas_price,
+            access_list: request.access_list.clone(),
+            authorization_list: request.authorization_list.clone(),
         };
-        let deadline = limits.timeout.map(|t| std::time::Instant::now() + t);
         Ok(self.executor_at(input.env.number)?.execute_call_until(
             Arc::new(self.db.clone()),
             &input,
-            deadline,
+            limits.timeout,
         )?)
     }
 

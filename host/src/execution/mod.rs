@@ -5,7 +5,7 @@
 //! output, which is what the WASM-vs-native tests and benches compare.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::Duration;
 
 use molt_abi::GuestError;
 use molt_abi::execution::{self, BlockInput, BlockOutput, CallInput, CallOutput};
@@ -91,21 +91,21 @@ impl Executor {
         self.execute_call_until(state, input, None)
     }
 
-    /// Runs a call, interrupted at `deadline` ([`CallError::Timeout`]). In WebAssembly
-    /// the module is interrupted where it is; the native twin cannot be, and runs to
-    /// the end of its gas.
+    /// Runs a call, interrupted after `timeout` ([`CallError::Timeout`]). In
+    /// WebAssembly the module is interrupted where it is; the native twin cannot be,
+    /// and runs to the end of its gas.
     pub fn execute_call_until(
         &self,
         state: Arc<dyn StateView>,
         input: &CallInput,
-        deadline: Option<Instant>,
+        timeout: Option<Duration>,
     ) -> Result<CallOutput, ExecError> {
         let (out, _) = self.run_until(
             "molt_execute_call",
             |h, i| molt_execution_revm::native::execute_call(h, i),
             state,
             &execution::encode(input),
-            deadline,
+            timeout,
         )?;
         execution::decode(&out).map_err(|e| ExecError::Output(e.to_string()))
     }
@@ -126,14 +126,14 @@ impl Executor {
         native: impl Fn(&NativeStateHost<'_>, &[u8]) -> Result<Vec<u8>, GuestError>,
         state: Arc<dyn StateView>,
         input: &[u8],
-        deadline: Option<Instant>,
+        timeout: Option<Duration>,
     ) -> Result<(Vec<u8>, Option<CallStats>), ExecError> {
         match self {
             Executor::Wasm(module) => {
-                let (out, stats) = match deadline {
+                let (out, stats) = match timeout {
                     None => module.call_with_state(entry, input, Some(state))?,
-                    Some(deadline) => {
-                        module.call_interruptible(entry, input, Some(state).into(), deadline)?
+                    Some(timeout) => {
+                        module.call_interruptible(entry, input, Some(state).into(), timeout)?
                     }
                 };
                 Ok((out, Some(stats)))

@@ -114,14 +114,12 @@ impl From<Option<Arc<dyn StateView>>> for CallContext {
     }
 }
 
-/// Engines and caches for every metering mode.
+/// Engines and caches for both metering modes.
 #[derive(Debug)]
 pub struct Runtime {
     config: RuntimeConfig,
     fuel: cache::ModuleCache,
     epoch: cache::ModuleCache,
-    /// Execution modules called for clients, compiled on first use.
-    interruptible: Arc<cache::ModuleCache>,
     _ticker: engine::EpochTicker,
 }
 
@@ -131,13 +129,11 @@ impl Runtime {
         let wt = |e: wasmtime::Error| anyhow::anyhow!("{e}");
         let fuel_engine = engine::build(Metering::Fuel, &config).map_err(wt)?;
         let epoch_engine = engine::build(Metering::Epoch, &config).map_err(wt)?;
-        let both_engine = engine::build(Metering::FuelAndEpoch, &config).map_err(wt)?;
         let dir = config.cache_dir.as_deref();
         Ok(Runtime {
-            _ticker: engine::EpochTicker::start(vec![epoch_engine.clone(), both_engine.clone()])?,
+            _ticker: engine::EpochTicker::start(vec![epoch_engine.clone(), fuel_engine.clone()])?,
             fuel: cache::ModuleCache::new(fuel_engine, dir),
             epoch: cache::ModuleCache::new(epoch_engine, dir),
-            interruptible: Arc::new(cache::ModuleCache::new(both_engine, dir)),
             config,
         })
     }
@@ -172,8 +168,8 @@ impl Runtime {
         }
         let metering = Self::metering(manifest.kind);
         let cache = match metering {
+            Metering::Fuel => &self.fuel,
             Metering::Epoch => &self.epoch,
-            _ => &self.fuel,
         };
         let (pre, hit) = prepare(cache, manifest.kind, bytes)?;
 
@@ -201,13 +197,6 @@ impl Runtime {
             max_io_bytes: c.max_io_bytes,
             metering,
             cache_hit: hit,
-            interruptible: (manifest.kind == Kind::Execution).then(|| {
-                Arc::new(Interruptible {
-                    cache: self.interruptible.clone(),
-                    bytes: bytes.into(),
-                    pre: std::sync::OnceLock::new(),
-                })
-            }),
         };
         let found = loaded.abi_version()?;
         if found != manifest.abi_version {
@@ -219,6 +208,9 @@ impl Runtime {
         Ok(loaded)
     }
 }
+
+/// Epoch ticks that never come: the deadline of a call that has none.
+const NEVER: u64 = u64::MAX / 2;
 
 /// Fuel (and milliseconds, for `rpc`) a module gets to answer `molt_abi_version` in
 /// [`probe_abi_version`]: initialisation and one call of a constant function.
@@ -260,27 +252,6 @@ fn prepare(
     imports::add_rpc(&mut linker).map_err(link)?;
     let pre = linker.instantiate_pre(&module).map_err(link)?;
     Ok((pre, hit))
-}
-
-/// An execution module compiled for the engine with epoch interruption, so that a
-/// call made for a client stops at its deadline; compiled on its first such call.
-struct Interruptible {
-    cache: Arc<cache::ModuleCache>,
-    bytes: Arc<[u8]>,
-    pre: std::sync::OnceLock<Result<InstancePre<StoreData>, String>>,
-}
-
-impl Interruptible {
-    fn pre(&self) -> Result<&InstancePre<StoreData>, CallError> {
-        self.pre
-            .get_or_init(|| {
-                prepare(&self.cache, Kind::Execution, &self.bytes)
-                    .map(|(pre, _)| pre)
-                    .map_err(|e| e.to_string())
-            })
-            .as_ref()
-            .map_err(|e| CallError::Host(format!("compiling for interruptible calls: {e}")))
-    }
 }
 
 fn check_interface(kind: Kind, module: &Module) -> Result<(), LoadError> {
@@ -339,7 +310,6 @@ pub struct LoadedModule {
     max_io_bytes: usize,
     metering: Metering,
     cache_hit: CacheHit,
-    interruptible: Option<Arc<Interruptible>>,
 }
 
 impl std::fmt::Debug for LoadedModule {
@@ -404,28 +374,24 @@ impl LoadedModule {
         input: &[u8],
         context: CallContext,
     ) -> Result<(Vec<u8>, CallStats), CallError> {
-        self.call_on(&self.pre, entry, input, context, None)
+        self.call_on(entry, input, context, None)
     }
 
-    /// Like [`call_with`](Self::call_with), interrupted at `deadline` with
-    /// [`CallError::Timeout`] (besides its fuel). Only `execution` modules, whose
-    /// calls for clients (`eth_call`) need it; others fail with [`CallError::Host`].
+    /// Like [`call_with`](Self::call_with), interrupted after `timeout` with
+    /// [`CallError::Timeout`], besides its budget. For calls made for clients
+    /// (`eth_call`); a deterministic kind's outcome then depends on the clock too.
     pub fn call_interruptible(
         &self,
         entry: &str,
         input: &[u8],
         context: CallContext,
-        deadline: Instant,
+        timeout: Duration,
     ) -> Result<(Vec<u8>, CallStats), CallError> {
-        let interruptible = self.interruptible.as_ref().ok_or_else(|| {
-            CallError::Host(format!("{} modules are not interruptible", self.kind))
-        })?;
-        self.call_on(interruptible.pre()?, entry, input, context, Some(deadline))
+        self.call_on(entry, input, context, Some(Instant::now() + timeout))
     }
 
     fn call_on(
         &self,
-        pre: &InstancePre<StoreData>,
         entry: &str,
         input: &[u8],
         context: CallContext,
@@ -439,7 +405,7 @@ impl LoadedModule {
                 limit: max,
             });
         }
-        let (mut store, instance) = self.instantiate(pre, context, deadline)?;
+        let (mut store, instance) = self.instantiate(context, deadline)?;
         let budget = deadline.map(|d| d - start);
         let func = instance
             .get_typed_func::<(u32, u32), u64>(&mut store, entry)
@@ -495,8 +461,8 @@ impl LoadedModule {
         let stats = CallStats {
             peak_memory: store.data().limiter.peak_memory() as u64,
             fuel_used: match self.metering {
+                Metering::Fuel => self.fuel - store.get_fuel().unwrap_or(0),
                 Metering::Epoch => 0,
-                _ => self.fuel - store.get_fuel().unwrap_or(0),
             },
             elapsed: start.elapsed(),
         };
@@ -515,7 +481,7 @@ impl LoadedModule {
 
     /// Calls `molt_abi_version`.
     pub fn abi_version(&self) -> Result<u32, CallError> {
-        let (mut store, instance) = self.instantiate(&self.pre, CallContext::None, None)?;
+        let (mut store, instance) = self.instantiate(CallContext::None, None)?;
         let f = instance
             .get_typed_func::<(), u32>(&mut store, "molt_abi_version")
             .map_err(|_| CallError::NoEntry("molt_abi_version".into()))?;
@@ -523,15 +489,15 @@ impl LoadedModule {
             .map_err(|e| self.fail(&store, e, None))
     }
 
-    /// A fresh store and instance of `pre` with this module's budgets (and, on the
-    /// interruptible engine, `deadline`), initialised.
+    /// A fresh store and instance with this module's budgets (and `deadline`, if
+    /// given), initialised.
     fn instantiate(
         &self,
-        pre: &InstancePre<StoreData>,
         context: CallContext,
         deadline: Option<Instant>,
     ) -> Result<(Store<StoreData>, Instance), CallError> {
         let wasi = self.wasi.context().map_err(CallError::Host)?;
+        let pre = &self.pre;
         let engine = pre.module().engine();
         let mut store = Store::new(
             engine,
@@ -545,22 +511,19 @@ impl LoadedModule {
         );
         store.limiter(|s| &mut s.limiter);
         let ticks = |ms: u64| ms.div_ceil(EPOCH_TICK.as_millis() as u64).max(1);
-        match (self.metering, deadline) {
-            (Metering::Epoch, _) => {
-                store.set_epoch_deadline(ticks(self.time_ms));
-                store.epoch_deadline_trap();
-            }
-            (_, deadline) => {
+        let left = deadline.map(|d| d.saturating_duration_since(Instant::now()).as_millis() as u64);
+        let limit_ms = match self.metering {
+            Metering::Epoch => Some(left.map_or(self.time_ms, |l| l.min(self.time_ms))),
+            Metering::Fuel => {
                 store
                     .set_fuel(self.fuel)
                     .map_err(|e| CallError::Host(format!("{e}")))?;
-                if let Some(deadline) = deadline {
-                    let left = deadline.saturating_duration_since(Instant::now());
-                    store.set_epoch_deadline(ticks(left.as_millis() as u64));
-                    store.epoch_deadline_trap();
-                }
+                left
             }
-        }
+        };
+        // Without a deadline (every block), the epoch never interrupts.
+        store.set_epoch_deadline(limit_ms.map_or(NEVER, ticks));
+        store.epoch_deadline_trap();
         let instance = pre
             .instantiate(&mut store)
             .map_err(|e| self.fail(&store, e, None))?;

@@ -24,6 +24,15 @@ pub struct DevNode {
 impl DevNode {
     /// Starts `molt dev --datadir DIR --http.port 0 EXTRA…` and waits until it serves.
     pub fn start(datadir: &Path, extra: &[&str]) -> DevNode {
+        Self::start_with_log(datadir, extra, None)
+    }
+
+    /// Like [`start`](Self::start), the node's log (stderr) going to `log` if given.
+    pub fn start_with_log(datadir: &Path, extra: &[&str], log: Option<&Path>) -> DevNode {
+        let stderr = match log {
+            Some(path) => Stdio::from(std::fs::File::create(path).unwrap()),
+            None => Stdio::inherit(),
+        };
         let mut child = Command::new(env!("CARGO_BIN_EXE_molt"))
             .args([
                 "dev",
@@ -35,7 +44,7 @@ impl DevNode {
             .args(extra)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(stderr)
             .spawn()
             .expect("start molt dev");
         let mut banner = String::new();
@@ -70,6 +79,13 @@ impl DevNode {
         let body = json!({ "jsonrpc": "2.0", "id": 1, "method": method, "params": params });
         let (status, body) = post(self.addr, body.to_string().as_bytes());
         assert_eq!(status, 200, "{method}: HTTP {status}: {body}");
+        serde_json::from_str(&body).unwrap()
+    }
+
+    /// POSTs a raw body; the response, parsed.
+    pub fn call_raw(&self, body: &str) -> Value {
+        let (status, body) = post(self.addr, body.as_bytes());
+        assert_eq!(status, 200, "{body}");
         serde_json::from_str(&body).unwrap()
     }
 
