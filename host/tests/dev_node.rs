@@ -349,6 +349,7 @@ fn kill_9_under_load_loses_no_transaction_a_client_saw_mined() {
     let node = DevNode::start(dir.path(), &[]);
     let addr = node.addr;
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mined = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     // Two senders (dev accounts 2 and 3), each: send, wait for the receipt, remember.
     let keys = [
         "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a",
@@ -359,6 +360,7 @@ fn kill_9_under_load_loses_no_transaction_a_client_saw_mined() {
         .map(|key| {
             let s = signer(key);
             let stop = stop.clone();
+            let mined = mined.clone();
             std::thread::spawn(move || {
                 let mut seen: Vec<B256> = Vec::new();
                 let to: Address = ACCOUNT1.parse().unwrap();
@@ -378,12 +380,21 @@ fn kill_9_under_load_loses_no_transaction_a_client_saw_mined() {
                         }
                     }
                     seen.push(hash.as_str().unwrap().parse().unwrap());
+                    mined.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 }
                 seen
             })
         })
         .collect();
-    std::thread::sleep(std::time::Duration::from_secs(3));
+    // Kill it once clients have seen some transactions mined, in the middle of more.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while mined.load(std::sync::atomic::Ordering::SeqCst) < 20 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "transactions stopped being mined"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
     node.kill();
     stop.store(true, std::sync::atomic::Ordering::SeqCst);
     let seen: Vec<B256> = workers
@@ -427,9 +438,20 @@ fn with_a_block_time_blocks_come_on_schedule_even_when_empty() {
     );
     let receipt = node.wait_for("eth_getTransactionReceipt", json!([hash]));
     assert_eq!(receipt["status"], "0x1");
-    std::thread::sleep(std::time::Duration::from_millis(2500));
-    let head = quantity(&node.ok("eth_blockNumber", json!([])));
-    assert!(head >= start + 2, "blocks {start} -> {head} in 2.5 s");
+    // Empty blocks keep coming (waiting for them, not timing them: the machine may be
+    // loaded).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let head = loop {
+        let head = quantity(&node.ok("eth_blockNumber", json!([])));
+        if head >= start + 3 {
+            break head;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "blocks stopped at {head}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
     let a = node.ok(
         "eth_getBlockByNumber",
         json!([format!("{:#x}", head - 1), false]),
