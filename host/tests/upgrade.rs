@@ -221,7 +221,12 @@ fn the_rpc_module_swaps_under_load_rolls_back_and_refuses_bad_packages() {
             write("hungry.wasm", {
                 let mut m = manifest(Kind::Rpc, "hungry", "1.0.0");
                 m.budgets.memory_bytes = 16 << 20;
-                package::sign(&wat::parse_str(HUNGRY_RPC).unwrap(), &m, &key).unwrap()
+                package::sign(
+                    &wat::parse_str(growing_rpc("hungry", 512)).unwrap(),
+                    &m,
+                    &key,
+                )
+                .unwrap()
             }),
             "memory budget exceeded",
         ),
@@ -281,7 +286,7 @@ fn the_rpc_module_swaps_under_load_rolls_back_and_refuses_bad_packages() {
     assert!(status["rpc"]["canary"].is_null());
 
     // A canary that passes the gate but fails a live call is rolled back at once.
-    let flaky = wat_module("flaky.wasm", FLAKY_RPC, "flaky");
+    let flaky = wat_module("flaky.wasm", &flaky_rpc(), "flaky");
     let (ok, out) = molt_module(&["deploy", &flaky, "--canary", "100%"], &admin, dir.path());
     assert!(ok, "{out}");
     assert_eq!(node.ok("web3_clientVersion", json!([])), "flaky");
@@ -437,68 +442,76 @@ const TRAPPING_RPC: &str = r#"(module
   (func (export "molt_free") (param i32 i32))
   (func (export "molt_rpc_handle") (param i32 i32) (result i64) unreachable))"#;
 
-/// An rpc module that answers `"flaky"` to short requests (the gate's) and traps on
-/// any request over 300 bytes.
-const FLAKY_RPC: &str = r#"(module
+/// An rpc module that runs `before` (WAT instructions; `$len` is the request's
+/// length), then answers `{"jsonrpc":"2.0","id":1,"result":"<result>"}`. `imports`
+/// come first in the module, `data` segments after the answer's.
+fn answering_rpc(result: &str, imports: &str, data: &str, before: &str) -> String {
+    let answer = format!(r#"{{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":\"{result}\"}}"#);
+    // The status byte, then the JSON (each `\"` is one byte).
+    let len = 1 + answer.len() - answer.matches('\\').count();
+    format!(
+        r#"(module
+  {imports}
   (memory (export "memory") 1)
-  (data (i32.const 64) "\00{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":\"flaky\"}")
+  (data (i32.const 64) "\00{answer}")
+  {data}
   (func (export "molt_abi_version") (result i32) i32.const 1)
   (func (export "molt_alloc") (param i32) (result i32) i32.const 1024)
   (func (export "molt_free") (param i32 i32))
   (func (export "molt_rpc_handle") (param $ptr i32) (param $len i32) (result i64)
-    (if (i32.gt_u (local.get $len) (i32.const 300)) (then unreachable))
-    (i64.or (i64.shl (i64.const 64) (i64.const 32)) (i64.const 42))))"#;
+    {before}
+    (i64.or (i64.shl (i64.const 64) (i64.const 32)) (i64.const {len}))))"#
+    )
+}
 
-/// An rpc module that grows its memory to 32 MiB on every call and traps if it cannot
-/// (as a Rust allocator aborts).
-const HUNGRY_RPC: &str = r#"(module
-  (memory (export "memory") 1)
-  (data (i32.const 64) "\00{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":\"hungry\"}")
-  (func (export "molt_abi_version") (result i32) i32.const 1)
-  (func (export "molt_alloc") (param i32) (result i32) i32.const 1024)
-  (func (export "molt_free") (param i32 i32))
-  (func (export "molt_rpc_handle") (param $ptr i32) (param $len i32) (result i64)
-    (if (i32.eq (memory.grow (i32.const 512)) (i32.const -1)) (then unreachable))
-    (i64.or (i64.shl (i64.const 64) (i64.const 32)) (i64.const 43))))"#;
+/// Answers `"flaky"` to short requests (the gate's) and traps on any request over 300
+/// bytes.
+fn flaky_rpc() -> String {
+    answering_rpc(
+        "flaky",
+        "",
+        "",
+        "(if (i32.gt_u (local.get $len) (i32.const 300)) (then unreachable))",
+    )
+}
 
-/// An rpc module that, on every call, mines a block and sets the balance of
-/// `0xaa…aa` to 1 wei through the chain queries, then answers `"writer"`.
-const WRITER_RPC: &str = r#"(module
-  (import "molt" "chain" (func $chain (param i32 i32) (result i32)))
-  (memory (export "memory") 1)
-  (data (i32.const 0) "\0d\c2\01\80")
-  (data (i32.const 16) "\10\d6\94\aa\aa\aa\aa\aa\aa\aa\aa\aa\aa\aa\aa\aa\aa\aa\aa\aa\aa\aa\aa\01")
-  (data (i32.const 64) "\00{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":\"writer\"}")
-  (func (export "molt_abi_version") (result i32) i32.const 1)
-  (func (export "molt_alloc") (param i32) (result i32) i32.const 1024)
-  (func (export "molt_free") (param i32 i32))
-  (func (export "molt_rpc_handle") (param $ptr i32) (param $len i32) (result i64)
-    (drop (call $chain (i32.const 0) (i32.const 4)))
-    (drop (call $chain (i32.const 16) (i32.const 24)))
-    (i64.or (i64.shl (i64.const 64) (i64.const 32)) (i64.const 43))))"#;
+/// Grows its memory by `pages` on every call and traps if it cannot (as a Rust
+/// allocator aborts), then answers `result`.
+fn growing_rpc(result: &str, pages: u32) -> String {
+    answering_rpc(
+        result,
+        "",
+        "",
+        &format!(
+            "(if (i32.eq (memory.grow (i32.const {pages})) (i32.const -1)) (then unreachable))"
+        ),
+    )
+}
 
-/// An rpc module that answers `"picky"`, but traps on requests of exactly 77 bytes.
-const PICKY_RPC: &str = r#"(module
-  (memory (export "memory") 1)
-  (data (i32.const 64) "\00{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":\"picky\"}")
-  (func (export "molt_abi_version") (result i32) i32.const 1)
-  (func (export "molt_alloc") (param i32) (result i32) i32.const 1024)
-  (func (export "molt_free") (param i32 i32))
-  (func (export "molt_rpc_handle") (param $ptr i32) (param $len i32) (result i64)
-    (if (i32.eq (local.get $len) (i32.const 77)) (then unreachable))
-    (i64.or (i64.shl (i64.const 64) (i64.const 32)) (i64.const 42))))"#;
+/// On every call, mines a block and sets the balance of `0xaa…aa` to 1 wei through
+/// the chain queries, then answers `"writer"`.
+fn writer_rpc() -> String {
+    answering_rpc(
+        "writer",
+        r#"(import "molt" "chain" (func $chain (param i32 i32) (result i32)))"#,
+        &format!(
+            r#"(data (i32.const 0) "\0d\c2\01\80") (data (i32.const 16) "\10\d6\94{}\01")"#,
+            "\\aa".repeat(20)
+        ),
+        "(drop (call $chain (i32.const 0) (i32.const 4))) \
+         (drop (call $chain (i32.const 16) (i32.const 24)))",
+    )
+}
 
-/// An rpc module that grows its memory to 4 MiB on every call (budget: 8 MiB), then
-/// answers `"large"`.
-const LARGE_RPC: &str = r#"(module
-  (memory (export "memory") 1)
-  (data (i32.const 64) "\00{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":\"large\"}")
-  (func (export "molt_abi_version") (result i32) i32.const 1)
-  (func (export "molt_alloc") (param i32) (result i32) i32.const 1024)
-  (func (export "molt_free") (param i32 i32))
-  (func (export "molt_rpc_handle") (param $ptr i32) (param $len i32) (result i64)
-    (if (i32.eq (memory.grow (i32.const 63)) (i32.const -1)) (then unreachable))
-    (i64.or (i64.shl (i64.const 64) (i64.const 32)) (i64.const 42))))"#;
+/// Answers `"picky"`, but traps on requests of exactly 77 bytes.
+fn picky_rpc() -> String {
+    answering_rpc(
+        "picky",
+        "",
+        "",
+        "(if (i32.eq (local.get $len) (i32.const 77)) (then unreachable))",
+    )
+}
 
 /// Signs a hand-written rpc module with `key`, memory budget `memory` (0: default),
 /// into `dir/file`; its path.
@@ -528,6 +541,8 @@ fn the_gate_runs_candidates_on_a_read_only_chain_and_judges_each_on_its_own() {
     let key = keys::read_signing_key(&dir.path().join("keys/dev.key")).unwrap();
     let deploy = |path: &str| molt_module(&["deploy", path], &admin, dir.path());
     let target = "0xaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+    // Grows to 4 MiB on every call; signed with a budget of 8 MiB.
+    let large_wat = growing_rpc("large", 63);
     let head = || node.ok("eth_blockNumber", json!([]));
     let balance = || node.ok("eth_getBalance", json!([target, "latest"]));
     let (head0, balance0) = (head(), balance());
@@ -538,7 +553,7 @@ fn the_gate_runs_candidates_on_a_read_only_chain_and_judges_each_on_its_own() {
     let writer = signed_wat(
         dir.path(),
         &key,
-        ("writer.wasm", WRITER_RPC),
+        ("writer.wasm", &writer_rpc()),
         ("writer", "1.0.0"),
         0,
     );
@@ -553,7 +568,7 @@ fn the_gate_runs_candidates_on_a_read_only_chain_and_judges_each_on_its_own() {
     let picky = signed_wat(
         dir.path(),
         &key,
-        ("picky.wasm", PICKY_RPC),
+        ("picky.wasm", &picky_rpc()),
         ("picky", "1.0.0"),
         0,
     );
@@ -568,7 +583,7 @@ fn the_gate_runs_candidates_on_a_read_only_chain_and_judges_each_on_its_own() {
     let large = signed_wat(
         dir.path(),
         &key,
-        ("large.wasm", LARGE_RPC),
+        ("large.wasm", &large_wat),
         ("large", "1.0.0"),
         8 << 20,
     );
@@ -592,7 +607,7 @@ fn the_gate_runs_candidates_on_a_read_only_chain_and_judges_each_on_its_own() {
         signed_wat(
             dir.path(),
             &key,
-            (file, LARGE_RPC),
+            (file, &large_wat),
             ("large", version),
             memory,
         )
@@ -617,7 +632,7 @@ fn the_gate_runs_candidates_on_a_read_only_chain_and_judges_each_on_its_own() {
     let small = signed_wat(
         dir.path(),
         &key,
-        ("small.wasm", LARGE_RPC),
+        ("small.wasm", &large_wat),
         ("small", "0.1.0"),
         8 << 20,
     );
@@ -637,7 +652,7 @@ fn the_gate_runs_candidates_on_a_read_only_chain_and_judges_each_on_its_own() {
     let picky = signed_wat(
         dir.path(),
         &key,
-        ("picky.wasm", PICKY_RPC),
+        ("picky.wasm", &picky_rpc()),
         ("picky", "1.0.0"),
         0,
     );
@@ -645,7 +660,7 @@ fn the_gate_runs_candidates_on_a_read_only_chain_and_judges_each_on_its_own() {
     let large = signed_wat(
         dir.path(),
         &key,
-        ("large.wasm", LARGE_RPC),
+        ("large.wasm", &large_wat),
         ("large", "1.0.0"),
         8 << 20,
     );

@@ -611,3 +611,19 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     // Every critical section leaves its data consistent, so a poisoned lock is usable.
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
+
+#[cfg(test)]
+mod first_failing_tests {
+    use super::first_failing;
+
+    #[test]
+    fn finds_the_transaction_whose_prefix_first_fails() {
+        // Prefixes of 4 or more fail: transaction 3 is to blame.
+        for len in 4..10 {
+            assert_eq!(first_failing(len, |n| n >= 4), Some(3), "{len}");
+        }
+        assert_eq!(first_failing(1, |n| n >= 1), Some(0));
+        // The empty block fails too: no transaction is to blame.
+        assert_eq!(first_failing(5, |_| true), None);
+    }
+}

@@ -347,6 +347,72 @@ fn run(specs: &[TxSpec], prague: bool, excess_blob_gas: u64) -> Result<(), TestC
     Ok(())
 }
 
+/// The generator reaches what it is meant to: a Prague block of well-formed
+/// transactions of every type is included, creates deploy, authorizations delegate.
+#[test]
+fn the_generator_makes_transactions_that_execute() {
+    let spec = |signer, tx_type, target, data: &[u8], auths: Vec<(u8, u8, u8)>| TxSpec {
+        signer,
+        tx_type,
+        nonce_skew: 2,
+        gas: 3,
+        target,
+        value: 1,
+        fee: 3,
+        data: data.to_vec(),
+        auths,
+    };
+    let specs = [
+        spec(0, 0, 0, &[0; 64], vec![]),      // legacy, stores
+        spec(1, 1, 23, &[], vec![]),          // access list, a transfer
+        spec(2, 2, 5, &[0], vec![]),          // dynamic fee, creates a self-destructor
+        spec(3, 3, 2, &[], vec![]),           // blob (no blob hashes: value 1 % 4), to a contract
+        spec(0, 4, 23, &[], vec![(1, 0, 2)]), // set code: account 1 delegates to 0x…c1
+        spec(2, 2, 6, &[1, 2, 3], vec![]),    // a precompile (0x01) from a transaction
+        spec(3, 2, 4, &[2, 0xaa], vec![]),    // a precompile (0x02) from a contract
+    ];
+    let mut block = Block::new();
+    let state = Arc::new(block.pre_state());
+    let txs = specs.iter().map(|s| block.tx(s)).collect();
+    let input = BlockInput {
+        env: BlockEnv {
+            spec: "Prague".into(),
+            chain_id: CHAIN_ID,
+            number: 1,
+            timestamp: 1_700_000_000,
+            gas_limit: 30_000_000,
+            base_fee: GWEI as u64,
+            ..BlockEnv::default()
+        },
+        txs,
+    };
+    let encoded = molt_abi::execution::encode(&input);
+    let (native, _) = Executor::Native
+        .execute_block_raw(state.clone(), &encoded)
+        .unwrap();
+    let (wasm, _) = super::tests::wasm()
+        .execute_block_raw(state, &encoded)
+        .unwrap();
+    assert_eq!(native, wasm);
+    let out: molt_abi::execution::BlockOutput = molt_abi::execution::decode(&native).unwrap();
+    for (i, outcome) in out.outcomes.iter().enumerate() {
+        assert!(
+            matches!(outcome, molt_abi::execution::TxOutcome::Included(r) if r.success),
+            "transaction {i}: {outcome:?}"
+        );
+    }
+    let delegated = out
+        .accounts
+        .iter()
+        .find(|a| a.address == block.signers[1].address())
+        .unwrap();
+    let designator = [&[0xef, 0x01, 0x00][..], contract(0).as_slice()].concat();
+    assert_eq!(
+        delegated.info.code_hash,
+        alloy_primitives::keccak256(designator)
+    );
+}
+
 fn config() -> ProptestConfig {
     let cases = std::env::var("PROPTEST_CASES")
         .ok()
