@@ -559,9 +559,10 @@ pub struct CallLimits {
     pub timeout: Option<std::time::Duration>,
 }
 
-/// The smallest `n` in `1..=len` for which `fails(n)` holds — the index `n - 1` of the
-/// transaction whose prefix first fails — given that `fails(len)` holds; `None` if the
-/// empty prefix fails too (no transaction is to blame).
+/// The index of the transaction to blame when a block of `len` transactions fails:
+/// the last one of the shortest failing prefix, where `fails(n)` says whether the block
+/// of the first `n` fails (`fails(len)` must hold). `None` if the empty block fails
+/// too: then no transaction is to blame.
 fn first_failing(len: usize, fails: impl Fn(usize) -> bool) -> Option<usize> {
     if fails(0) {
         return None;

@@ -497,8 +497,7 @@ impl LoadedModule {
         deadline: Option<Instant>,
     ) -> Result<(Store<StoreData>, Instance), CallError> {
         let wasi = self.wasi.context().map_err(CallError::Host)?;
-        let pre = &self.pre;
-        let engine = pre.module().engine();
+        let engine = self.pre.module().engine();
         let mut store = Store::new(
             engine,
             StoreData {
@@ -524,7 +523,8 @@ impl LoadedModule {
         // Without a deadline (every block), the epoch never interrupts.
         store.set_epoch_deadline(limit_ms.map_or(NEVER, ticks));
         store.epoch_deadline_trap();
-        let instance = pre
+        let instance = self
+            .pre
             .instantiate(&mut store)
             .map_err(|e| self.fail(&store, e, None))?;
         if let Ok(init) = instance.get_typed_func::<(), ()>(&mut store, "_initialize") {
