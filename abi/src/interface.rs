@@ -5,6 +5,7 @@
 //! with the name of the offending export or import.
 
 use alloc::string::{String, ToString};
+use alloc::vec::Vec;
 use core::fmt;
 
 use crate::{IMPORT_MODULE, Kind};
@@ -58,6 +59,38 @@ pub enum ItemType<'a> {
     Memory,
     /// A table, global or tag.
     Other,
+}
+
+/// An import's or export's type, owned.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OwnedItem {
+    /// A function: parameter and result types.
+    Func(Vec<ValType>, Vec<ValType>),
+    /// A linear memory.
+    Memory,
+    /// A table, global or tag.
+    Other,
+}
+
+impl OwnedItem {
+    /// The borrowed form the ABI check takes.
+    pub fn as_item(&self) -> ItemType<'_> {
+        match self {
+            OwnedItem::Func(params, results) => ItemType::Func(FuncSig { params, results }),
+            OwnedItem::Memory => ItemType::Memory,
+            OwnedItem::Other => ItemType::Other,
+        }
+    }
+}
+
+impl fmt::Display for OwnedItem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.as_item() {
+            ItemType::Func(sig) => write!(f, "func {sig}"),
+            ItemType::Memory => f.write_str("memory"),
+            ItemType::Other => f.write_str("other"),
+        }
+    }
 }
 
 use ValType::{I32, I64};

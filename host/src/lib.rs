@@ -9,8 +9,8 @@
 //!   imports; load a module, call it.
 //! - [`builtin`]: the guest modules compiled into the binary.
 //! - [`native`]: the same guests linked natively, for WASM-vs-native comparisons.
-//! - [`state`]: Ethereum state, the `StateView` the execution module reads, roots.
-//! - [`storage`]: the sled database: state and chain, committed atomically per block.
+//! - `molt_storage` (its own crate): the sled database, state and roots, committed
+//!   atomically per block.
 //! - [`chain`]: Ethereum blocks (receipts, roots, header) from the execution output.
 //! - [`http`]: the JSON-RPC HTTP endpoint (hyper).
 //! - [`node`]: a running node (`molt dev`): chain, block producer, the rpc slot behind
@@ -35,6 +35,4 @@ pub mod node;
 pub mod runtime;
 pub mod services;
 pub mod signer;
-pub mod state;
 pub mod statetest;
-pub mod storage;

@@ -10,7 +10,7 @@ use alloy_primitives::{Address, B256, U256};
 use molt_abi::imports::{Account, Host, Level, StateHost};
 
 use crate::services;
-use crate::state::{StateError, StateView};
+use molt_storage::state::{StateError, StateView};
 
 /// The host services for a guest running natively.
 #[derive(Clone, Debug)]

@@ -51,7 +51,7 @@ fn balance(node: &DevNode, address: &str) -> U256 {
 /// head's state root recomputes from the stored state, every block links to its
 /// parent, and every transaction is indexed where it is.
 fn assert_consistent(datadir: &std::path::Path) -> u64 {
-    let db = molt_host::storage::Db::open(&datadir.join("db")).unwrap();
+    let db = molt_storage::Db::open(&datadir.join("db")).unwrap();
     let head = db.head().unwrap().unwrap();
     let header = db.header(head).unwrap().unwrap();
     assert_eq!(

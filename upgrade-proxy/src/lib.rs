@@ -5,8 +5,8 @@
 //! verification with ed25519, and the checks that refuse a module before it can run
 //! (unsigned, tampered, unknown signer, wrong kind, unknown ABI, malformed manifest,
 //! missing export, forbidden import, downgrade); the [`router`], whose slots serve
-//! one version of each module kind and swap versions atomically; and the canary's
-//! [`watch`].
+//! one version of each module kind and swap versions atomically; the canary's
+//! [`watch`]; and the [`budget`] a candidate is held to.
 //!
 //! It knows nothing of Ethereum and nothing of wasmtime: it reads modules with
 //! `wasmparser`, and the host compiles and runs what this crate accepts.
@@ -16,6 +16,7 @@
 #![deny(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
+pub mod budget;
 pub mod keys;
 pub mod package;
 pub mod router;

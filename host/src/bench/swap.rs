@@ -28,7 +28,7 @@ use crate::node::rpc::{RpcEngine, RpcModule, RpcParts, RpcSlot, Sample};
 use crate::node::slots::SlotFiles;
 use crate::runtime::{Grants, Runtime, RuntimeConfig};
 use crate::services::ChainService;
-use crate::storage::Db;
+use molt_storage::Db;
 
 /// The figures.
 #[derive(Clone, Debug, serde::Serialize)]

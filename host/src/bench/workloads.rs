@@ -9,7 +9,7 @@ use calldata::{call, word};
 use molt_abi::execution::{BlockEnv, BlockInput};
 
 use crate::signer::Signer;
-use crate::state::MemState;
+use molt_storage::state::MemState;
 
 const CONTRACTS: &str = include_str!("contracts/contracts.json");
 const GWEI: u128 = 1_000_000_000;

@@ -19,11 +19,12 @@ use molt_abi::consensus::{Candidate, Head, ProposeInput, ValidateInput, Verdict}
 
 use super::pool::{Pool, PoolError, PoolTx, Rules};
 use super::upgrades::{self, ModuleStore, Schedule, UPGRADE_ADDRESS, Upgrade};
-use super::{ChainError, SealedBlock, build_block};
+use super::{ChainError, build_block};
 use crate::consensus::Consensus;
 use crate::execution::Executor;
-use crate::storage::Db;
-use crate::storage::StorageError;
+use molt_storage::Db;
+use molt_storage::SealedBlock;
+use molt_storage::StorageError;
 
 /// The chain's fixed parameters.
 #[derive(Clone, Debug)]
@@ -212,7 +213,7 @@ impl Chain {
 
     /// Whether `who` may schedule module upgrades (the upgrade contract's storage).
     pub fn is_upgrade_authority(&self, who: &Address) -> Result<bool, ChainError> {
-        use crate::state::StateView;
+        use molt_storage::state::StateView;
         Ok(!self
             .db
             .storage(&UPGRADE_ADDRESS, &upgrades::authority_slot(who))?
@@ -221,7 +222,7 @@ impl Chain {
 
     /// The state before block `first` (after `first - 1`), rebuilt from the undo
     /// records while no block commits.
-    pub fn state_before(&self, first: u64) -> Result<crate::state::MemState, ChainError> {
+    pub fn state_before(&self, first: u64) -> Result<molt_storage::state::MemState, ChainError> {
         let _write = lock(&self.write);
         Ok(self.db.state_before(first)?)
     }
@@ -290,7 +291,7 @@ impl Chain {
 
     /// The next nonce of `sender`, counting its pooled transactions.
     pub fn pending_nonce(&self, sender: &Address) -> Result<u64, ChainError> {
-        use crate::state::StateView;
+        use molt_storage::state::StateView;
         let state_nonce = self
             .db
             .account(sender)?
@@ -591,7 +592,7 @@ fn seal(key: &SigningKey, hash: &B256) -> Vec<u8> {
 
 fn load_block(db: &Db, number: u64) -> Result<SealedBlock, ChainError> {
     let missing = |what: &str| {
-        ChainError::Storage(crate::storage::StorageError::Corrupt {
+        ChainError::Storage(molt_storage::StorageError::Corrupt {
             key: format!("block {number}"),
             reason: format!("head points at a block without {what}"),
         })

@@ -3,7 +3,7 @@
 //! The module decides what each transaction did; this module turns that into the
 //! block every Ethereum tool expects — transactions and receipts roots, logs bloom,
 //! state root after the diff, header hash = keccak256(RLP(header)) — ready for
-//! [`Db::commit_block`](crate::storage::Db::commit_block). [`pool`] holds what users
+//! [`Db::commit_block`](molt_storage::Db::commit_block). [`pool`] holds what users
 //! submitted until a block includes it.
 
 pub mod driver;
@@ -23,23 +23,9 @@ use alloy_trie::EMPTY_ROOT_HASH;
 use alloy_trie::root::ordered_trie_root_with_encoder;
 use molt_abi::execution::{BlockEnv, BlockInput, BlockOutput, TxOutcome};
 
-use crate::execution::{ExecError, Executor};
-use crate::storage::{Db, StorageError};
+use molt_storage::{Db, SealedBlock, StorageError};
 
-/// A block with its hash, transactions and receipts.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SealedBlock {
-    /// The header.
-    pub header: Header,
-    /// keccak256 of the RLP header.
-    pub hash: B256,
-    /// Included transactions, EIP-2718 encoded, in order.
-    pub transactions: Vec<Bytes>,
-    /// The sender of each transaction, as the execution module recovered it.
-    pub senders: Vec<Address>,
-    /// One receipt per included transaction.
-    pub receipts: Vec<ReceiptEnvelope>,
-}
+use crate::execution::{ExecError, Executor};
 
 /// Why a block could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -52,7 +38,7 @@ pub enum ChainError {
     Storage(#[from] StorageError),
     /// The state could not be read.
     #[error(transparent)]
-    State(#[from] crate::state::StateError),
+    State(#[from] molt_storage::state::StateError),
     /// An upgrade in force at this height names a module this node cannot run.
     #[error(transparent)]
     Missing(#[from] upgrades::Missing),

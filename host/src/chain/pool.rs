@@ -14,7 +14,7 @@ use alloy_consensus::{Transaction as _, TxEnvelope, TxType};
 use alloy_eips::eip2718::Decodable2718;
 use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
 
-use crate::state::{StateError, StateView};
+use molt_storage::state::{StateError, StateView};
 
 /// How much a replacement must raise the fee cap and the tip, in percent (geth's
 /// default).
@@ -329,9 +329,9 @@ fn bumps(old: &PoolTx, new: &PoolTx) -> bool {
 mod tests {
     use super::*;
     use crate::signer::Signer;
-    use crate::state::MemState;
     use alloy_consensus::{TxEip1559, TxLegacy};
     use alloy_primitives::{TxKind, address};
+    use molt_storage::state::MemState;
 
     const GWEI: u128 = 1_000_000_000;
     const RULES: Rules = Rules {

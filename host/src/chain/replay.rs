@@ -117,7 +117,7 @@ impl Chain {
         let mut report = Verification::default();
         for n in first..=last {
             let missing = || {
-                ChainError::Storage(crate::storage::StorageError::Corrupt {
+                ChainError::Storage(molt_storage::StorageError::Corrupt {
                     key: format!("block {n}"),
                     reason: "missing header or transactions".into(),
                 })

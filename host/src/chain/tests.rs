@@ -46,7 +46,7 @@ fn a_committed_block_reads_back_consistently_after_a_reopen() {
         transfer(1, recipient),
     ];
     let (block, stored_root) = {
-        let db = crate::storage::Db::open(dir.path()).unwrap();
+        let db = molt_storage::Db::open(dir.path()).unwrap();
         let alloc = AccountChange {
             address: signer().address(),
             info: AccountInfo {
@@ -68,7 +68,7 @@ fn a_committed_block_reads_back_consistently_after_a_reopen() {
     assert_eq!(block.header.gas_used, 42_000);
     assert_eq!(block.header.state_root, stored_root);
 
-    let db = crate::storage::Db::open(dir.path()).unwrap();
+    let db = molt_storage::Db::open(dir.path()).unwrap();
     assert_eq!(db.head().unwrap(), Some(1));
     let header = db.header(1).unwrap().unwrap();
     assert_eq!(header.hash_slow(), block.hash);
@@ -94,7 +94,7 @@ mod driver {
     use super::super::driver::{Chain, ChainConfig};
     use super::super::pool::PoolError;
     use super::*;
-    use crate::state::StateView;
+    use molt_storage::state::StateView;
 
     const ETH: u128 = 1_000_000_000_000_000_000;
 
@@ -104,7 +104,7 @@ mod driver {
             .iter()
             .map(|s| (s.address(), U256::from(10_000 * ETH)))
             .collect();
-        let db = crate::storage::Db::open(dir).unwrap();
+        let db = molt_storage::Db::open(dir).unwrap();
         Chain::open(
             db,
             Executor::Native,
@@ -261,7 +261,7 @@ mod driver {
         let load = |b: crate::builtin::Builtin| {
             rt.load(&b.manifest(), b.wasm, &Grants::default()).unwrap()
         };
-        let db = crate::storage::Db::temporary().unwrap();
+        let db = molt_storage::Db::temporary().unwrap();
         let account = crate::dev_accounts::signers(1).unwrap().remove(0);
         let chain = Chain::open(
             db,
@@ -320,7 +320,7 @@ mod driver {
 
     #[test]
     fn transactions_that_do_not_fit_a_block_wait_for_the_next() {
-        let db = crate::storage::Db::temporary().unwrap();
+        let db = molt_storage::Db::temporary().unwrap();
         let account = crate::dev_accounts::signers(1).unwrap().remove(0);
         let config = ChainConfig {
             gas_limit: 50_000, // room for two transfers
@@ -346,4 +346,66 @@ mod driver {
         assert_eq!(chain.mine(2).unwrap().transactions.len(), 1);
         assert_eq!(chain.pool_len(), 0);
     }
+}
+
+#[test]
+fn a_block_executed_on_the_database_matches_the_in_memory_path() {
+    use crate::execution::Executor;
+    use alloy_primitives::B256;
+    use molt_abi::execution::{AccountChange, AccountInfo, NewCode, StorageChange};
+    use molt_storage::Db;
+    use molt_storage::state::StateView;
+    use std::sync::Arc;
+
+    let w = crate::bench::workloads::erc20_transfers(20);
+    let db = Db::temporary().unwrap();
+    let genesis: Vec<AccountChange> = w
+        .pre
+        .accounts()
+        .map(|(address, a)| AccountChange {
+            address: *address,
+            deleted: false,
+            info: AccountInfo {
+                nonce: a.nonce,
+                balance: a.balance,
+                code_hash: a.code_hash,
+            },
+            storage_wiped: false,
+            storage: w
+                .pre
+                .storage_of(address)
+                .map(|(slot, value)| StorageChange {
+                    slot: *slot,
+                    value: *value,
+                })
+                .collect(),
+        })
+        .collect();
+    let codes: Vec<NewCode> = w
+        .pre
+        .accounts()
+        .filter_map(|(_, a)| {
+            let code = StateView::code(&w.pre, &a.code_hash).unwrap()?;
+            Some(NewCode {
+                hash: a.code_hash,
+                code,
+            })
+        })
+        .collect();
+    db.apply(0, B256::ZERO, &genesis, &codes).unwrap();
+    assert_eq!(db.state_root().unwrap(), w.pre.state_root());
+
+    let on_db = Executor::Native
+        .execute_block(Arc::new(db.clone()), &w.block)
+        .unwrap();
+    let in_memory = Executor::Native
+        .execute_block(Arc::new(w.pre.clone()), &w.block)
+        .unwrap();
+    assert_eq!(on_db, in_memory);
+    db.apply(1, B256::with_last_byte(1), &on_db.accounts, &on_db.codes)
+        .unwrap();
+    let mut model = w.pre.clone();
+    model.apply(&in_memory.accounts, &in_memory.codes);
+    assert_eq!(db.state_root().unwrap(), model.state_root());
+    assert_ne!(model.state_root(), w.pre.state_root());
 }

@@ -181,7 +181,7 @@ pub(super) fn run(args: DevArgs) -> anyhow::Result<ExitCode> {
         accounts: args.accounts,
         balance,
         admin,
-        budget: crate::node::gate::Budget {
+        budget: molt_upgrade_proxy::budget::Budget {
             p99_ratio: args.gate_p99_ratio,
             memory_ratio: args.gate_memory_ratio,
             ..Default::default()
@@ -204,7 +204,7 @@ fn banner(node: &Node, args: &DevArgs, datadir: &std::path::Path) -> anyhow::Res
     writeln!(out, "molt v{} — dev node\n", env!("CARGO_PKG_VERSION"))?;
     writeln!(out, "Available Accounts\n==================")?;
     for (i, s) in node.accounts().iter().enumerate() {
-        let balance = crate::state::StateView::account(node.chain().db(), &s.address())?
+        let balance = molt_storage::state::StateView::account(node.chain().db(), &s.address())?
             .map(|a| a.balance)
             .unwrap_or_default();
         writeln!(out, "({i}) {} ({} ETH)", s.address(), ether(balance))?;

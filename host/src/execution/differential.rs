@@ -22,7 +22,7 @@ use proptest::prelude::*;
 
 use super::Executor;
 use crate::signer::Signer;
-use crate::state::MemState;
+use molt_storage::state::MemState;
 
 const CHAIN_ID: u64 = 31337;
 const GWEI: u128 = 1_000_000_000;

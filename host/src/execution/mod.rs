@@ -12,7 +12,7 @@ use molt_abi::execution::{self, BlockInput, BlockOutput, CallInput, CallOutput};
 
 use crate::native::NativeStateHost;
 use crate::runtime::{CallError, CallStats, LoadedModule};
-use crate::state::{StateError, StateView};
+use molt_storage::state::{StateError, StateView};
 
 /// Why a block or call could not be executed at all (individual transactions are
 /// rejected inside a successful [`BlockOutput`] instead).

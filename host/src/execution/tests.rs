@@ -12,7 +12,7 @@ use super::*;
 use crate::builtin;
 use crate::runtime::{Grants, Runtime, RuntimeConfig};
 use crate::signer::Signer;
-use crate::state::MemState;
+use molt_storage::state::MemState;
 
 const ETH: u128 = 1_000_000_000_000_000_000;
 const GWEI: u128 = 1_000_000_000;
@@ -142,11 +142,11 @@ fn every_bad_transaction_gets_a_precise_rejection() {
     // Only the two included transfers changed anything.
     let mut post = (*state()).clone();
     post.apply(&out.accounts, &out.codes);
-    let sender = crate::state::StateView::account(&post, &SENDER)
+    let sender = molt_storage::state::StateView::account(&post, &SENDER)
         .unwrap()
         .unwrap();
     assert_eq!(sender.nonce, 7);
-    let recipient = crate::state::StateView::account(&post, &RECIPIENT)
+    let recipient = molt_storage::state::StateView::account(&post, &RECIPIENT)
         .unwrap()
         .unwrap();
     assert_eq!(recipient.balance, U256::from(1));

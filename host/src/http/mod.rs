@@ -37,24 +37,6 @@ pub trait RpcHandler: Send + Sync + 'static {
     }
 }
 
-/// The `rpc` guest module as a handler: each body is one `molt_rpc_handle` call. A
-/// call that fails (trap, timeout, refusal) becomes a JSON-RPC internal error; the
-/// node keeps serving.
-#[derive(Debug, Clone)]
-pub struct GuestRpc(pub crate::runtime::LoadedModule);
-
-impl RpcHandler for GuestRpc {
-    fn handle(&self, body: &[u8]) -> Vec<u8> {
-        match self.0.call("molt_rpc_handle", body) {
-            Ok(out) => out,
-            Err(e) => {
-                tracing::warn!("rpc module failed: {e}");
-                error_body(-32603, &format!("internal error: {e}"))
-            }
-        }
-    }
-}
-
 pub(crate) fn error_body(code: i64, message: &str) -> Vec<u8> {
     serde_json::json!({
         "jsonrpc": "2.0",

@@ -81,6 +81,19 @@ fn cors_headers_when_configured() {
     );
 }
 
+/// The `rpc` guest module as a handler: each body is one `molt_rpc_handle` call. A
+/// call that fails (trap, timeout, refusal) becomes a JSON-RPC internal error.
+struct GuestRpc(crate::runtime::LoadedModule);
+
+impl RpcHandler for GuestRpc {
+    fn handle(&self, body: &[u8]) -> Vec<u8> {
+        match self.0.call("molt_rpc_handle", body) {
+            Ok(out) => out,
+            Err(e) => error_body(-32603, &format!("internal error: {e}")),
+        }
+    }
+}
+
 #[test]
 fn the_echo_guest_answers_over_http_and_a_failing_call_is_an_rpc_error() {
     use crate::runtime::{Grants, Runtime, RuntimeConfig};

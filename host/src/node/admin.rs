@@ -29,7 +29,7 @@ use molt_upgrade_proxy::router::{Version, VersionInfo};
 use serde_json::{Value, json};
 
 use super::audit::{Audit, describe};
-use super::gate::{self, Budget};
+use super::gate;
 use super::metrics::Metrics;
 use super::producer::Wake;
 use super::rpc::{RpcEngine, RpcSlot, Sample};
@@ -41,6 +41,7 @@ use crate::http::RpcHandler;
 use crate::runtime::{CallError, Grants, LoadedModule, Runtime};
 use crate::services::ChainService;
 use crate::signer::Signer;
+use molt_upgrade_proxy::budget::Budget;
 
 /// What the admin API works on.
 pub struct AdminParts {

@@ -44,7 +44,7 @@ pub fn announce(
     };
     let from = authority.address();
     let data = schedule_calldata(digest, height);
-    let now = super::queries::now();
+    let now = super::clock::now();
     // Dry run first: the contract's own words if it refuses.
     let dry = chain
         .call(

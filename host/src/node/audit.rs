@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::storage::Db;
+use molt_storage::Db;
 
 /// Appends to and reads the audit log.
 #[derive(Clone, Debug)]
@@ -19,7 +19,7 @@ impl Audit {
 
     /// Records `entry` (an object), stamped with the time.
     pub fn record(&self, mut entry: Value) {
-        entry["time"] = json!(super::queries::now());
+        entry["time"] = json!(super::clock::now());
         if let Err(e) = self.db.append_audit(entry.to_string().as_bytes()) {
             tracing::error!(target: "molt::admin", "could not write the audit log: {e}");
         }

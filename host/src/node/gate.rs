@@ -1,6 +1,6 @@
 //! The gate: a candidate runs real work next to the active version before it takes
 //! traffic, and is refused — with the figures — if it traps, differs where outputs must
-//! be identical, or is over [`Budget`].
+//! be identical, or is over its [`Budget`].
 //!
 //! - `rpc`: shadow copies of live read requests while the gate runs (answers
 //!   discarded), the recorded [`Sample`] when traffic is idle, and a fixed set;
@@ -13,6 +13,8 @@ use std::time::{Duration, Instant};
 
 use molt_abi::rpc;
 use serde_json::{Value, json};
+
+use molt_upgrade_proxy::budget::Budget;
 
 use super::rpc::{RpcEngine, Sample};
 use crate::chain::driver::Chain;
@@ -40,92 +42,13 @@ const SHADOW_MAX: usize = 64;
 /// Fewer shadowed requests than this: traffic is idle, the recorded sample is added.
 const SHADOW_ENOUGH: usize = 16;
 
-/// Latencies below this are too small for a ratio to mean anything on a shared machine
-/// (one scheduling hiccup doubles them): the ratio rule applies only above it.
-pub const NOISE_FLOOR: Duration = Duration::from_millis(50);
-
-/// The red lines a candidate must stay within, relative to the active version.
-///
-/// Memory is held first of all to the candidate's own manifest budget and the node's
-/// ceiling (the runtime refuses growth past them, and a call that fails for it fails
-/// the gate); a ratio to the active version's peak applies only where the operator
-/// asks for one (`--gate.memory-ratio`), since a rule relative to the last version
-/// only ever tightens.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Budget {
-    /// Peak linear memory at most this many times the active version's (`None`: no
-    /// such rule).
-    pub memory_ratio: Option<f64>,
-    /// p99 at most the active p99 plus this.
-    pub p99_slack: Duration,
-    /// p99 at most this many times the active p99, or [`NOISE_FLOOR`], whichever is
-    /// larger.
-    pub p99_ratio: f64,
-}
-
-impl Default for Budget {
-    /// This project's red lines: p99 ≤ active + 200 ms and ≤ 2×; memory within the
-    /// candidate's own budget.
-    fn default() -> Self {
-        Budget {
-            memory_ratio: None,
-            p99_slack: Duration::from_millis(200),
-            p99_ratio: 2.0,
-        }
-    }
-}
-
-impl Budget {
-    /// Refuses a peak memory over budget.
-    pub fn check_memory(&self, candidate: u64, active: u64) -> Result<(), String> {
-        if let Some(ratio) = self.memory_ratio
-            && active > 0
-            && candidate as f64 > active as f64 * ratio
-        {
-            return Err(format!(
-                "refused by the gate: peak memory {candidate} bytes is over {:.0}% of the \
-                 active version's {active} (--gate.memory-ratio {ratio})",
-                ratio * 100.0
-            ));
-        }
-        Ok(())
-    }
-
-    /// Refuses a latency (`what`: "p99", "slowest block") over budget.
-    pub fn check_latency(
-        &self,
-        what: &str,
-        candidate: Duration,
-        active: Duration,
-    ) -> Result<(), String> {
-        let ms = |d: Duration| d.as_secs_f64() * 1e3;
-        if candidate > active + self.p99_slack {
-            return Err(format!(
-                "refused by the gate: {what} {:.1} ms is over the active version's {:.1} ms + {:.0} ms",
-                ms(candidate),
-                ms(active),
-                ms(self.p99_slack)
-            ));
-        }
-        let ratio_limit = active.mul_f64(self.p99_ratio).max(NOISE_FLOOR);
-        if candidate > ratio_limit {
-            return Err(format!(
-                "refused by the gate: {what} {:.1} ms is over {}× the active version's {:.1} ms",
-                ms(candidate),
-                self.p99_ratio,
-                ms(active)
-            ));
-        }
-        Ok(())
-    }
-
-    fn figures(&self) -> Value {
-        json!({
-            "memoryRatio": self.memory_ratio,
-            "p99SlackMs": self.p99_slack.as_secs_f64() * 1e3,
-            "p99Ratio": self.p99_ratio,
-        })
-    }
+/// The budget as the gate's figures show it.
+fn budget_figures(budget: &Budget) -> Value {
+    json!({
+        "memoryRatio": budget.memory_ratio,
+        "p99SlackMs": budget.p99_slack.as_secs_f64() * 1e3,
+        "p99Ratio": budget.p99_ratio,
+    })
 }
 
 /// Runs an rpc candidate next to the active version on shadowed live requests (or the
@@ -197,7 +120,7 @@ pub fn rpc(
         "activeFailed": active_failed, "candidateAnswered": candidate_answered,
         "peakMemory": candidate_run.peak, "activePeakMemory": active_run.peak,
         "p99Ms": p99.as_secs_f64() * 1e3, "activeP99Ms": active_p99.as_secs_f64() * 1e3,
-        "budget": budget.figures(),
+        "budget": budget_figures(budget),
     }))
 }
 
@@ -281,7 +204,7 @@ pub fn execution(chain: &Chain, candidate: &Executor, budget: &Budget) -> Result
         ms(replay.active_max_ms),
     )?;
     let mut figures = serde_json::to_value(&replay).map_err(|e| e.to_string())?;
-    figures["budget"] = budget.figures();
+    figures["budget"] = budget_figures(budget);
     Ok(figures)
 }
 
@@ -302,45 +225,6 @@ mod tests {
     use super::*;
 
     const MS: Duration = Duration::from_millis(1);
-
-    #[test]
-    fn the_default_budget_holds_the_red_lines() {
-        let b = Budget::default();
-        // No memory rule relative to the active version unless asked for.
-        assert!(b.check_memory(1 << 30, 100).is_ok());
-        let m = Budget {
-            memory_ratio: Some(1.5),
-            ..b
-        };
-        assert!(m.check_memory(150, 100).is_ok());
-        let e = m.check_memory(151, 100).unwrap_err();
-        assert!(
-            e.contains("151 bytes is over 150% of the active version's 100"),
-            "{e}"
-        );
-        // Natively there is no linear memory to compare.
-        assert!(m.check_memory(1 << 30, 0).is_ok());
-
-        // Below the noise floor a ratio means nothing: 0.1 ms → 40 ms passes.
-        assert!(b.check_latency("p99", 40 * MS, MS / 10).is_ok());
-        // Above it, the ratio applies: 100 ms → 250 ms is over 2×.
-        let e = b.check_latency("p99", 250 * MS, 100 * MS).unwrap_err();
-        assert!(e.contains("over 2× the active version's 100.0 ms"), "{e}");
-        assert!(b.check_latency("p99", 200 * MS, 100 * MS).is_ok());
-        // And never more than +200 ms, whatever the ratio.
-        let e = b.check_latency("p99", 700 * MS, 400 * MS).unwrap_err();
-        assert!(e.contains("+ 200 ms"), "{e}");
-    }
-
-    #[test]
-    fn the_ratio_is_configurable() {
-        let b = Budget {
-            p99_ratio: 1.2,
-            ..Budget::default()
-        };
-        assert!(b.check_latency("p99", 130 * MS, 100 * MS).is_err());
-        assert!(b.check_latency("p99", 115 * MS, 100 * MS).is_ok());
-    }
 
     #[test]
     fn refusals_name_the_request() {

@@ -10,6 +10,7 @@
 pub mod admin;
 pub mod announce;
 pub mod audit;
+pub mod clock;
 pub mod gate;
 pub mod metrics;
 pub mod producer;
@@ -36,7 +37,7 @@ use crate::execution::Executor;
 use crate::http::{HttpConfig, Server};
 use crate::runtime::{Grants, LoadedModule, Runtime, RuntimeConfig};
 use crate::signer::Signer;
-use crate::storage::Db;
+use molt_storage::Db;
 use producer::{Producer, Wake};
 use queries::Queries;
 use rpc::{RpcEngine, RpcModule};
@@ -70,7 +71,7 @@ pub struct NodeConfig {
     /// The admin API, if enabled (its `bearer_token` should be set).
     pub admin: Option<HttpConfig>,
     /// The upgrade gate's red lines.
-    pub budget: gate::Budget,
+    pub budget: molt_upgrade_proxy::budget::Budget,
     /// Gas cap and timeout of `eth_call` and `eth_estimateGas`.
     pub call_limits: CallLimits,
 }
@@ -88,7 +89,7 @@ impl Default for NodeConfig {
             accounts: crate::dev_accounts::COUNT,
             balance: U256::from(10_000u64) * U256::from(10u64).pow(U256::from(18)),
             admin: None,
-            budget: gate::Budget::default(),
+            budget: molt_upgrade_proxy::budget::Budget::default(),
             call_limits: CallLimits {
                 gas_cap: 50_000_000,
                 timeout: Some(std::time::Duration::from_secs(5)),
@@ -195,7 +196,7 @@ impl Node {
         let resumed = db.head()?.is_some();
         let mut chain_config = config.chain.clone();
         if !resumed && chain_config.genesis_timestamp == 0 {
-            chain_config.genesis_timestamp = queries::now();
+            chain_config.genesis_timestamp = clock::now();
         }
         if chain_config.upgrade_authorities.is_empty() {
             chain_config.upgrade_authorities =

@@ -79,7 +79,7 @@ fn run(chain: &Chain, block_time: u64, wake: &Wake) {
         Duration::from_secs(1)
     };
     while !wake.stop.load(Ordering::SeqCst) {
-        match chain.tick(super::queries::now(), block_time) {
+        match chain.tick(super::clock::now(), block_time) {
             Ok(Some(block)) => {
                 tracing::info!(
                     target: "molt::chain",

@@ -13,6 +13,7 @@ use molt_abi::rpc::{
     SignRequest, StorageQuery, TxLocation, op,
 };
 
+use super::clock::now;
 use super::producer::Wake;
 use crate::chain::ChainError;
 use crate::chain::driver::{CallLimits, Chain, DevSnapshot};
@@ -20,7 +21,7 @@ use crate::execution::ExecError;
 use crate::runtime::CallError;
 use crate::services::ChainService;
 use crate::signer::Signer;
-use crate::state::StateView;
+use molt_storage::state::StateView;
 
 /// The chain as the rpc module sees it.
 pub struct Queries {
@@ -46,14 +47,6 @@ type Answer = Result<Vec<u8>, String>;
 
 fn bad_args(e: alloy_rlp::Error) -> String {
     format!("malformed chain query: {e}")
-}
-
-/// Unix time, seconds.
-pub fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or_default()
 }
 
 impl Queries {

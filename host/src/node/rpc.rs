@@ -10,13 +10,13 @@ use molt_upgrade_proxy::router::Slot;
 use molt_upgrade_proxy::watch::{Call, Figures, Rules, Watch};
 
 use super::audit::Audit;
-use super::gate::Budget;
 use super::metrics::Metrics;
 use super::slots::SlotFiles;
 use crate::http::{RpcHandler, error_body};
 use crate::native::NativeChainHost;
 use crate::runtime::{CallContext, CallStats, LoadedModule};
 use crate::services::ChainService;
+use molt_upgrade_proxy::budget::Budget;
 
 /// Which engine answers JSON-RPC.
 #[derive(Clone, Debug)]
@@ -60,7 +60,7 @@ impl RpcEngine {
 /// Requests for the gate, which runs them on a candidate (its answers are discarded):
 /// a sample of recent ones — one request in [`Sample::EVERY`] is kept, up to
 /// [`Sample::SIZE`] — and, while a gate holds a [`Tap`], a copy of every live one.
-/// The gate runs them on a read-only chain ([`super::gate::ShadowChain`]), so a request
+/// The gate runs them on a read-only view of the chain, so a request
 /// that would change something gets an error there instead.
 #[derive(Debug, Default)]
 pub struct Sample {

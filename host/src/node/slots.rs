@@ -1,7 +1,8 @@
 //! What survives a restart of the router: the signed package of every module deployed
 //! to the node (`<datadir>/modules/<sha256>.wasm`) and, per slot, the digest of the
-//! version active last (`<datadir>/modules/active-<slot>`). A restart loads that
-//! version again — through the verifier, like any deployment.
+//! version active last (`<datadir>/modules/active-<slot>`), and every version it has
+//! served (`history-<slot>`, what the verifier judges downgrades against). A restart
+//! loads the active version again — through the verifier, like any deployment.
 
 use std::path::{Path, PathBuf};
 
@@ -78,34 +79,6 @@ impl SlotFiles {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(e),
         }
-    }
-}
-
-impl SlotFiles {
-    /// Records that the package `digest` takes over `slot` at block `height`.
-    pub fn add_schedule(&self, slot: &str, height: u64, digest: &str) -> std::io::Result<()> {
-        let mut entries = self.schedule(slot)?;
-        entries.push((height, digest.to_string()));
-        let text: String = entries.iter().map(|(h, d)| format!("{h} {d}\n")).collect();
-        write_atomically(&self.dir.join(format!("schedule-{slot}")), text.as_bytes())
-    }
-
-    /// The recorded schedule of `slot`: `(height, digest)`, in the order recorded.
-    pub fn schedule(&self, slot: &str) -> std::io::Result<Vec<(u64, String)>> {
-        let text = match std::fs::read_to_string(self.dir.join(format!("schedule-{slot}"))) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(e),
-        };
-        text.lines()
-            .map(|l| {
-                let (h, d) = l.split_once(' ').unwrap_or((l, ""));
-                let h = h
-                    .parse()
-                    .map_err(|_| std::io::Error::other(format!("bad schedule line {l:?}")))?;
-                Ok((h, d.to_string()))
-            })
-            .collect()
     }
 
     /// The package with this digest, as deployed.

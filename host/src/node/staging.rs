@@ -18,7 +18,7 @@ use crate::chain::upgrades::{ModuleStore, Staged, Upgrade, is_publisher};
 use crate::consensus::Consensus;
 use crate::execution::Executor;
 use crate::runtime::{Grants, Runtime};
-use crate::storage::Db;
+use molt_storage::Db;
 
 /// Staged packages, by digest.
 pub struct Staging {

@@ -147,7 +147,7 @@ fn wasm_and_native_rpc_answer_identically() {
         block["result"]["hash"],
         format!(
             "{:#x}",
-            crate::state::StateView::block_hash(chain.db(), 1)
+            molt_storage::state::StateView::block_hash(chain.db(), 1)
                 .unwrap()
                 .unwrap()
         )

@@ -115,7 +115,7 @@ pub fn add_common(linker: &mut Linker<StoreData>) -> wasmtime::Result<()> {
     Ok(())
 }
 
-fn state_fault(e: crate::state::StateError) -> wasmtime::Error {
+fn state_fault(e: molt_storage::state::StateError) -> wasmtime::Error {
     wasmtime::Error::new(GuestFault::State(e.to_string()))
 }
 
@@ -123,7 +123,7 @@ fn no_state() -> wasmtime::Error {
     wasmtime::Error::new(GuestFault::State("this call has no state to read".into()))
 }
 
-fn state(store: &StoreData) -> wasmtime::Result<&dyn crate::state::StateView> {
+fn state(store: &StoreData) -> wasmtime::Result<&dyn molt_storage::state::StateView> {
     match &store.context {
         CallContext::State(s) => Ok(s.as_ref()),
         _ => Err(no_state()),
@@ -133,7 +133,7 @@ fn state(store: &StoreData) -> wasmtime::Result<&dyn crate::state::StateView> {
 /// Adds the `execution` kind's state reads. They serve the [`StateView`] the call
 /// was started with (see `LoadedModule::call_with_state`).
 ///
-/// [`StateView`]: crate::state::StateView
+/// [`StateView`]: molt_storage::state::StateView
 pub fn add_execution(linker: &mut Linker<StoreData>) -> wasmtime::Result<()> {
     linker.func_wrap(
         IMPORT_MODULE,

@@ -25,9 +25,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use molt_abi::envelope::decode_output;
-use molt_abi::interface::{self, ValType};
+use molt_abi::interface::{self, OwnedItem, ValType};
 use molt_abi::{ABI_VERSION, Capability, Kind, Manifest, unpack};
-use molt_upgrade_proxy::package::OwnedItem;
 use wasmtime::{ExternType, Instance, InstancePre, Linker, Module, Store, Trap};
 
 pub use cache::CacheHit;
@@ -38,8 +37,8 @@ pub use limits::MemoryLimitExceeded;
 pub use wasi::{GUEST_DIR, Grants};
 
 use crate::services::ChainService;
-use crate::state::StateView;
 use limits::Limiter;
+use molt_storage::state::StateView;
 use wasi::WasiPlan;
 
 /// Operator settings for the runtime. The defaults suit a dev node.

@@ -21,7 +21,7 @@ use molt_abi::execution::{BlockEnv, BlockInput, TxOutcome};
 use revm_statetest_types::{SpecName, Test, TestSuite, TestUnit};
 
 use crate::execution::Executor;
-use crate::state::MemState;
+use molt_storage::state::MemState;
 
 pub use report::{Counts, Failure, Report};
 

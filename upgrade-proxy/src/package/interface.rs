@@ -1,7 +1,7 @@
 //! A module's imports and exports, read with `wasmparser`, in the form the ABI checks.
 
 use molt_abi::Kind;
-use molt_abi::interface::{self, FuncSig, InterfaceError, ItemType, ValType};
+use molt_abi::interface::{self, InterfaceError, OwnedItem, ValType};
 use wasmparser::{ExternalKind, Parser, Payload, TypeRef, Validator, WasmFeatures};
 
 /// The WebAssembly proposals ABI v1 allows (`ABI.md` §1): WebAssembly 2.0 plus tail
@@ -11,38 +11,6 @@ pub const ABI_FEATURES: WasmFeatures = WasmFeatures::WASM2
     .union(WasmFeatures::TAIL_CALL)
     .union(WasmFeatures::EXTENDED_CONST)
     .union(WasmFeatures::WIDE_ARITHMETIC);
-
-/// An import's or export's type, owned.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum OwnedItem {
-    /// A function: parameter and result types.
-    Func(Vec<ValType>, Vec<ValType>),
-    /// A linear memory.
-    Memory,
-    /// A table, global or tag.
-    Other,
-}
-
-impl OwnedItem {
-    /// The borrowed form the ABI check takes.
-    pub fn as_item(&self) -> ItemType<'_> {
-        match self {
-            OwnedItem::Func(params, results) => ItemType::Func(FuncSig { params, results }),
-            OwnedItem::Memory => ItemType::Memory,
-            OwnedItem::Other => ItemType::Other,
-        }
-    }
-}
-
-impl std::fmt::Display for OwnedItem {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.as_item() {
-            ItemType::Func(sig) => write!(f, "func {sig}"),
-            ItemType::Memory => f.write_str("memory"),
-            ItemType::Other => f.write_str("other"),
-        }
-    }
-}
 
 /// What a module imports and exports.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -21,7 +21,7 @@ use sha2::{Digest, Sha256};
 
 use crate::router::VersionInfo;
 
-pub use interface::{ABI_FEATURES, Interface, OwnedItem};
+pub use interface::{ABI_FEATURES, Interface};
 pub use manifest_file::parse_toml;
 pub use signature::SignatureSection;
 

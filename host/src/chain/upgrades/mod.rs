@@ -25,9 +25,9 @@ use molt_abi::Kind;
 use molt_abi::execution::{AccountChange, AccountInfo, NewCode, StorageChange};
 use molt_upgrade_proxy::router::VersionInfo;
 
-use super::SealedBlock;
 use crate::consensus::Consensus;
 use crate::execution::Executor;
+use molt_storage::SealedBlock;
 
 /// Where the upgrade contract lives from genesis: "molt" in the last four bytes.
 pub const UPGRADE_ADDRESS: Address = address!("000000000000000000000000000000006d6f6c74");
@@ -100,9 +100,9 @@ pub fn publisher_slot(key: &[u8; 32]) -> U256 {
 /// Whether `key` may sign execution and consensus modules, per the upgrade contract in
 /// `state`.
 pub fn is_publisher(
-    state: &dyn crate::state::StateView,
+    state: &dyn molt_storage::state::StateView,
     key: &[u8; 32],
-) -> Result<bool, crate::state::StateError> {
+) -> Result<bool, molt_storage::state::StateError> {
     Ok(!state
         .storage(&UPGRADE_ADDRESS, &publisher_slot(key))?
         .is_zero())

@@ -34,7 +34,7 @@ fn accounts() -> Vec<Signer> {
     crate::dev_accounts::signers(2).unwrap()
 }
 
-fn open(db: crate::storage::Db) -> Chain {
+fn open(db: molt_storage::Db) -> Chain {
     let alloc: Vec<_> = accounts()
         .iter()
         .map(|s| (s.address(), U256::from(100 * ETH)))
@@ -79,13 +79,13 @@ fn status_of(chain: &Chain, tx: &B256) -> bool {
 
 #[test]
 fn the_genesis_contract_is_the_committed_code_with_its_authorities() {
-    let chain = open(crate::storage::Db::temporary().unwrap());
+    let chain = open(molt_storage::Db::temporary().unwrap());
     let (a, b) = (accounts()[0].address(), accounts()[1].address());
     assert!(chain.is_upgrade_authority(&a).unwrap());
     assert!(!chain.is_upgrade_authority(&b).unwrap());
     assert!(is_publisher(chain.db(), &[9; 32]).unwrap());
     assert!(!is_publisher(chain.db(), &[8; 32]).unwrap());
-    use crate::state::StateView;
+    use molt_storage::state::StateView;
     let account = chain.db().account(&UPGRADE_ADDRESS).unwrap().unwrap();
     let code = chain.db().code(&account.code_hash).unwrap().unwrap();
     assert_eq!(hex::encode(code), RUNTIME_CODE_HEX.trim());
@@ -98,7 +98,7 @@ fn the_genesis_contract_is_the_committed_code_with_its_authorities() {
 
 #[test]
 fn an_authority_schedules_and_everyone_else_is_refused_by_the_contract() {
-    let chain = open(crate::storage::Db::temporary().unwrap());
+    let chain = open(molt_storage::Db::temporary().unwrap());
     let digest = B256::repeat_byte(0xab);
     let (authority, other) = (&accounts()[0], &accounts()[1]);
 
@@ -131,7 +131,7 @@ fn an_authority_schedules_and_everyone_else_is_refused_by_the_contract() {
 
 #[test]
 fn the_chain_stops_at_a_height_whose_module_it_lacks_until_it_is_staged() {
-    let db = crate::storage::Db::temporary().unwrap();
+    let db = molt_storage::Db::temporary().unwrap();
     let digest = B256::repeat_byte(0x11);
     let chain = open(db.clone())
         .with_module_store(Arc::new(OneModule(B256::ZERO)))
@@ -157,7 +157,7 @@ fn the_chain_stops_at_a_height_whose_module_it_lacks_until_it_is_staged() {
 
 #[test]
 fn a_revert_below_the_announcement_forgets_it() {
-    let chain = open(crate::storage::Db::temporary().unwrap())
+    let chain = open(molt_storage::Db::temporary().unwrap())
         .with_module_store(Arc::new(OneModule(B256::repeat_byte(1))))
         .unwrap();
     chain.mine(0).unwrap();

@@ -2,8 +2,8 @@
 //! `execution` module reads it.
 //!
 //! [`StateView`] is what a block executes on; [`MemState`] is the in-memory
-//! implementation (tests, the conformance runner, benches); the sled-backed one comes
-//! with the dev node. Roots are computed here with `alloy-trie`, so they are real
+//! implementation (tests, the conformance runner, benches); the sled-backed one is
+//! [`Db`](crate::Db). Roots are computed here with `alloy-trie`, so they are real
 //! Ethereum state roots.
 
 mod memory;

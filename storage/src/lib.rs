@@ -1,4 +1,16 @@
-//! The node's database: one sled tree under the data directory.
+//! # molt-storage — the node's database and its state
+//!
+//! Owns what the chain keeps on disk: accounts, storage and code, blocks with their
+//! transactions, senders, receipts and seals, the indexes, the undo records that revert
+//! a block, the chain's fork and the router's audit log — in sled, committed one block
+//! per atomic batch. Also the [`state`] the execution module reads ([`StateView`], with
+//! the in-memory [`MemState`]) and real Ethereum state roots (`alloy-trie`).
+//!
+//! It must not know how blocks are built or decided (that is `molt-host`'s chain) nor
+//! touch wasmtime or the guests. Start reading at [`Db`]: [`Db::commit_block`] and
+//! [`Db::revert_to`]; then [`state`].
+//!
+//! One sled tree under the data directory holds it all.
 //!
 //! Everything the chain keeps lives in a single tree with one-byte key prefixes, so
 //! that a block and everything it changes commit in one atomic batch
@@ -19,12 +31,18 @@
 //! | `e` | block number (8) | the node's seal: ed25519 signature (64) ‖ public key (32) over the block hash |
 //! | `u` | block number (8) | how to undo the block's state diff: RLP list of the touched accounts as they were before it (an `AccountChange` each) |
 //! | `m` | `head` | number of the last committed block (8) |
+//! | `m` | `spec` | the fork the chain was created with (`Prague`, …) |
 
 use std::path::Path;
 
 use alloy_primitives::{Address, B256, Bytes, U256};
 use molt_abi::execution::{self, AccountChange, AccountInfo, NewCode, StorageChange};
 use molt_abi::imports::Account;
+
+mod block;
+pub mod state;
+
+pub use block::SealedBlock;
 
 use crate::state::{MemState, StateError, StateView};
 
@@ -144,7 +162,7 @@ impl Db {
     /// diff and the new head — in one atomic batch.
     pub fn commit_block(
         &self,
-        block: &crate::chain::SealedBlock,
+        block: &SealedBlock,
         seal: &[u8],
         accounts: &[AccountChange],
         codes: &[NewCode],
