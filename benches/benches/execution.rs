@@ -14,7 +14,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use molt_abi::execution;
 use molt_host::builtin::EXECUTION;
 use molt_host::execution::Executor;
-use molt_host::runtime::{Grants, Runtime, RuntimeConfig};
+use molt_runtime::{Grants, Runtime, RuntimeConfig};
 
 fn blocks(c: &mut Criterion) {
     let runtime = Runtime::new(RuntimeConfig::default()).expect("runtime");

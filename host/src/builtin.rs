@@ -75,3 +75,40 @@ impl Builtin {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use molt_runtime::{CallError, Grants, Runtime, RuntimeConfig};
+
+    #[test]
+    fn the_rust_echo_guest_runs_and_refuses() {
+        let echo = super::ECHO;
+        let rt = Runtime::new(RuntimeConfig::default()).unwrap();
+        let m = rt
+            .load(
+                &echo.manifest(),
+                echo.wasm,
+                &Grants {
+                    stdio: true,
+                    dir: None,
+                },
+            )
+            .unwrap();
+        let (out, stats) = m
+            .call_measured(
+                "molt_rpc_handle",
+                br#"{"jsonrpc":"2.0","id":1,"method":"molt_keccak","params":["0x"]}"#,
+            )
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(
+            v["result"],
+            "0xc5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470"
+        );
+        assert!(stats.peak_memory > 0);
+        assert_eq!(
+            m.call("molt_rpc_handle", br#"{"id":1,"method":"molt_refuse"}"#),
+            Err(CallError::Refused("refused on request".into()))
+        );
+    }
+}

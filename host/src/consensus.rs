@@ -7,7 +7,7 @@ use molt_abi::execution::{decode, encode};
 
 use crate::execution::ExecError;
 use crate::native::NativeHost;
-use crate::runtime::LoadedModule;
+use molt_runtime::LoadedModule;
 
 /// A native twin's entry point.
 type NativeEntry = fn(&dyn molt_abi::imports::Host, &[u8]) -> Result<Vec<u8>, GuestError>;

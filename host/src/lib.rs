@@ -5,8 +5,8 @@
 //! interprets what a module decides; a module never touches what the host owns.
 //!
 //! Where to start reading:
-//! - [`runtime`]: wasmtime engines, budgets, WASI without ambient authority, host
-//!   imports; load a module, call it.
+//! - `molt_runtime` (its own crate): wasmtime engines, budgets, WASI without ambient
+//!   authority, host imports; load a module, call it.
 //! - [`builtin`]: the guest modules compiled into the binary.
 //! - [`native`]: the same guests linked natively, for WASM-vs-native comparisons.
 //! - `molt_storage` (its own crate): the sled database, state and roots, committed
@@ -32,7 +32,5 @@ pub mod execution;
 pub mod http;
 pub mod native;
 pub mod node;
-pub mod runtime;
-pub mod services;
 pub mod signer;
 pub mod statetest;

@@ -9,7 +9,7 @@ use std::cell::RefCell;
 use alloy_primitives::{Address, B256, U256};
 use molt_abi::imports::{Account, Host, Level, StateHost};
 
-use crate::services;
+use molt_runtime::services;
 use molt_storage::state::{StateError, StateView};
 
 /// The host services for a guest running natively.
@@ -119,16 +119,19 @@ impl StateHost for NativeStateHost<'_> {
 }
 
 /// The `rpc` kind's host services for a native twin: chain queries answered by a
-/// [`ChainService`](crate::services::ChainService), with the same bytes the
+/// [`ChainService`](molt_runtime::services::ChainService), with the same bytes the
 /// WebAssembly import passes.
 pub struct NativeChainHost<'a> {
     host: NativeHost,
-    chain: &'a dyn crate::services::ChainService,
+    chain: &'a dyn molt_runtime::services::ChainService,
 }
 
 impl<'a> NativeChainHost<'a> {
     /// Services for module `module` querying `chain`.
-    pub fn new(module: impl Into<String>, chain: &'a dyn crate::services::ChainService) -> Self {
+    pub fn new(
+        module: impl Into<String>,
+        chain: &'a dyn molt_runtime::services::ChainService,
+    ) -> Self {
         NativeChainHost {
             host: NativeHost::new(module),
             chain,

@@ -86,3 +86,37 @@ mod tests {
         assert!(Signer::from_secret(&B256::ZERO).is_err());
     }
 }
+
+#[cfg(test)]
+/// The runtime's `secp256k1_recover` agrees with alloy on a transaction signed here.
+mod recovery_tests {
+    #[test]
+    fn recovers_the_signer_of_a_real_transaction() {
+        use alloy_consensus::transaction::SignerRecoverable;
+        use alloy_eips::eip2718::Decodable2718;
+        let secret = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
+        let signer = super::Signer::from_secret(&secret.parse().unwrap()).unwrap();
+        let raw = signer.sign(alloy_consensus::TxLegacy {
+            chain_id: Some(1),
+            gas_limit: 21_000,
+            ..Default::default()
+        });
+        let tx = alloy_consensus::TxEnvelope::decode_2718_exact(&raw).unwrap();
+        let sig = tx.signature();
+        let mut rs = [0u8; 64];
+        rs[..32].copy_from_slice(&sig.r().to_be_bytes::<32>());
+        rs[32..].copy_from_slice(&sig.s().to_be_bytes::<32>());
+        let got =
+            molt_runtime::services::secp256k1_recover(&tx.signature_hash().0, &rs, sig.v() as u8);
+        assert_eq!(got, Some(signer.address().into_array()));
+        assert_eq!(tx.recover_signer().unwrap(), signer.address());
+        assert_eq!(
+            molt_runtime::services::secp256k1_recover(&[0; 32], &[0; 64], 0),
+            None
+        );
+        assert_eq!(
+            molt_runtime::services::secp256k1_recover(&tx.signature_hash().0, &rs, 9),
+            None
+        );
+    }
+}

@@ -164,7 +164,7 @@ pub fn table(rows: &[Row]) -> String {
 mod tests {
     use super::*;
     use crate::builtin;
-    use crate::runtime::{Grants, Runtime, RuntimeConfig};
+    use molt_runtime::{Grants, Runtime, RuntimeConfig};
 
     #[test]
     fn every_workload_succeeds_identically_on_both_engines() {

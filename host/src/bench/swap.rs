@@ -26,8 +26,8 @@ use crate::node::producer::Wake;
 use crate::node::queries::Queries;
 use crate::node::rpc::{RpcEngine, RpcModule, RpcParts, RpcSlot, Sample};
 use crate::node::slots::SlotFiles;
-use crate::runtime::{Grants, Runtime, RuntimeConfig};
-use crate::services::ChainService;
+use molt_runtime::services::ChainService;
+use molt_runtime::{Grants, Runtime, RuntimeConfig};
 use molt_storage::Db;
 
 /// The figures.

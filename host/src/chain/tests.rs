@@ -254,8 +254,8 @@ mod driver {
     #[test]
     fn the_consensus_module_decides_when_to_seal_and_validates_the_result() {
         use crate::consensus::Consensus;
-        use crate::runtime::{Grants, Runtime, RuntimeConfig};
         use molt_abi::consensus::ValidateInput;
+        use molt_runtime::{Grants, Runtime, RuntimeConfig};
 
         let rt = Runtime::new(RuntimeConfig::default()).unwrap();
         let load = |b: crate::builtin::Builtin| {

@@ -8,7 +8,7 @@ use clap::{Args, Subcommand};
 use crate::bench;
 use crate::builtin;
 use crate::execution::Executor;
-use crate::runtime::{Grants, Runtime, RuntimeConfig};
+use molt_runtime::{Grants, Runtime, RuntimeConfig};
 
 #[derive(Debug, Subcommand)]
 pub(super) enum BenchCommand {

@@ -10,7 +10,7 @@ use molt_upgrade_proxy::keys;
 use molt_upgrade_proxy::package::{self, Package, Verifier};
 use molt_upgrade_proxy::router::VersionInfo;
 
-use crate::runtime::{Grants, Runtime, RuntimeConfig};
+use molt_runtime::{Grants, Runtime, RuntimeConfig};
 
 #[derive(Debug, Subcommand)]
 pub(super) enum ModuleCommand {
@@ -373,7 +373,7 @@ fn verify(a: &VerifyArgs) -> anyhow::Result<package::Verified> {
 /// which must agree with its manifest: a module that would fail only when called is
 /// refused here, before anyone deploys it.
 fn check_abi_version(verified: &package::Verified) -> anyhow::Result<()> {
-    crate::runtime::probe_abi_version(&verified.manifest, &verified.bytes)?;
+    molt_runtime::probe_abi_version(&verified.manifest, &verified.bytes)?;
     Ok(())
 }
 
@@ -391,7 +391,7 @@ fn inspect(path: &Path, json: bool) -> anyhow::Result<ExitCode> {
             .check(m.kind)
             .map_err(|e| e.to_string())
             .and_then(|()| {
-                crate::runtime::probe_abi_version(m, &p.bytes)
+                molt_runtime::probe_abi_version(m, &p.bytes)
                     .map(|_| ())
                     .map_err(|e| e.to_string())
             }),

@@ -8,8 +8,8 @@ use clap::Args;
 use super::Engine;
 use crate::builtin;
 use crate::execution::Executor;
-use crate::runtime::{Grants, Runtime, RuntimeConfig};
 use crate::statetest::{self, Options};
+use molt_runtime::{Grants, Runtime, RuntimeConfig};
 
 #[derive(Debug, Args)]
 pub(super) struct StatetestArgs {

@@ -11,7 +11,7 @@ use molt_abi::GuestError;
 use molt_abi::execution::{self, BlockInput, BlockOutput, CallInput, CallOutput};
 
 use crate::native::NativeStateHost;
-use crate::runtime::{CallError, CallStats, LoadedModule};
+use molt_runtime::{CallError, CallStats, LoadedModule};
 use molt_storage::state::{StateError, StateView};
 
 /// Why a block or call could not be executed at all (individual transactions are

@@ -10,8 +10,8 @@ use molt_abi::execution::{BlockEnv, BlockInput, TxOutcome, reject};
 
 use super::*;
 use crate::builtin;
-use crate::runtime::{Grants, Runtime, RuntimeConfig};
 use crate::signer::Signer;
+use molt_runtime::{Grants, Runtime, RuntimeConfig};
 use molt_storage::state::MemState;
 
 const ETH: u128 = 1_000_000_000_000_000_000;

@@ -83,7 +83,7 @@ fn cors_headers_when_configured() {
 
 /// The `rpc` guest module as a handler: each body is one `molt_rpc_handle` call. A
 /// call that fails (trap, timeout, refusal) becomes a JSON-RPC internal error.
-struct GuestRpc(crate::runtime::LoadedModule);
+struct GuestRpc(molt_runtime::LoadedModule);
 
 impl RpcHandler for GuestRpc {
     fn handle(&self, body: &[u8]) -> Vec<u8> {
@@ -96,7 +96,7 @@ impl RpcHandler for GuestRpc {
 
 #[test]
 fn the_echo_guest_answers_over_http_and_a_failing_call_is_an_rpc_error() {
-    use crate::runtime::{Grants, Runtime, RuntimeConfig};
+    use molt_runtime::{Grants, Runtime, RuntimeConfig};
     let rt = Runtime::new(RuntimeConfig::default()).unwrap();
     let echo = crate::builtin::ECHO;
     let module = rt

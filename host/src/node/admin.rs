@@ -38,9 +38,9 @@ use super::staging::Staging;
 use crate::chain::driver::Chain;
 use crate::chain::upgrades::Staged;
 use crate::http::RpcHandler;
-use crate::runtime::{CallError, Grants, LoadedModule, Runtime};
-use crate::services::ChainService;
 use crate::signer::Signer;
+use molt_runtime::services::ChainService;
+use molt_runtime::{CallError, Grants, LoadedModule, Runtime};
 use molt_upgrade_proxy::budget::Budget;
 
 /// What the admin API works on.

@@ -20,7 +20,7 @@ use super::rpc::{RpcEngine, Sample};
 use crate::chain::driver::Chain;
 use crate::consensus::Consensus;
 use crate::execution::Executor;
-use crate::services::ChainService;
+use molt_runtime::services::ChainService;
 
 /// How many recent blocks the execution and consensus gates replay.
 pub const REPLAY_BLOCKS: u64 = 16;

@@ -35,8 +35,8 @@ use crate::chain::driver::{CallLimits, Chain, ChainConfig};
 use crate::consensus::Consensus;
 use crate::execution::Executor;
 use crate::http::{HttpConfig, Server};
-use crate::runtime::{Grants, LoadedModule, Runtime, RuntimeConfig};
 use crate::signer::Signer;
+use molt_runtime::{Grants, LoadedModule, Runtime, RuntimeConfig};
 use molt_storage::Db;
 use producer::{Producer, Wake};
 use queries::Queries;
@@ -274,7 +274,7 @@ impl Node {
         } = Self::open(&config)?;
         let wake = Arc::new(Wake::default());
         let producer = Producer::start(chain.clone(), config.block_time, wake.clone())?;
-        let queries: Arc<dyn crate::services::ChainService> = Arc::new(Queries::new(
+        let queries: Arc<dyn molt_runtime::services::ChainService> = Arc::new(Queries::new(
             chain.clone(),
             accounts.clone(),
             true,

@@ -18,9 +18,9 @@ use super::producer::Wake;
 use crate::chain::ChainError;
 use crate::chain::driver::{CallLimits, Chain, DevSnapshot};
 use crate::execution::ExecError;
-use crate::runtime::CallError;
-use crate::services::ChainService;
 use crate::signer::Signer;
+use molt_runtime::CallError;
+use molt_runtime::services::ChainService;
 use molt_storage::state::StateView;
 
 /// The chain as the rpc module sees it.

@@ -14,8 +14,8 @@ use super::metrics::Metrics;
 use super::slots::SlotFiles;
 use crate::http::{RpcHandler, error_body};
 use crate::native::NativeChainHost;
-use crate::runtime::{CallContext, CallStats, LoadedModule};
-use crate::services::ChainService;
+use molt_runtime::services::ChainService;
+use molt_runtime::{CallContext, CallStats, LoadedModule};
 use molt_upgrade_proxy::budget::Budget;
 
 /// Which engine answers JSON-RPC.

@@ -17,7 +17,7 @@ use super::slots::SlotFiles;
 use crate::chain::upgrades::{ModuleStore, Staged, Upgrade, is_publisher};
 use crate::consensus::Consensus;
 use crate::execution::Executor;
-use crate::runtime::{Grants, Runtime};
+use molt_runtime::{Grants, Runtime};
 use molt_storage::Db;
 
 /// Staged packages, by digest.

@@ -7,8 +7,8 @@ use alloy_consensus::TxEip1559;
 use alloy_primitives::{Bytes, TxKind, U256};
 
 use super::*;
-use crate::runtime::CallContext;
-use crate::services::ChainService;
+use molt_runtime::CallContext;
+use molt_runtime::services::ChainService;
 
 const GWEI: u128 = 1_000_000_000;
 

@@ -188,7 +188,7 @@ impl Staged {
     }
 
     /// The WebAssembly module, unless it is a native twin.
-    pub fn wasm(&self) -> Option<&crate::runtime::LoadedModule> {
+    pub fn wasm(&self) -> Option<&molt_runtime::LoadedModule> {
         match self {
             Staged::Execution(Executor::Wasm(m), _) | Staged::Consensus(Consensus::Wasm(m), _) => {
                 Some(m)

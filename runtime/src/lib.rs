@@ -1,14 +1,23 @@
-//! The sandbox that runs guest modules: wasmtime engines, the compiled-module cache,
-//! budgets, WASI without ambient authority, and the host imports.
+//! # molt-runtime — the sandbox that runs guest modules
+//!
+//! wasmtime engines, the compiled-module cache, budgets, WASI without ambient
+//! authority, and the host imports of every kind.
 //!
 //! [`Runtime::load`] compiles (or finds in the cache) a module, checks it against the
 //! ABI for its kind, and returns a [`LoadedModule`]. Every [`LoadedModule::call`] runs in
 //! a fresh instance (the pooling allocator makes that cheap), so a call that traps,
 //! runs out of fuel or time, or exceeds its memory fails alone with a [`CallError`]
-//! and the next call starts clean.
+//! and the next call starts clean. What an import does for the guest is in
+//! [`services`], shared with the native twins.
 //!
-//! This module owns execution of guest code; it does not decide which module to run
-//! (the router does) or whether a module is trusted (`molt-upgrade-proxy` does).
+//! This crate owns execution of guest code; it does not decide which module to run
+//! (the router does), whether a module is trusted (`molt-upgrade-proxy` does), nor
+//! what the chain is (the host serves a [`services::ChainService`] and a
+//! [`StateView`](molt_storage::state::StateView)). Start at [`Runtime::load`], then
+//! [`LoadedModule::call_with`].
+
+#![deny(unsafe_op_in_unsafe_fn)]
+#![deny(missing_docs)]
 
 mod cache;
 mod engine;
@@ -16,6 +25,8 @@ mod error;
 mod imports;
 mod limits;
 mod wasi;
+
+pub mod services;
 
 #[cfg(test)]
 mod tests;

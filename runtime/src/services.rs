@@ -47,32 +47,6 @@ pub fn secp256k1_recover(msg: &[u8; 32], sig: &[u8; 64], recid: u8) -> Option<[u
 #[cfg(test)]
 mod tests {
     #[test]
-    fn recovers_the_signer_of_a_real_transaction() {
-        use alloy_consensus::transaction::SignerRecoverable;
-        use alloy_eips::eip2718::Decodable2718;
-        let secret = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
-        let signer = crate::signer::Signer::from_secret(&secret.parse().unwrap()).unwrap();
-        let raw = signer.sign(alloy_consensus::TxLegacy {
-            chain_id: Some(1),
-            gas_limit: 21_000,
-            ..Default::default()
-        });
-        let tx = alloy_consensus::TxEnvelope::decode_2718_exact(&raw).unwrap();
-        let sig = tx.signature();
-        let mut rs = [0u8; 64];
-        rs[..32].copy_from_slice(&sig.r().to_be_bytes::<32>());
-        rs[32..].copy_from_slice(&sig.s().to_be_bytes::<32>());
-        let got = super::secp256k1_recover(&tx.signature_hash().0, &rs, sig.v() as u8);
-        assert_eq!(got, Some(signer.address().into_array()));
-        assert_eq!(tx.recover_signer().unwrap(), signer.address());
-        assert_eq!(super::secp256k1_recover(&[0; 32], &[0; 64], 0), None);
-        assert_eq!(
-            super::secp256k1_recover(&tx.signature_hash().0, &rs, 9),
-            None
-        );
-    }
-
-    #[test]
     fn keccak_of_empty_input_is_the_known_constant() {
         assert_eq!(
             hex::encode(super::keccak256(b"")),
