@@ -22,7 +22,6 @@ use crate::execution::Executor;
 use crate::http::RpcHandler;
 use crate::node::audit::Audit;
 use crate::node::metrics::Metrics;
-use crate::node::producer::Wake;
 use crate::node::queries::Queries;
 use crate::node::rpc::{RpcEngine, RpcModule, RpcParts, RpcSlot, Sample};
 use crate::node::slots::SlotFiles;
@@ -89,7 +88,6 @@ pub fn run(calls: usize, swaps: usize) -> anyhow::Result<SwapFigures> {
         chain.clone(),
         Vec::new(),
         false,
-        Arc::new(Wake::default()),
         Default::default(),
     ));
     let slot = Arc::new(RpcSlot::new(version(0)?));

@@ -19,6 +19,7 @@ use molt_abi::consensus::{Candidate, Head, ProposeInput, ValidateInput, Verdict}
 
 use super::pool::{Pool, PoolError, PoolTx, Rules};
 use super::upgrades::{self, ModuleStore, Schedule, UPGRADE_ADDRESS, Upgrade};
+use super::wake::Wake;
 use super::{ChainError, build_block};
 use crate::consensus::Consensus;
 use crate::execution::Executor;
@@ -82,6 +83,8 @@ pub struct Chain {
     /// Dev edits of the state outside blocks (`anvil_setBalance`), oldest first, so a
     /// snapshot can undo them.
     dev_edits: Mutex<Vec<DevEdit>>,
+    /// Notified whenever a transaction is pooled.
+    wake: Arc<Wake>,
 }
 
 /// A dev edit: at which head it was made, and the account as it was before.
@@ -180,6 +183,7 @@ impl Chain {
             seal_key,
             pool: Mutex::new(Pool::new()),
             dev_edits: Mutex::new(Vec::new()),
+            wake: Arc::new(Wake::default()),
             head: Mutex::new(head),
             write: Mutex::new(()),
         })
@@ -276,7 +280,14 @@ impl Chain {
             block_gas_limit: env.gas_limit,
             set_code: super::has_set_code(&self.config.spec),
         };
-        lock(&self.pool).add(raw, &self.db, rules)
+        let hash = lock(&self.pool).add(raw, &self.db, rules)?;
+        self.wake.notify();
+        Ok(hash)
+    }
+
+    /// What the block producer waits on: notified whenever a transaction is pooled.
+    pub fn wake(&self) -> &Arc<Wake> {
+        &self.wake
     }
 
     /// The pooled (pending) transaction with this hash.

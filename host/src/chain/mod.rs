@@ -10,6 +10,7 @@ pub mod driver;
 pub mod pool;
 pub mod replay;
 pub mod upgrades;
+pub mod wake;
 
 use std::sync::Arc;
 

@@ -31,7 +31,6 @@ use serde_json::{Value, json};
 use super::audit::{Audit, describe};
 use super::gate;
 use super::metrics::Metrics;
-use super::producer::Wake;
 use super::rpc::{RpcEngine, RpcSlot, Sample};
 use super::slots::SlotFiles;
 use super::staging::Staging;
@@ -67,8 +66,6 @@ pub struct AdminParts {
     pub builtin_rpc: VersionInfo,
     /// The node's unlocked accounts (one may be an upgrade authority).
     pub accounts: Vec<Signer>,
-    /// Wakes the block producer when an announcement is pooled.
-    pub wake: Arc<Wake>,
     /// Recent live requests, replayed by the rpc gate.
     pub sample: Arc<Sample>,
     /// The router's counters.
@@ -179,13 +176,8 @@ impl Admin {
         let info = staged.info();
         let digest: alloy_primitives::B256 =
             info.digest.parse().map_err(|e| format!("digest: {e}"))?;
-        let announced = super::announce::announce(
-            &self.p.chain,
-            &self.p.accounts,
-            &self.p.wake,
-            &digest,
-            height,
-        )?;
+        let announced =
+            super::announce::announce(&self.p.chain, &self.p.accounts, &digest, height)?;
         Metrics::inc(&self.p.metrics.scheduled);
         Ok(json!({
             "slot": staged.kind().to_string(), "height": height,

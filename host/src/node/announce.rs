@@ -9,7 +9,6 @@ use alloy_primitives::{B256, TxKind, U256};
 use molt_abi::rpc::CallRequest;
 use serde_json::{Value, json};
 
-use super::producer::Wake;
 use crate::chain::driver::Chain;
 use crate::chain::upgrades::{SCHEDULE_SIGNATURE, UPGRADE_ADDRESS, schedule_calldata};
 use crate::signer::Signer;
@@ -22,7 +21,6 @@ const MINED_WITHIN: Duration = Duration::from_secs(60);
 pub fn announce(
     chain: &Chain,
     accounts: &[Signer],
-    wake: &Wake,
     digest: &B256,
     height: u64,
 ) -> Result<Value, String> {
@@ -78,7 +76,6 @@ pub fn announce(
     let hash = chain
         .submit(authority.sign(tx))
         .map_err(|e| format!("the announcement was refused by the pool: {e}"))?;
-    wake.notify();
     let deadline = Instant::now() + MINED_WITHIN;
     loop {
         if let Some((block, index)) = chain

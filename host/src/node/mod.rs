@@ -38,7 +38,7 @@ use crate::http::{HttpConfig, Server};
 use crate::signer::Signer;
 use molt_runtime::{Grants, LoadedModule, Runtime, RuntimeConfig};
 use molt_storage::Db;
-use producer::{Producer, Wake};
+use producer::Producer;
 use queries::Queries;
 use rpc::{RpcEngine, RpcModule};
 
@@ -272,13 +272,11 @@ impl Node {
             rpc,
             rpc_info,
         } = Self::open(&config)?;
-        let wake = Arc::new(Wake::default());
-        let producer = Producer::start(chain.clone(), config.block_time, wake.clone())?;
+        let producer = Producer::start(chain.clone(), config.block_time)?;
         let queries: Arc<dyn molt_runtime::services::ChainService> = Arc::new(Queries::new(
             chain.clone(),
             accounts.clone(),
             true,
-            wake.clone(),
             config.call_limits,
         ));
         let builtin_rpc = VersionInfo {
@@ -339,7 +337,6 @@ impl Node {
                     builtins,
                     builtin_rpc,
                     accounts: accounts.clone(),
-                    wake,
                     sample,
                     metrics,
                     budget: config.budget,

@@ -1,43 +1,12 @@
 //! The block producer: a thread that asks the consensus module whether to seal, when
 //! a transaction arrives or a block time passes, and produces the block.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use crate::chain::driver::Chain;
-
-/// Wakes the producer: a transaction arrived, or the node stops.
-#[derive(Debug, Default)]
-pub struct Wake {
-    pending: Mutex<bool>,
-    cv: Condvar,
-    stop: AtomicBool,
-}
-
-impl Wake {
-    /// Something changed: look at the pool now.
-    pub fn notify(&self) {
-        *super::lock(&self.pending) = true;
-        self.cv.notify_one();
-    }
-
-    fn stop(&self) {
-        self.stop.store(true, Ordering::SeqCst);
-        self.notify();
-    }
-
-    /// Waits for a notification or `timeout`.
-    fn wait(&self, timeout: Duration) {
-        let pending = super::lock(&self.pending);
-        let (mut pending, _) = self
-            .cv
-            .wait_timeout_while(pending, timeout, |p| !*p)
-            .unwrap_or_else(|p| p.into_inner());
-        *pending = false;
-    }
-}
+use crate::chain::wake::Wake;
 
 /// The running producer; dropping it stops the thread.
 #[derive(Debug)]
@@ -48,8 +17,9 @@ pub struct Producer {
 
 impl Producer {
     /// Starts producing on `chain`: `block_time` seconds apart, or (0) as soon as
-    /// transactions are pending.
-    pub fn start(chain: Arc<Chain>, block_time: u64, wake: Arc<Wake>) -> std::io::Result<Self> {
+    /// transactions are pending (the chain wakes it).
+    pub fn start(chain: Arc<Chain>, block_time: u64) -> std::io::Result<Self> {
+        let wake = chain.wake().clone();
         let w = wake.clone();
         let thread = std::thread::Builder::new()
             .name("molt-producer".into())
@@ -78,7 +48,7 @@ fn run(chain: &Chain, block_time: u64, wake: &Wake) {
     } else {
         Duration::from_secs(1)
     };
-    while !wake.stop.load(Ordering::SeqCst) {
+    while !wake.stopped() {
         match chain.tick(super::clock::now(), block_time) {
             Ok(Some(block)) => {
                 tracing::info!(

@@ -14,7 +14,6 @@ use molt_abi::rpc::{
 };
 
 use super::clock::now;
-use super::producer::Wake;
 use crate::chain::ChainError;
 use crate::chain::driver::{CallLimits, Chain, DevSnapshot};
 use crate::execution::ExecError;
@@ -28,7 +27,6 @@ pub struct Queries {
     chain: Arc<Chain>,
     signers: Vec<Signer>,
     dev: bool,
-    wake: Arc<Wake>,
     limits: CallLimits,
     /// `evm_snapshot` ids and what each remembers, oldest first.
     snapshots: Mutex<(u64, Vec<(u64, DevSnapshot)>)>,
@@ -52,18 +50,11 @@ fn bad_args(e: alloy_rlp::Error) -> String {
 impl Queries {
     /// Queries over `chain`, signing for `signers`; `dev` enables the dev helpers;
     /// calls (`eth_call`, gas estimation) run within `limits`.
-    pub fn new(
-        chain: Arc<Chain>,
-        signers: Vec<Signer>,
-        dev: bool,
-        wake: Arc<Wake>,
-        limits: CallLimits,
-    ) -> Self {
+    pub fn new(chain: Arc<Chain>, signers: Vec<Signer>, dev: bool, limits: CallLimits) -> Self {
         Queries {
             chain,
             signers,
             dev,
-            wake,
             limits,
             snapshots: Mutex::new((0, Vec::new())),
         }
@@ -200,7 +191,6 @@ impl Queries {
             op::SEND_RAW => {
                 let raw: Bytes = decode(args).map_err(bad_args)?;
                 let hash = chain.submit(raw).map_err(|e| fail(&e))?;
-                self.wake.notify();
                 Ok(rpc::ok(&hash))
             }
             op::PENDING_NONCE => {

@@ -94,7 +94,6 @@ fn wasm_and_native_rpc_answer_identically() {
         chain.clone(),
         signers.clone(),
         false,
-        Arc::new(Wake::default()),
         Default::default(),
     ));
     let a0 = s.address();
