@@ -13,7 +13,7 @@
 //! This crate owns execution of guest code; it does not decide which module to run
 //! (the router does), whether a module is trusted (`molt-upgrade-proxy` does), nor
 //! what the chain is (the host serves a [`services::ChainService`] and a
-//! [`StateView`](molt_storage::state::StateView)). Start at [`Runtime::load`], then
+//! [`StateView`]). Start at [`Runtime::load`], then
 //! [`LoadedModule::call_with`].
 
 #![deny(unsafe_op_in_unsafe_fn)]
