@@ -14,8 +14,9 @@ use arc_swap::ArcSwap;
 
 use crate::watch::{self, Call, Figures, JUDGE_EVERY, Ring, Rules, Watch};
 
-/// What identifies a version: the package it came from.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// What identifies a version: the package it came from. Serialises as
+/// `{"name", "version", "digest"}`, the shape the audit log and the admin API show.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct VersionInfo {
     /// Module name from the manifest.
     pub name: String,

@@ -12,7 +12,6 @@ use std::process::ExitCode;
 use alloy_primitives::U256;
 use clap::Args;
 
-use super::Engine;
 use crate::chain::driver::{CallLimits, ChainConfig};
 use crate::dev_accounts;
 use crate::http::HttpConfig;
@@ -27,8 +26,8 @@ pub(super) struct DevArgs {
     #[arg(long)]
     ephemeral: bool,
     /// Run the guests as WebAssembly (default) or natively linked.
-    #[arg(long, value_enum, default_value_t = Engine::Wasm)]
-    engine: Engine,
+    #[arg(long, value_enum, default_value_t = EngineKind::Wasm)]
+    engine: EngineKind,
     /// Seconds between blocks; 0 (default) seals a block as soon as a transaction
     /// arrives.
     #[arg(long, default_value_t = 0)]
@@ -167,10 +166,7 @@ pub(super) fn run(args: DevArgs) -> anyhow::Result<ExitCode> {
     };
     let node = Node::start(NodeConfig {
         datadir: datadir.clone(),
-        engine: match args.engine {
-            Engine::Wasm => EngineKind::Wasm,
-            Engine::Native => EngineKind::Native,
-        },
+        engine: args.engine,
         block_time: args.block_time,
         http: HttpConfig {
             addr: SocketAddr::new(args.http_addr, args.http_port),
@@ -236,8 +232,8 @@ fn banner(node: &Node, args: &DevArgs, datadir: &std::path::Path) -> anyhow::Res
         writeln!(out, "{} {} sha256:{}", m.name, m.version, &m.digest[..16])?;
     }
     let engine = match args.engine {
-        Engine::Wasm => "wasm",
-        Engine::Native => "native",
+        EngineKind::Wasm => "wasm",
+        EngineKind::Native => "native",
     };
     let mining = match args.block_time {
         0 => "a block per arrival of transactions".to_string(),

@@ -36,15 +36,6 @@ enum Command {
     Verify(verify::VerifyArgs),
 }
 
-/// Where guest logic runs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-enum Engine {
-    /// The signed WebAssembly module, in wasmtime.
-    Wasm,
-    /// The guest crate linked into the host.
-    Native,
-}
-
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {

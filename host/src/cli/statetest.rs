@@ -5,9 +5,9 @@ use std::process::ExitCode;
 
 use clap::Args;
 
-use super::Engine;
 use crate::builtin;
 use crate::execution::Executor;
+use crate::node::EngineKind;
 use crate::statetest::{self, Options};
 use molt_runtime::{Grants, Runtime, RuntimeConfig};
 
@@ -17,8 +17,8 @@ pub(super) struct StatetestArgs {
     #[arg(required = true)]
     paths: Vec<PathBuf>,
     /// Run the execution module as WebAssembly or natively.
-    #[arg(long, value_enum, default_value_t = Engine::Wasm)]
-    engine: Engine,
+    #[arg(long, value_enum, default_value_t = EngineKind::Wasm)]
+    engine: EngineKind,
     /// Only this fork (repeatable), named as in the test files, e.g. `Cancun`.
     #[arg(long = "fork")]
     forks: Vec<String>,
@@ -33,8 +33,8 @@ pub(super) struct StatetestArgs {
 pub(super) fn run(args: StatetestArgs) -> anyhow::Result<ExitCode> {
     let files = statetest::collect_files(&args.paths)?;
     let executor = match args.engine {
-        Engine::Native => Executor::Native,
-        Engine::Wasm => {
+        EngineKind::Native => Executor::Native,
+        EngineKind::Wasm => {
             let runtime = Runtime::new(RuntimeConfig::default())?;
             let m = builtin::EXECUTION;
             Executor::Wasm(runtime.load(&m.manifest(), m.wasm, &Grants::default())?)

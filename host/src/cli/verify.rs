@@ -8,7 +8,6 @@ use std::process::ExitCode;
 use anyhow::bail;
 use clap::Args;
 
-use super::Engine;
 use crate::node::{EngineKind, Node, NodeConfig};
 
 #[derive(Debug, Args)]
@@ -17,8 +16,8 @@ pub(super) struct VerifyArgs {
     #[arg(long, default_value_os_t = super::default_datadir())]
     datadir: PathBuf,
     /// Run the modules as WebAssembly (default) or natively linked.
-    #[arg(long, value_enum, default_value_t = Engine::Wasm)]
-    engine: Engine,
+    #[arg(long, value_enum, default_value_t = EngineKind::Wasm)]
+    engine: EngineKind,
     /// First block to re-execute.
     #[arg(long, default_value_t = 1)]
     from: u64,
@@ -33,10 +32,7 @@ pub(super) fn run(args: VerifyArgs) -> anyhow::Result<ExitCode> {
     }
     let chain = Node::open_chain(&NodeConfig {
         datadir: args.datadir.clone(),
-        engine: match args.engine {
-            Engine::Wasm => EngineKind::Wasm,
-            Engine::Native => EngineKind::Native,
-        },
+        engine: args.engine,
         ..NodeConfig::default()
     })?;
     let last = args.to.unwrap_or_else(|| chain.head_number());

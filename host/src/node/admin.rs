@@ -181,7 +181,7 @@ impl Admin {
         Metrics::inc(&self.p.metrics.scheduled);
         Ok(json!({
             "slot": staged.kind().to_string(), "height": height,
-            "scheduled": {"name": info.name, "version": info.version, "digest": info.digest},
+            "scheduled": info,
             "announcement": announced,
             "gate": figures,
         }))
@@ -205,14 +205,12 @@ impl Admin {
     }
 
     fn status(&self) -> Value {
-        let info =
-            |i: &VersionInfo| json!({"name": i.name, "version": i.version, "digest": i.digest});
         let rpc = self.p.rpc.state();
         let mut slots = json!({
             "rpc": {
-                "active": info(&rpc.active.info),
-                "previous": rpc.previous.as_ref().map(|p| info(&p.info)),
-                "canary": rpc.canary.as_ref().map(|c| json!({"version": info(&c.version.info), "percent": c.percent})),
+                "active": rpc.active.info,
+                "previous": rpc.previous.as_ref().map(|p| &p.info),
+                "canary": rpc.canary.as_ref().map(|c| json!({"version": c.version.info, "percent": c.percent})),
             }
         });
         let head = self.p.chain.head_number();
@@ -316,7 +314,7 @@ impl Admin {
         );
         Ok(json!({
             "slot": "rpc",
-            "activated": {"name": info.name, "version": info.version, "digest": info.digest},
+            "activated": info,
             "canaryPercent": canary,
             "gate": figures,
         }))
@@ -403,7 +401,7 @@ impl Admin {
                 let i = staged.info();
                 Ok(json!({
                     "slot": staged.kind().to_string(),
-                    "staged": {"name": i.name, "version": i.version, "digest": i.digest},
+                    "staged": i,
                     "gate": figures,
                 }))
             }

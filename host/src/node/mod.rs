@@ -42,8 +42,8 @@ use producer::Producer;
 use queries::Queries;
 use rpc::{RpcEngine, RpcModule};
 
-/// Which engine runs the guests.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Which engine runs the guests (also the `--engine` flag's values).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum EngineKind {
     /// The signed WebAssembly modules, in wasmtime.
     Wasm,

@@ -221,7 +221,7 @@ impl RpcHandler for RpcModule {
                 Metrics::inc(&self.metrics.activations);
                 self.audit.record(serde_json::json!({
                     "action": "canary-promoted", "slot": "rpc",
-                    "module": {"name": lease.info.name, "version": lease.info.version, "digest": lease.info.digest},
+                    "module": lease.info,
                     "decision": "accepted",
                     "reason": format!("{CANARY_PROMOTE_AFTER} calls without a failure, within budget"),
                     "figures": watch_figures(&figures),
@@ -240,7 +240,7 @@ impl RpcHandler for RpcModule {
                 );
                 self.audit.record(serde_json::json!({
                     "action": "canary-rolled-back", "slot": "rpc",
-                    "module": {"name": lease.info.name, "version": lease.info.version, "digest": lease.info.digest},
+                    "module": lease.info,
                     "decision": "refused",
                     "reason": reason,
                 }));
