@@ -30,6 +30,10 @@ impl SlotFiles {
 
     /// Records which version `slot` serves now, and adds it to the slot's history.
     pub fn record_active(&self, slot: &str, version: &VersionInfo) {
+        // One read-modify-write of the history at a time (the request threads and the
+        // admin API both record).
+        static RECORDING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let _one = RECORDING.lock().unwrap_or_else(|p| p.into_inner());
         let path = self.dir.join(format!("active-{slot}"));
         let mut history = self.history(slot);
         let line = |v: &VersionInfo| format!("{} {} {}\n", v.name, v.version, v.digest);
@@ -87,10 +91,18 @@ impl SlotFiles {
     }
 }
 
-/// Writes `bytes` to a temporary file and renames it over `path`: readers see the old
-/// content or the new, never a mix.
+/// Writes `bytes` to a temporary file of this write's own, syncs it and renames it
+/// over `path`: readers see the old content or the new, never a mix, and two writers
+/// (a canary promoted on a request thread, a deploy on the admin's) never share a
+/// temporary file.
 fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, bytes)?;
+    use std::io::Write;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static WRITES: AtomicU64 = AtomicU64::new(0);
+    let n = WRITES.fetch_add(1, Ordering::Relaxed);
+    let tmp = path.with_extension(format!("{}-{n}.tmp", std::process::id()));
+    let mut file = std::fs::File::create(&tmp)?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
     std::fs::rename(&tmp, path)
 }
