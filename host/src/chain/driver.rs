@@ -432,7 +432,8 @@ impl Chain {
     /// the transactions it selected.
     pub fn tick(&self, now: u64, block_time: u64) -> Result<Option<SealedBlock>, ChainError> {
         let pending = lock(&self.pool).pending(&self.db)?;
-        let head = self.head().header;
+        // The header only: the head's transactions and receipts are not needed here.
+        let head = lock(&self.head).header.clone();
         let proposal = self.consensus_at(head.number + 1)?.propose(&ProposeInput {
             now,
             block_time,
