@@ -135,3 +135,12 @@ pub enum CallError {
     #[error("host error: {0}")]
     Host(String),
 }
+
+impl From<crate::MemoryLimitExceeded> for CallError {
+    fn from(m: crate::MemoryLimitExceeded) -> Self {
+        CallError::MemoryLimit {
+            requested: m.requested,
+            limit: m.limit,
+        }
+    }
+}

@@ -431,13 +431,11 @@ impl LoadedModule {
                 .call(&mut store, len)
                 .map_err(|e| self.fail(&store, e, budget))?;
             if ptr == 0 {
-                return Err(match store.data().limiter.refused() {
-                    Some(m) => CallError::MemoryLimit {
-                        requested: m.requested,
-                        limit: m.limit,
-                    },
-                    None => CallError::AllocFailed { len },
-                });
+                return Err(store
+                    .data()
+                    .limiter
+                    .refused()
+                    .map_or(CallError::AllocFailed { len }, CallError::from));
             }
             let memory = memory(&instance, &mut store)?;
             memory
@@ -555,10 +553,7 @@ impl LoadedModule {
         budget: Option<Duration>,
     ) -> CallError {
         if let Some(m) = store.data().limiter.refused() {
-            return CallError::MemoryLimit {
-                requested: m.requested,
-                limit: m.limit,
-            };
+            return m.into();
         }
         match (e.downcast_ref::<Trap>(), budget) {
             (Some(Trap::Interrupt), Some(budget)) => CallError::Timeout {

@@ -69,6 +69,7 @@ impl Executor {
             |h, i| molt_execution_revm::native::execute_block(h, i),
             state,
             input,
+            None,
         )
     }
 
@@ -100,7 +101,7 @@ impl Executor {
         input: &CallInput,
         timeout: Option<Duration>,
     ) -> Result<CallOutput, ExecError> {
-        let (out, _) = self.run_until(
+        let (out, _) = self.run(
             "molt_execute_call",
             |h, i| molt_execution_revm::native::execute_call(h, i),
             state,
@@ -111,16 +112,6 @@ impl Executor {
     }
 
     fn run(
-        &self,
-        entry: &str,
-        native: impl Fn(&NativeStateHost<'_>, &[u8]) -> Result<Vec<u8>, GuestError>,
-        state: Arc<dyn StateView>,
-        input: &[u8],
-    ) -> Result<(Vec<u8>, Option<CallStats>), ExecError> {
-        self.run_until(entry, native, state, input, None)
-    }
-
-    fn run_until(
         &self,
         entry: &str,
         native: impl Fn(&NativeStateHost<'_>, &[u8]) -> Result<Vec<u8>, GuestError>,
