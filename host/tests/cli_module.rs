@@ -71,6 +71,20 @@ impl Fixture {
     }
 
     /// Signs the echo guest as `version` with `key`, returns the package path.
+    /// Writes `source` (WAT) as `<stem>.wat` and signs it with `publisher.key` into
+    /// `<stem>.wasm`; `manifest` are `molt module sign`'s manifest arguments.
+    fn sign_wat(&self, stem: &str, source: &str, manifest: &[&str]) -> PathBuf {
+        let wat = self.path(&format!("{stem}.wat"));
+        std::fs::write(&wat, source).unwrap();
+        let out = self.path(&format!("{stem}.wasm"));
+        let key = self.path("publisher.key");
+        let mut args = vec!["module", "sign", "--key", key.to_str().unwrap()];
+        args.extend_from_slice(manifest);
+        args.extend([wat.to_str().unwrap(), "-o", out.to_str().unwrap()]);
+        ok(&args);
+        out
+    }
+
     fn sign_echo(&self, key: &str, version: &str, out: &str) -> PathBuf {
         let out = self.path(out);
         ok(&[
@@ -286,9 +300,8 @@ fn modules_that_do_not_fit_their_kind_are_refused() {
         "refused: does not fit the ABI: missing required export `molt_execute_block`"
     );
 
-    let wat = f.path("random.wat");
-    std::fs::write(
-        &wat,
+    let random = f.sign_wat(
+        "random",
         r#"(module
             (import "wasi_snapshot_preview1" "random_get" (func (param i32 i32) (result i32)))
             (memory (export "memory") 1)
@@ -297,24 +310,15 @@ fn modules_that_do_not_fit_their_kind_are_refused() {
             (func (export "molt_free") (param i32 i32))
             (func (export "molt_execute_block") (param i32 i32) (result i64) i64.const 0)
             (func (export "molt_execute_call") (param i32 i32) (result i64) i64.const 0))"#,
-    )
-    .unwrap();
-    let random = f.path("random.wasm");
-    ok(&[
-        "module",
-        "sign",
-        "--key",
-        f.path("publisher.key").to_str().unwrap(),
-        "--kind",
-        "execution",
-        "--name",
-        "dice",
-        "--module-version",
-        "1.0.0",
-        wat.to_str().unwrap(),
-        "-o",
-        random.to_str().unwrap(),
-    ]);
+        &[
+            "--kind",
+            "execution",
+            "--name",
+            "dice",
+            "--module-version",
+            "1.0.0",
+        ],
+    );
     assert_eq!(
         refusal(&random, &key, &[]),
         "refused: does not fit the ABI: import `wasi_snapshot_preview1.random_get` is not allowed for execution modules"
@@ -325,33 +329,23 @@ fn modules_that_do_not_fit_their_kind_are_refused() {
 fn a_module_whose_abi_version_disagrees_with_its_manifest_is_refused_by_verify_and_inspect() {
     let f = Fixture::new();
     let key = f.public("publisher.key");
-    let wat = f.path("abi2.wat");
-    std::fs::write(
-        &wat,
+    let pkg = f.sign_wat(
+        "abi2",
         r#"(module
             (memory (export "memory") 1)
             (func (export "molt_abi_version") (result i32) i32.const 2)
             (func (export "molt_alloc") (param i32) (result i32) i32.const 8)
             (func (export "molt_free") (param i32 i32))
             (func (export "molt_rpc_handle") (param i32 i32) (result i64) i64.const 0))"#,
-    )
-    .unwrap();
-    let pkg = f.path("abi2.wasm");
-    ok(&[
-        "module",
-        "sign",
-        "--key",
-        f.path("publisher.key").to_str().unwrap(),
-        "--kind",
-        "rpc",
-        "--name",
-        "liar",
-        "--module-version",
-        "1.0.0",
-        wat.to_str().unwrap(),
-        "-o",
-        pkg.to_str().unwrap(),
-    ]);
+        &[
+            "--kind",
+            "rpc",
+            "--name",
+            "liar",
+            "--module-version",
+            "1.0.0",
+        ],
+    );
     assert_eq!(
         refusal(&pkg, &key, &[]),
         "refused: molt_abi_version returned 2, the manifest says 1"
@@ -369,9 +363,14 @@ fn memory_grow_past_the_budget_returns_minus_one_to_the_guest() {
     // Grows one page at a time until `memory.grow` says -1, then answers with the
     // number of pages it holds (one ASCII digit: 4 pages = 256 KiB, its budget).
     let f = Fixture::new();
-    let wat = f.path("grower.wat");
+    let manifest = f.path("grower.toml");
     std::fs::write(
-        &wat,
+        &manifest,
+        "kind = \"rpc\"\nname = \"grower\"\nversion = \"1.0.0\"\n[budgets]\nmemory_bytes = 262144\n",
+    )
+    .unwrap();
+    let pkg = f.sign_wat(
+        "grower",
         r#"(module
             (memory (export "memory") 1)
             (data (i32.const 16) "\00?")
@@ -382,26 +381,8 @@ fn memory_grow_past_the_budget_returns_minus_one_to_the_guest() {
                 (loop $l (br_if $l (i32.ne (memory.grow (i32.const 1)) (i32.const -1))))
                 (i32.store8 (i32.const 17) (i32.add (i32.const 48) (memory.size)))
                 (i64.const 0x0000001000000002)))"#,
-    )
-    .unwrap();
-    let manifest = f.path("grower.toml");
-    std::fs::write(
-        &manifest,
-        "kind = \"rpc\"\nname = \"grower\"\nversion = \"1.0.0\"\n[budgets]\nmemory_bytes = 262144\n",
-    )
-    .unwrap();
-    let pkg = f.path("grower.wasm");
-    ok(&[
-        "module",
-        "sign",
-        "--key",
-        f.path("publisher.key").to_str().unwrap(),
-        "--manifest",
-        manifest.to_str().unwrap(),
-        wat.to_str().unwrap(),
-        "-o",
-        pkg.to_str().unwrap(),
-    ]);
+        &["--manifest", manifest.to_str().unwrap()],
+    );
     let answer = ok(&[
         "module",
         "call",
