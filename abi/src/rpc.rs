@@ -296,7 +296,106 @@ pub fn decode_response<T: Decodable>(bytes: &[u8]) -> Result<Option<T>, QueryErr
     }
 }
 
-/// Typed chain queries over any [`ChainHost`](crate::imports::ChainHost).
+/// What a chain query answers: the value, or why not (for the client).
+pub type Answer<T> = Result<T, QueryError>;
+
+/// The chain queries, one method per operation of [`op`]: what the node answers and
+/// what a module asks.
+///
+/// The node implements it and answers request bytes with [`serve`]; every
+/// [`ChainHost`](crate::imports::ChainHost) — a module's view of the node — implements
+/// it by sending the request bytes and decoding the response. Both sides use the codec
+/// written once here, so one operation cannot mean two things.
+pub trait ChainQueries {
+    /// [`op::CHAIN_INFO`].
+    fn chain_info(&self) -> Answer<ChainInfo>;
+    /// [`op::HEADER`]: the header's RLP.
+    fn header(&self, query: &BlockQuery) -> Answer<Option<Bytes>>;
+    /// [`op::BODY`].
+    fn body(&self, number: u64) -> Answer<Option<Vec<BodyTx>>>;
+    /// [`op::RECEIPTS`]: EIP-2718 receipts.
+    fn receipts(&self, number: u64) -> Answer<Option<Vec<Bytes>>>;
+    /// [`op::TX_LOCATION`].
+    fn tx_location(&self, hash: &B256) -> Answer<Option<TxLocation>>;
+    /// [`op::ACCOUNT`].
+    fn account(&self, address: &Address) -> Answer<AccountState>;
+    /// [`op::STORAGE`].
+    fn storage(&self, query: &StorageQuery) -> Answer<U256>;
+    /// [`op::CODE`].
+    fn code(&self, address: &Address) -> Answer<Bytes>;
+    /// [`op::CALL`].
+    fn call(&self, request: &CallRequest) -> Answer<CallOutput>;
+    /// [`op::SEND_RAW`].
+    fn send_raw(&self, raw: &Bytes) -> Answer<B256>;
+    /// [`op::PENDING_NONCE`].
+    fn pending_nonce(&self, address: &Address) -> Answer<u64>;
+    /// [`op::ACCOUNTS`].
+    fn accounts(&self) -> Answer<Vec<Address>>;
+    /// [`op::SIGN`]: `r ‖ s ‖ y_parity`.
+    fn sign(&self, request: &SignRequest) -> Answer<Bytes>;
+    /// [`op::MINE`].
+    fn mine(&self, request: &MineRequest) -> Answer<u64>;
+    /// [`op::SNAPSHOT`].
+    fn snapshot(&self) -> Answer<u64>;
+    /// [`op::REVERT`].
+    fn revert(&self, id: u64) -> Answer<bool>;
+    /// [`op::SET_BALANCE`].
+    fn set_balance(&self, request: &SetBalance) -> Answer<NoArgs>;
+    /// [`op::POOL_TX`].
+    fn pool_tx(&self, hash: &B256) -> Answer<Option<BodyTx>>;
+}
+
+/// Answers one request (operation byte ‖ RLP arguments) from `chain`: the node's side
+/// of the import. Arguments that do not decode and unknown operations are answered
+/// with an error, never a trap.
+pub fn serve<Q: ChainQueries + ?Sized>(chain: &Q, request: &[u8]) -> Vec<u8> {
+    fn reply<T: Encodable>(answer: Answer<T>) -> Vec<u8> {
+        match answer {
+            Ok(value) => ok(&value),
+            Err(e) => err(&alloc::format!("{e}")),
+        }
+    }
+    fn found<T: Encodable>(answer: Answer<Option<T>>) -> Vec<u8> {
+        match answer {
+            Ok(Some(value)) => ok(&value),
+            Ok(None) => not_found(),
+            Err(e) => err(&alloc::format!("{e}")),
+        }
+    }
+    fn with<A: Decodable>(args: &[u8], then: impl FnOnce(A) -> Vec<u8>) -> Vec<u8> {
+        match crate::execution::decode(args) {
+            Ok(a) => then(a),
+            Err(e) => err(&alloc::format!("malformed chain query: {e}")),
+        }
+    }
+    let Some((operation, args)) = split_request(request) else {
+        return err("empty chain query");
+    };
+    match operation {
+        op::CHAIN_INFO => reply(chain.chain_info()),
+        op::HEADER => with(args, |q: BlockQuery| found(chain.header(&q))),
+        op::BODY => with(args, |n: u64| found(chain.body(n))),
+        op::RECEIPTS => with(args, |n: u64| found(chain.receipts(n))),
+        op::TX_LOCATION => with(args, |h: B256| found(chain.tx_location(&h))),
+        op::ACCOUNT => with(args, |a: Address| reply(chain.account(&a))),
+        op::STORAGE => with(args, |q: StorageQuery| reply(chain.storage(&q))),
+        op::CODE => with(args, |a: Address| reply(chain.code(&a))),
+        op::CALL => with(args, |r: CallRequest| reply(chain.call(&r))),
+        op::SEND_RAW => with(args, |raw: Bytes| reply(chain.send_raw(&raw))),
+        op::PENDING_NONCE => with(args, |a: Address| reply(chain.pending_nonce(&a))),
+        op::ACCOUNTS => reply(chain.accounts()),
+        op::SIGN => with(args, |r: SignRequest| reply(chain.sign(&r))),
+        op::MINE => with(args, |r: MineRequest| reply(chain.mine(&r))),
+        op::SNAPSHOT => reply(chain.snapshot()),
+        op::REVERT => with(args, |id: u64| reply(chain.revert(id))),
+        op::SET_BALANCE => with(args, |r: SetBalance| reply(chain.set_balance(&r))),
+        op::POOL_TX => with(args, |h: B256| found(chain.pool_tx(&h))),
+        other => err(&alloc::format!("unknown chain query {other}")),
+    }
+}
+
+/// Generic chain queries over any [`ChainHost`](crate::imports::ChainHost): one
+/// operation's request sent, its response decoded.
 pub trait Chain: crate::imports::ChainHost {
     /// Runs `op` with `args` and decodes the result.
     fn query<A: Encodable + ?Sized, T: Decodable>(
@@ -312,19 +411,67 @@ pub trait Chain: crate::imports::ChainHost {
         self.query(op, args)?
             .ok_or_else(|| QueryError::Decode("empty response".into()))
     }
-
-    /// [`op::CHAIN_INFO`].
-    fn info(&self) -> Result<ChainInfo, QueryError> {
-        self.get(op::CHAIN_INFO, &NoArgs {})
-    }
-
-    /// [`op::CALL`].
-    fn call(&self, request: &CallRequest) -> Result<CallOutput, QueryError> {
-        self.get(op::CALL, request)
-    }
 }
 
 impl<H: crate::imports::ChainHost + ?Sized> Chain for H {}
+
+/// A module's side: every [`ChainHost`](crate::imports::ChainHost) asks the node.
+impl<H: crate::imports::ChainHost + ?Sized> ChainQueries for H {
+    fn chain_info(&self) -> Answer<ChainInfo> {
+        self.get(op::CHAIN_INFO, &NoArgs {})
+    }
+    fn header(&self, query: &BlockQuery) -> Answer<Option<Bytes>> {
+        self.query(op::HEADER, query)
+    }
+    fn body(&self, number: u64) -> Answer<Option<Vec<BodyTx>>> {
+        self.query(op::BODY, &number)
+    }
+    fn receipts(&self, number: u64) -> Answer<Option<Vec<Bytes>>> {
+        self.query(op::RECEIPTS, &number)
+    }
+    fn tx_location(&self, hash: &B256) -> Answer<Option<TxLocation>> {
+        self.query(op::TX_LOCATION, hash)
+    }
+    fn account(&self, address: &Address) -> Answer<AccountState> {
+        self.get(op::ACCOUNT, address)
+    }
+    fn storage(&self, query: &StorageQuery) -> Answer<U256> {
+        self.get(op::STORAGE, query)
+    }
+    fn code(&self, address: &Address) -> Answer<Bytes> {
+        self.get(op::CODE, address)
+    }
+    fn call(&self, request: &CallRequest) -> Answer<CallOutput> {
+        self.get(op::CALL, request)
+    }
+    fn send_raw(&self, raw: &Bytes) -> Answer<B256> {
+        self.get(op::SEND_RAW, raw)
+    }
+    fn pending_nonce(&self, address: &Address) -> Answer<u64> {
+        self.get(op::PENDING_NONCE, address)
+    }
+    fn accounts(&self) -> Answer<Vec<Address>> {
+        self.get(op::ACCOUNTS, &NoArgs {})
+    }
+    fn sign(&self, request: &SignRequest) -> Answer<Bytes> {
+        self.get(op::SIGN, request)
+    }
+    fn mine(&self, request: &MineRequest) -> Answer<u64> {
+        self.get(op::MINE, request)
+    }
+    fn snapshot(&self) -> Answer<u64> {
+        self.get(op::SNAPSHOT, &NoArgs {})
+    }
+    fn revert(&self, id: u64) -> Answer<bool> {
+        self.get(op::REVERT, &id)
+    }
+    fn set_balance(&self, request: &SetBalance) -> Answer<NoArgs> {
+        self.get(op::SET_BALANCE, request)
+    }
+    fn pool_tx(&self, hash: &B256) -> Answer<Option<BodyTx>> {
+        self.query(op::POOL_TX, hash)
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -355,5 +502,142 @@ mod tests {
             decode_response::<ChainInfo>(&[]),
             Err(QueryError::Decode(_))
         ));
+    }
+
+    /// A node that knows one account and one header, and refuses the rest.
+    struct Node;
+
+    impl ChainQueries for Node {
+        fn chain_info(&self) -> Answer<ChainInfo> {
+            Ok(ChainInfo {
+                chain_id: 7,
+                head: 3,
+                ..ChainInfo::default()
+            })
+        }
+        fn header(&self, q: &BlockQuery) -> Answer<Option<Bytes>> {
+            Ok((q.number == 3).then(|| Bytes::from_static(b"\xc0")))
+        }
+        fn body(&self, _: u64) -> Answer<Option<Vec<BodyTx>>> {
+            Ok(None)
+        }
+        fn receipts(&self, _: u64) -> Answer<Option<Vec<Bytes>>> {
+            Ok(Some(Vec::new()))
+        }
+        fn tx_location(&self, _: &B256) -> Answer<Option<TxLocation>> {
+            Ok(None)
+        }
+        fn account(&self, address: &Address) -> Answer<AccountState> {
+            Ok(AccountState {
+                nonce: u64::from(address.0[19]),
+                ..AccountState::default()
+            })
+        }
+        fn storage(&self, q: &StorageQuery) -> Answer<U256> {
+            Ok(q.slot + U256::from(1))
+        }
+        fn code(&self, _: &Address) -> Answer<Bytes> {
+            Ok(Bytes::new())
+        }
+        fn call(&self, _: &CallRequest) -> Answer<CallOutput> {
+            Err(QueryError::Node("execution aborted (timeout = 5s)".into()))
+        }
+        fn send_raw(&self, raw: &Bytes) -> Answer<B256> {
+            Ok(B256::repeat_byte(raw.len() as u8))
+        }
+        fn pending_nonce(&self, _: &Address) -> Answer<u64> {
+            Ok(9)
+        }
+        fn accounts(&self) -> Answer<Vec<Address>> {
+            Ok(alloc::vec![Address::repeat_byte(1)])
+        }
+        fn sign(&self, _: &SignRequest) -> Answer<Bytes> {
+            Err(QueryError::Node("unknown account".into()))
+        }
+        fn mine(&self, q: &MineRequest) -> Answer<u64> {
+            Ok(q.blocks)
+        }
+        fn snapshot(&self) -> Answer<u64> {
+            Ok(1)
+        }
+        fn revert(&self, id: u64) -> Answer<bool> {
+            Ok(id == 1)
+        }
+        fn set_balance(&self, _: &SetBalance) -> Answer<NoArgs> {
+            Ok(NoArgs {})
+        }
+        fn pool_tx(&self, _: &B256) -> Answer<Option<BodyTx>> {
+            Ok(None)
+        }
+    }
+
+    /// A module's view of `Node`: requests cross as bytes through `serve`.
+    struct Module;
+
+    impl crate::imports::Host for Module {
+        fn log(&self, _: crate::imports::Level, _: &str) {}
+        fn keccak256(&self, _: &[u8]) -> [u8; 32] {
+            [0; 32]
+        }
+        fn secp256k1_recover(&self, _: &[u8; 32], _: &[u8; 64], _: u8) -> Option<[u8; 20]> {
+            None
+        }
+    }
+
+    impl crate::imports::ChainHost for Module {
+        fn chain(&self, request: &[u8]) -> Vec<u8> {
+            serve(&Node, request)
+        }
+    }
+
+    #[test]
+    fn every_query_means_the_same_on_both_sides_of_the_wire() {
+        let m = Module;
+        assert_eq!(m.chain_info(), Node.chain_info());
+        for n in [2, 3] {
+            let q = BlockQuery::number(n);
+            assert_eq!(ChainQueries::header(&m, &q), Node.header(&q));
+        }
+        assert_eq!(m.body(1), Ok(None));
+        assert_eq!(m.receipts(1), Ok(Some(Vec::new())));
+        assert_eq!(m.tx_location(&B256::ZERO), Ok(None));
+        let a = Address::with_last_byte(5);
+        assert_eq!(m.account(&a).map(|s| s.nonce), Ok(5));
+        let q = StorageQuery {
+            address: a,
+            slot: U256::from(41),
+        };
+        assert_eq!(m.storage(&q), Ok(U256::from(42)));
+        assert_eq!(m.code(&a), Ok(Bytes::new()));
+        assert_eq!(
+            ChainQueries::call(&m, &CallRequest::default()),
+            Err(QueryError::Node("execution aborted (timeout = 5s)".into()))
+        );
+        let raw = Bytes::from_static(&[1, 2, 3]);
+        assert_eq!(m.send_raw(&raw), Ok(B256::repeat_byte(3)));
+        assert_eq!(m.pending_nonce(&a), Ok(9));
+        assert_eq!(m.accounts(), Node.accounts());
+        assert!(m.sign(&SignRequest::default()).is_err());
+        let mine = MineRequest {
+            blocks: 4,
+            timestamp: 0,
+        };
+        assert_eq!(m.mine(&mine), Ok(4));
+        assert_eq!(m.snapshot(), Ok(1));
+        assert_eq!((m.revert(1), m.revert(2)), (Ok(true), Ok(false)));
+        assert_eq!(m.set_balance(&SetBalance::default()), Ok(NoArgs {}));
+        assert_eq!(m.pool_tx(&B256::ZERO), Ok(None));
+    }
+
+    #[test]
+    fn requests_the_node_cannot_read_are_answered_not_trapped() {
+        assert_eq!(serve(&Node, &[]), err("empty chain query"));
+        assert_eq!(serve(&Node, &[200]), err("unknown chain query 200"));
+        let answer = serve(&Node, &[op::ACCOUNT, 0xff]);
+        assert_eq!(answer[0], STATUS_ERR);
+        assert!(
+            answer.starts_with(b"\x01malformed chain query"),
+            "{answer:?}"
+        );
     }
 }

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use criterion::{Criterion, criterion_group, criterion_main};
 use molt_abi::execution;
 use molt_host::builtin::EXECUTION;
-use molt_host::execution::Executor;
+use molt_runtime::Executor;
 use molt_runtime::{Grants, Runtime, RuntimeConfig};
 
 fn blocks(c: &mut Criterion) {
@@ -27,7 +27,10 @@ fn blocks(c: &mut Criterion) {
         let input = execution::encode(&w.block);
         let mut g = c.benchmark_group(w.name);
         g.sample_size(10);
-        for (name, engine) in [("wasm", &wasm), ("native", &Executor::Native)] {
+        for (name, engine) in [
+            ("wasm", &wasm),
+            ("native", &molt_host::builtin::native_executor()),
+        ] {
             g.bench_function(name, |b| {
                 b.iter_batched(
                     || Arc::new(w.pre.clone()),

@@ -15,7 +15,7 @@
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use molt_abi::{ABI_VERSION, Budgets, Kind, Manifest};
 use molt_host::builtin::ECHO;
-use molt_host::native::NativeHost;
+use molt_runtime::native::NativeHost;
 use molt_runtime::{Grants, LoadedModule, Runtime, RuntimeConfig};
 
 const TRIVIAL_WAT: &str = r#"(module

@@ -6,7 +6,7 @@ use alloy_primitives::B256;
 use alloy_signer_local::MnemonicBuilder;
 use alloy_signer_local::coins_bip39::English;
 
-use crate::signer::{BadKey, Signer};
+use molt_chain::signer::{BadKey, Signer};
 
 /// The mnemonic every Ethereum dev tool uses for its dev accounts.
 pub const MNEMONIC: &str = "test test test test test test test test test test test junk";

@@ -4,33 +4,29 @@
 //! networking, the command line and the sandbox that runs guest modules. It never
 //! interprets what a module decides; a module never touches what the host owns.
 //!
+//! The crates below it, one way down: `molt-chain` (pool, blocks, propose / verify /
+//! commit, replay, upgrades, chain queries) → `molt-runtime` (wasmtime, budgets, one
+//! engine shape per kind) and `molt-storage` (sled) → `molt-abi`; `molt-upgrade-proxy`
+//! (packages, router, gate budget). This crate wires them into the `molt` binary and
+//! is the only one that names the guest crates.
+//!
 //! Where to start reading:
-//! - `molt_runtime` (its own crate): wasmtime engines, budgets, WASI without ambient
-//!   authority, host imports; load a module, call it.
-//! - [`builtin`]: the guest modules compiled into the binary.
-//! - [`native`]: the same guests linked natively, for WASM-vs-native comparisons.
-//! - `molt_storage` (its own crate): the sled database, state and roots, committed
-//!   atomically per block.
-//! - [`chain`]: Ethereum blocks (receipts, roots, header) from the execution output.
+//! - [`cli`]: the `molt` command; `molt dev` starts a [`node`].
+//! - [`node`]: a running node: the chain and its producer, the rpc slot behind HTTP,
+//!   the admin API and the upgrade pipeline.
+//! - [`builtin`]: the guest modules compiled into the binary and their native twins.
 //! - [`http`]: the JSON-RPC HTTP endpoint (hyper).
-//! - [`node`]: a running node (`molt dev`): chain, block producer, the rpc slot behind
-//!   HTTP, the admin API that upgrades it.
-//! - [`execution`]: runs blocks and calls on the execution module, WASM or native.
+//! - [`dev_accounts`]: the dev chain's funded, unlocked accounts.
 //! - [`statetest`]: the Ethereum GeneralStateTests conformance runner.
-//! - [`cli`]: the `molt` command.
+//! - [`bench`]: `molt bench`, WASM against native and molt against anvil.
 
 #![deny(unsafe_op_in_unsafe_fn)]
 #![deny(missing_docs)]
 
 pub mod bench;
 pub mod builtin;
-pub mod chain;
 pub mod cli;
-pub mod consensus;
 pub mod dev_accounts;
-pub mod execution;
 pub mod http;
-pub mod native;
 pub mod node;
-pub mod signer;
 pub mod statetest;

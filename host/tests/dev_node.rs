@@ -9,7 +9,7 @@ use alloy_consensus::{SignableTransaction, TxEip1559, TxEip2930, TxEnvelope, TxL
 use alloy_eips::eip2718::Encodable2718;
 use alloy_primitives::{Address, B256, Bytes, Signature, TxKind, U256};
 use common::{ACCOUNT0, ACCOUNT1, DevNode, KEY0, quantity};
-use molt_host::signer::Signer;
+use molt_chain::signer::Signer;
 use serde_json::{Value, json};
 
 const GWEI: u128 = 1_000_000_000;

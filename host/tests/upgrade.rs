@@ -937,7 +937,7 @@ fn rpc_and_execution_upgrade_under_a_stream_of_transactions_loses_nothing() {
         let stop = stop.clone();
         std::thread::spawn(move || {
             let secret = "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a";
-            let s = molt_host::signer::Signer::from_secret(&secret.parse().unwrap()).unwrap();
+            let s = molt_chain::signer::Signer::from_secret(&secret.parse().unwrap()).unwrap();
             let mut mined = Vec::new();
             for nonce in 0.. {
                 if stop.load(Ordering::SeqCst) {
@@ -1146,7 +1146,7 @@ fn a_transaction_the_execution_module_fails_on_is_dropped_and_the_chain_keeps_se
     // Step 1: a transaction the module runs out of fuel on, then a plain transfer from
     // another account, for the same block.
     let signer =
-        |secret: &str| molt_host::signer::Signer::from_secret(&secret.parse().unwrap()).unwrap();
+        |secret: &str| molt_chain::signer::Signer::from_secret(&secret.parse().unwrap()).unwrap();
     let looping = signer("0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d")
         .sign(TxLegacy {
             chain_id: Some(31337),

@@ -136,8 +136,8 @@ pub enum CallError {
     Host(String),
 }
 
-impl From<crate::MemoryLimitExceeded> for CallError {
-    fn from(m: crate::MemoryLimitExceeded) -> Self {
+impl From<crate::limits::MemoryLimitExceeded> for CallError {
+    fn from(m: crate::limits::MemoryLimitExceeded) -> Self {
         CallError::MemoryLimit {
             requested: m.requested,
             limit: m.limit,

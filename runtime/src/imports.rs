@@ -10,8 +10,8 @@ use molt_abi::imports::Level;
 use molt_abi::interface::KECCAK_ALIAS;
 use wasmtime::{Caller, Extern, Linker, Memory};
 
-use super::{CallContext, StoreData};
 use crate::services;
+use crate::store::{CallContext, StoreData};
 
 /// A guest passed the host something it cannot use; the call fails.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -5,7 +5,7 @@
 use std::sync::OnceLock;
 
 use molt_abi::interface::InterfaceError;
-use molt_abi::{Budgets, Capability};
+use molt_abi::{ABI_VERSION, Budgets, Capability, Kind, Manifest};
 
 use super::*;
 

@@ -17,7 +17,7 @@ use wasi_common::WasiCtx;
 use wasi_common::pipe::{ReadPipe, WritePipe};
 use wasi_common::sync::WasiCtxBuilder;
 
-use super::LoadError;
+use crate::error::LoadError;
 
 /// The guest path under which a granted directory appears.
 pub const GUEST_DIR: &str = "/data";

@@ -6,8 +6,8 @@
 //! per atomic batch. Also the [`state`] the execution module reads ([`StateView`], with
 //! the in-memory [`MemState`]) and real Ethereum state roots (`alloy-trie`).
 //!
-//! It must not know how blocks are built or decided (that is `molt-host`'s chain) nor
-//! touch wasmtime or the guests. Start reading at [`Db`]: [`Db::commit_block`] and
+//! It must not know how blocks are built or decided (that is `molt-chain`) nor touch
+//! wasmtime or the guests. Start reading at [`Db`]: [`Db::commit_block`] and
 //! [`Db::revert_to`]; then [`state`].
 //!
 //! One sled tree under the data directory holds it all.
@@ -28,7 +28,7 @@
 //! | `f` | block number (8) | senders: RLP list of the transactions' addresses |
 //! | `r` | block number (8) | receipts: RLP list of EIP-2718 receipt encodings |
 //! | `t` | transaction hash (32) | block number (8) ‖ index (4) |
-//! | `e` | block number (8) | the node's seal: ed25519 signature (64) ‖ public key (32) over the block hash |
+//! | `e` | block number (8) | the block's finality evidence: today the proposer's seal, ed25519 signature (64) ‖ public key (32) over the block hash |
 //! | `u` | block number (8) | how to undo the block's state diff: RLP list of the touched accounts as they were before it (an `AccountChange` each) |
 //! | `m` | `head` | number of the last committed block (8) |
 //! | `m` | `spec` | the fork the chain was created with (`Prague`, …) |

@@ -4,6 +4,8 @@
 
 use std::time::Duration;
 
+use crate::gate::GateRefusal;
+
 /// Latencies below this are too small for a ratio to mean anything on a shared machine
 /// (one scheduling hiccup doubles them): the ratio rule applies only above it.
 pub const NOISE_FLOOR: Duration = Duration::from_millis(50);
@@ -41,16 +43,16 @@ impl Default for Budget {
 
 impl Budget {
     /// Refuses a peak memory over budget.
-    pub fn check_memory(&self, candidate: u64, active: u64) -> Result<(), String> {
+    pub fn check_memory(&self, candidate: u64, active: u64) -> Result<(), GateRefusal> {
         if let Some(ratio) = self.memory_ratio
             && active > 0
             && candidate as f64 > active as f64 * ratio
         {
-            return Err(format!(
-                "refused by the gate: peak memory {candidate} bytes is over {:.0}% of the \
-                 active version's {active} (memory ratio {ratio})",
-                ratio * 100.0
-            ));
+            return Err(GateRefusal::Memory {
+                candidate,
+                active,
+                ratio,
+            });
         }
         Ok(())
     }
@@ -58,27 +60,26 @@ impl Budget {
     /// Refuses a latency (`what`: "p99", "slowest block") over budget.
     pub fn check_latency(
         &self,
-        what: &str,
+        what: &'static str,
         candidate: Duration,
         active: Duration,
-    ) -> Result<(), String> {
-        let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    ) -> Result<(), GateRefusal> {
         if candidate > active + self.p99_slack {
-            return Err(format!(
-                "refused by the gate: {what} {:.1} ms is over the active version's {:.1} ms + {:.0} ms",
-                ms(candidate),
-                ms(active),
-                ms(self.p99_slack)
-            ));
+            return Err(GateRefusal::LatencySlack {
+                what,
+                candidate,
+                active,
+                slack: self.p99_slack,
+            });
         }
         let ratio_limit = active.mul_f64(self.p99_ratio).max(NOISE_FLOOR);
         if candidate > ratio_limit {
-            return Err(format!(
-                "refused by the gate: {what} {:.1} ms is over {}× the active version's {:.1} ms",
-                ms(candidate),
-                self.p99_ratio,
-                ms(active)
-            ));
+            return Err(GateRefusal::LatencyRatio {
+                what,
+                candidate,
+                active,
+                ratio: self.p99_ratio,
+            });
         }
         Ok(())
     }
@@ -100,10 +101,13 @@ mod tests {
             ..b
         };
         assert!(m.check_memory(150, 100).is_ok());
-        let e = m.check_memory(151, 100).unwrap_err();
-        assert!(
-            e.contains("151 bytes is over 150% of the active version's 100"),
-            "{e}"
+        assert_eq!(
+            m.check_memory(151, 100),
+            Err(GateRefusal::Memory {
+                candidate: 151,
+                active: 100,
+                ratio: 1.5
+            })
         );
         // Natively there is no linear memory to compare.
         assert!(m.check_memory(1 << 30, 0).is_ok());
@@ -111,12 +115,26 @@ mod tests {
         // Below the noise floor a ratio means nothing: 0.1 ms → 40 ms passes.
         assert!(b.check_latency("p99", 40 * MS, MS / 10).is_ok());
         // Above it, the ratio applies: 100 ms → 250 ms is over 2×.
-        let e = b.check_latency("p99", 250 * MS, 100 * MS).unwrap_err();
-        assert!(e.contains("over 2× the active version's 100.0 ms"), "{e}");
+        assert_eq!(
+            b.check_latency("p99", 250 * MS, 100 * MS),
+            Err(GateRefusal::LatencyRatio {
+                what: "p99",
+                candidate: 250 * MS,
+                active: 100 * MS,
+                ratio: 2.0
+            })
+        );
         assert!(b.check_latency("p99", 200 * MS, 100 * MS).is_ok());
         // And never more than +200 ms, whatever the ratio.
-        let e = b.check_latency("p99", 700 * MS, 400 * MS).unwrap_err();
-        assert!(e.contains("+ 200 ms"), "{e}");
+        assert_eq!(
+            b.check_latency("p99", 700 * MS, 400 * MS),
+            Err(GateRefusal::LatencySlack {
+                what: "p99",
+                candidate: 700 * MS,
+                active: 400 * MS,
+                slack: 200 * MS
+            })
+        );
     }
 
     #[test]
@@ -125,7 +143,10 @@ mod tests {
             p99_ratio: 1.2,
             ..Budget::default()
         };
-        assert!(b.check_latency("p99", 130 * MS, 100 * MS).is_err());
+        assert!(matches!(
+            b.check_latency("p99", 130 * MS, 100 * MS),
+            Err(GateRefusal::LatencyRatio { .. })
+        ));
         assert!(b.check_latency("p99", 115 * MS, 100 * MS).is_ok());
     }
 }

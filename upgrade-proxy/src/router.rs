@@ -213,7 +213,7 @@ impl<M> Slot<M> {
         }
         let figures = canary.figures();
         if let Err(reason) = (rules.judge)(&figures) {
-            return self.roll_back(lease, reason);
+            return self.roll_back(lease, reason.to_string());
         }
         if promote && self.end_canary(Some(lease), true).is_some() {
             return Watch::Promoted(figures);
@@ -265,7 +265,9 @@ impl<M> Slot<M> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::gate::GateRefusal;
     use std::sync::atomic::AtomicBool;
+    use std::time::Duration;
 
     fn v(name: &str, module: u32) -> Version<u32> {
         Version {
@@ -321,11 +323,14 @@ mod tests {
     }
 
     /// Within budget: at most twice the active p99.
-    fn twice(f: &Figures) -> Result<(), String> {
+    fn twice(f: &Figures) -> Result<(), GateRefusal> {
         match f.active_p99 {
-            Some(a) if f.canary_p99 > 2 * a => {
-                Err(format!("p99 {:?} over twice {a:?}", f.canary_p99))
-            }
+            Some(active) if f.canary_p99 > 2 * active => Err(GateRefusal::LatencyRatio {
+                what: "p99",
+                candidate: f.canary_p99,
+                active,
+                ratio: 2.0,
+            }),
             _ => Ok(()),
         }
     }
@@ -383,7 +388,13 @@ mod tests {
         }
         // Judged as soon as both versions had answered 20 calls.
         assert!(calls <= 100, "{calls}");
-        assert_eq!(outcome, Watch::RolledBack("p99 9ms over twice 3ms".into()));
+        let over = GateRefusal::LatencyRatio {
+            what: "p99",
+            candidate: Duration::from_millis(9),
+            active: Duration::from_millis(3),
+            ratio: 2.0,
+        };
+        assert_eq!(outcome, Watch::RolledBack(over.to_string()));
         assert_eq!(slot.active().module, 1);
         assert!(slot.state().canary.is_none());
     }

@@ -39,7 +39,7 @@ pub struct Rules<'a> {
     /// Judges the figures; an error (the reason) rolls the canary back. Asked every
     /// [`JUDGE_EVERY`] canary calls once both versions have answered that many, and
     /// before a promotion.
-    pub judge: &'a dyn Fn(&Figures) -> Result<(), String>,
+    pub judge: &'a dyn Fn(&Figures) -> Result<(), crate::gate::GateRefusal>,
 }
 
 /// Calls between two judgements, and the fewest calls a p99 is taken over.

@@ -31,7 +31,7 @@ fn query_chain<A: alloy_rlp::Encodable, T: alloy_rlp::Decodable>(
 
 /// The node's chain info.
 pub fn info(host: &(impl ChainHost + ?Sized)) -> Result<ChainInfo, RpcError> {
-    Ok(molt_abi::rpc::Chain::info(host)?)
+    Ok(molt_abi::rpc::ChainQueries::chain_info(host)?)
 }
 
 /// The number a tag or number stands for (`None`: beyond the head).

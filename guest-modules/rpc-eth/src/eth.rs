@@ -315,7 +315,7 @@ fn call_request(request: &TransactionRequest, info: &ChainInfo) -> Result<CallRe
 }
 
 fn call(host: &(impl ChainHost + ?Sized), request: &CallRequest) -> Result<CallOutput, RpcError> {
-    Ok(rpc::Chain::call(host, request)?)
+    Ok(rpc::ChainQueries::call(host, request)?)
 }
 
 /// The return data of a successful call, or the error a client expects.

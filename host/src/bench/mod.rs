@@ -16,8 +16,27 @@ use std::time::{Duration, Instant};
 
 use molt_abi::execution;
 
-use crate::execution::{ExecError, Executor};
+use molt_runtime::{EngineError, Executor};
 use workloads::Workload;
+
+/// Why a bench could not measure.
+#[derive(Debug, thiserror::Error)]
+pub enum BenchError {
+    /// An engine failed.
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    /// The output does not decode.
+    #[error("malformed output: {0}")]
+    Output(#[from] alloy_rlp::Error),
+    /// The two engines disagree, or the workload did not run as written.
+    #[error("{workload}: {what}")]
+    Wrong {
+        /// Which workload.
+        workload: &'static str,
+        /// What went wrong.
+        what: String,
+    },
+}
 
 /// The process's allocator: the system allocator, counting live and peak heap bytes
 /// (two relaxed atomic operations per allocation) so native runs can be measured.
@@ -54,7 +73,7 @@ pub fn execution(
     wasm: &Executor,
     workloads: &[Workload],
     rounds: usize,
-) -> Result<Vec<Row>, ExecError> {
+) -> Result<Vec<Row>, BenchError> {
     let mut rows = Vec::new();
     for w in workloads {
         let input = execution::encode(&w.block);
@@ -77,30 +96,31 @@ pub fn execution(
             let before = ALLOC.live();
             ALLOC.reset_peak();
             let started = Instant::now();
-            let (out, _) = Executor::Native.execute_block_raw(state, &input)?;
+            let (out, _) = crate::builtin::native_executor().execute_block_raw(state, &input)?;
             native_times.push(started.elapsed());
             native_peak = native_peak.max(ALLOC.peak().saturating_sub(before) as u64);
             if reference.as_ref() != Some(&out) {
-                return Err(ExecError::Output(format!(
-                    "{}: WASM and native outputs differ",
-                    w.name
-                )));
+                return Err(BenchError::Wrong {
+                    workload: w.name,
+                    what: "WASM and native outputs differ".into(),
+                });
             }
         }
         let decoded: execution::BlockOutput =
-            execution::decode(reference.as_deref().unwrap_or_default())
-                .map_err(|e| ExecError::Output(e.to_string()))?;
+            execution::decode(reference.as_deref().unwrap_or_default())?;
         let included = decoded
             .outcomes
             .iter()
             .filter(|o| matches!(o, execution::TxOutcome::Included(r) if r.success))
             .count();
         if included != w.block.txs.len() {
-            return Err(ExecError::Output(format!(
-                "{}: only {included} of {} transactions succeeded",
-                w.name,
-                w.block.txs.len()
-            )));
+            return Err(BenchError::Wrong {
+                workload: w.name,
+                what: format!(
+                    "only {included} of {} transactions succeeded",
+                    w.block.txs.len()
+                ),
+            });
         }
         let (wasm_ms, native_ms) = (median_ms(wasm_times), median_ms(native_times));
         rows.push(Row {

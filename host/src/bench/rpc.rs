@@ -22,7 +22,7 @@ use anyhow::{Context, bail};
 use serde_json::{Value, json};
 
 use super::workloads::{bytecode, calldata};
-use crate::signer::Signer;
+use molt_chain::signer::Signer;
 
 const GWEI: u128 = 1_000_000_000;
 

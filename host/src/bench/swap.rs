@@ -13,21 +13,20 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use molt_chain::ChainConfig;
+use molt_chain::queries::Queries;
+use molt_runtime::services::ChainService;
+use molt_runtime::{Engine, Grants, RpcEngine, Runtime, RuntimeConfig};
+use molt_storage::Db;
+use molt_upgrade_proxy::metrics::Metrics;
+use molt_upgrade_proxy::pipeline::Ledger;
+use molt_upgrade_proxy::registry::SlotFiles;
 use molt_upgrade_proxy::router::{Version, VersionInfo};
+use molt_upgrade_proxy::shadow::Sample;
 
 use crate::builtin;
-use crate::chain::driver::{Chain, ChainConfig};
-use crate::consensus::Consensus;
-use crate::execution::Executor;
 use crate::http::RpcHandler;
-use crate::node::audit::Audit;
-use crate::node::metrics::Metrics;
-use crate::node::queries::Queries;
-use crate::node::rpc::{RpcEngine, RpcModule, RpcParts, RpcSlot, Sample};
-use crate::node::slots::SlotFiles;
-use molt_runtime::services::ChainService;
-use molt_runtime::{Grants, Runtime, RuntimeConfig};
-use molt_storage::Db;
+use crate::node::rpc::{RpcModule, RpcParts, RpcSlot};
 
 /// The figures.
 #[derive(Clone, Debug, serde::Serialize)]
@@ -72,14 +71,12 @@ pub fn run(calls: usize, swaps: usize) -> anyhow::Result<SwapFigures> {
                 version: format!("0.{n}.0"),
                 digest: format!("{n:064x}"),
             },
-            module: RpcEngine::Wasm(load()?),
+            module: Engine::Wasm(load()?),
         })
     };
     let db = Db::temporary()?;
-    let chain = Arc::new(Chain::open(
+    let chain = Arc::new(builtin::native_chain(
         db.clone(),
-        Executor::Native,
-        Consensus::Native,
         ChainConfig::dev(),
         molt_upgrade_proxy::keys::generate(),
         &[],
@@ -98,9 +95,8 @@ pub fn run(calls: usize, swaps: usize) -> anyhow::Result<SwapFigures> {
         queries.clone(),
         RpcParts {
             files,
-            audit: Audit::new(db.clone()),
+            ledger: Ledger::new(crate::node::audit(&db), Arc::new(Metrics::default())),
             sample: Arc::new(Sample::default()),
-            metrics: Arc::new(Metrics::default()),
             budget: Default::default(),
         },
     ));
@@ -119,10 +115,7 @@ pub fn run(calls: usize, swaps: usize) -> anyhow::Result<SwapFigures> {
         let started = Instant::now();
         slot.activate(next);
         let lease = slot.lease();
-        lease
-            .module
-            .call(&queries, BODY)
-            .map_err(anyhow::Error::msg)?;
+        lease.module.call(&queries, BODY)?;
         activations.push(started.elapsed());
         anyhow::ensure!(
             lease.info.digest == digest,
@@ -187,7 +180,7 @@ pub fn run(calls: usize, swaps: usize) -> anyhow::Result<SwapFigures> {
     let mut steady = measure(false)?;
     let mut swapping = measure(true)?;
 
-    let candidate = RpcEngine::Wasm(load()?);
+    let candidate: RpcEngine = Engine::Wasm(load()?);
     let started = Instant::now();
     crate::node::gate::rpc(
         &queries,
@@ -195,8 +188,7 @@ pub fn run(calls: usize, swaps: usize) -> anyhow::Result<SwapFigures> {
         &slot.active().module,
         &candidate,
         &Default::default(),
-    )
-    .map_err(anyhow::Error::msg)?;
+    )?;
     let gate_ms = started.elapsed().as_secs_f64() * 1e3;
 
     Ok(SwapFigures {

@@ -8,7 +8,7 @@ use alloy_primitives::{Address, B256, Bytes, TxKind, U256, address, keccak256};
 use calldata::{call, word};
 use molt_abi::execution::{BlockEnv, BlockInput};
 
-use crate::signer::Signer;
+use molt_chain::signer::Signer;
 use molt_storage::state::MemState;
 
 const CONTRACTS: &str = include_str!("contracts/contracts.json");

@@ -7,7 +7,7 @@ use clap::{Args, Subcommand};
 
 use crate::bench;
 use crate::builtin;
-use crate::execution::Executor;
+use molt_runtime::Executor;
 use molt_runtime::{Grants, Runtime, RuntimeConfig};
 
 #[derive(Debug, Subcommand)]

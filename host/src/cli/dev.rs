@@ -12,10 +12,10 @@ use std::process::ExitCode;
 use alloy_primitives::U256;
 use clap::Args;
 
-use crate::chain::driver::{CallLimits, ChainConfig};
 use crate::dev_accounts;
 use crate::http::HttpConfig;
 use crate::node::{EngineKind, Node, NodeConfig};
+use molt_chain::chain::{CallLimits, ChainConfig};
 
 #[derive(Debug, Args)]
 pub(super) struct DevArgs {
@@ -251,7 +251,7 @@ fn banner(node: &Node, args: &DevArgs, datadir: &std::path::Path) -> anyhow::Res
     writeln!(
         out,
         "Upgrades:  contract {}, authority {}",
-        crate::chain::upgrades::UPGRADE_ADDRESS,
+        molt_chain::upgrades::UPGRADE_ADDRESS,
         match authorities.is_empty() {
             true => "not a dev account".to_string(),
             false => Vec::from_iter(authorities).join(", "),

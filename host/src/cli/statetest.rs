@@ -6,9 +6,9 @@ use std::process::ExitCode;
 use clap::Args;
 
 use crate::builtin;
-use crate::execution::Executor;
 use crate::node::EngineKind;
 use crate::statetest::{self, Options};
+use molt_runtime::Executor;
 use molt_runtime::{Grants, Runtime, RuntimeConfig};
 
 #[derive(Debug, Args)]
@@ -33,7 +33,7 @@ pub(super) struct StatetestArgs {
 pub(super) fn run(args: StatetestArgs) -> anyhow::Result<ExitCode> {
     let files = statetest::collect_files(&args.paths)?;
     let executor = match args.engine {
-        EngineKind::Native => Executor::Native,
+        EngineKind::Native => crate::builtin::native_executor(),
         EngineKind::Wasm => {
             let runtime = Runtime::new(RuntimeConfig::default())?;
             let m = builtin::EXECUTION;

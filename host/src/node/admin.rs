@@ -17,30 +17,32 @@
 //!   to handle every block from `height` on.
 //!
 //! Only the `rpc` slot swaps at a node-local moment. `execution` and `consensus` change
-//! at a block height written on the chain ([`crate::chain::upgrades`]), so block h is
+//! at a block height written on the chain ([`molt_chain::upgrades`]), so block h is
 //! executed and decided by the same code wherever and whenever that happens.
+//!
+//! The pipeline's phases are in [`super::pipeline`]; every operation that changes a
+//! slot ends in [`Admin::dispatch`], which writes its audit entry and counters through
+//! the [`Ledger`] — the one place they are written.
 
 use std::sync::Arc;
 
 use molt_abi::Kind;
-use molt_abi::interface::MIGRATE_EXPORT;
-use molt_upgrade_proxy::package::{Package, Verifier};
-use molt_upgrade_proxy::router::{Version, VersionInfo};
+use molt_upgrade_proxy::budget::Budget;
+use molt_upgrade_proxy::package::Verifier;
+use molt_upgrade_proxy::pipeline::{Action, Attempt, Entry, Ledger, Phase};
+use molt_upgrade_proxy::refusal::Refusal;
+use molt_upgrade_proxy::registry::SlotFiles;
+use molt_upgrade_proxy::router::VersionInfo;
+use molt_upgrade_proxy::shadow::Sample;
 use serde_json::{Value, json};
 
-use super::audit::{Audit, describe};
-use super::gate;
-use super::metrics::Metrics;
-use super::rpc::{RpcEngine, RpcSlot, Sample};
-use super::slots::SlotFiles;
+use super::rpc::RpcSlot;
 use super::staging::Staging;
-use crate::chain::driver::Chain;
-use crate::chain::upgrades::Staged;
 use crate::http::RpcHandler;
-use crate::signer::Signer;
+use molt_chain::Chain;
+use molt_chain::signer::Signer;
+use molt_runtime::Runtime;
 use molt_runtime::services::ChainService;
-use molt_runtime::{CallError, Grants, LoadedModule, Runtime};
-use molt_upgrade_proxy::budget::Budget;
 
 /// What the admin API works on.
 pub struct AdminParts {
@@ -58,25 +60,41 @@ pub struct AdminParts {
     pub files: SlotFiles,
     /// Loads staged execution and consensus packages.
     pub staging: Arc<Staging>,
-    /// The audit log.
-    pub audit: Audit,
-    /// The built-in execution and consensus versions (in force from genesis).
-    pub builtins: [VersionInfo; 2],
-    /// The built-in rpc version.
-    pub builtin_rpc: VersionInfo,
+    /// The audit log and the router's counters.
+    pub ledger: Ledger,
+    /// The built-in versions: execution and consensus (in force from genesis), rpc.
+    pub builtins: Builtins,
     /// The node's unlocked accounts (one may be an upgrade authority).
     pub accounts: Vec<Signer>,
     /// Recent live requests, replayed by the rpc gate.
     pub sample: Arc<Sample>,
-    /// The router's counters.
-    pub metrics: Arc<Metrics>,
     /// The gate's red lines.
     pub budget: Budget,
 }
 
+/// The versions of the built-in modules.
+#[derive(Clone, Debug)]
+pub struct Builtins {
+    /// The execution module in force from genesis.
+    pub execution: VersionInfo,
+    /// The consensus module in force from genesis.
+    pub consensus: VersionInfo,
+    /// The rpc module the node starts with.
+    pub rpc: VersionInfo,
+}
+
+/// When a scheduled module takes over.
+#[derive(Clone, Copy, Debug)]
+pub enum Activation {
+    /// At this block height.
+    At(u64),
+    /// This many blocks after the head at the time of the announcement.
+    After(u64),
+}
+
 /// The admin API's handler.
 pub struct Admin {
-    p: AdminParts,
+    pub(super) p: AdminParts,
 }
 
 impl Admin {
@@ -87,10 +105,10 @@ impl Admin {
 
     /// The versions of `kind` the chain knows: the built-in (from genesis), then each
     /// announced one this node can run, as `(activation height, version)`.
-    fn versions(&self, kind: Kind) -> Vec<(u64, VersionInfo)> {
+    pub(super) fn versions(&self, kind: Kind) -> Vec<(u64, VersionInfo)> {
         let builtin = match kind {
-            Kind::Consensus => &self.p.builtins[1],
-            _ => &self.p.builtins[0],
+            Kind::Consensus => &self.p.builtins.consensus,
+            _ => &self.p.builtins.execution,
         };
         let mut versions = vec![(0, builtin.clone())];
         for u in self.p.chain.upgrades() {
@@ -103,105 +121,26 @@ impl Admin {
         versions
     }
 
-    /// Verifies a signed execution or consensus module (signed by a publisher named in
-    /// genesis, no downgrade from the newest version the chain knows), replays recent blocks with it and keeps its package:
-    /// from then on an upgrade announcement naming its digest can activate it.
-    fn stage(&self, wasm: &[u8]) -> Result<(Staged, Value), String> {
-        let package = Package::parse(wasm.to_vec()).map_err(|e| e.to_string())?;
-        let kind = package
-            .manifest
-            .as_ref()
-            .map_or(Kind::Execution, |m| m.kind);
-        if kind == Kind::Rpc {
-            return Err("rpc modules swap at once: use `molt module deploy`".into());
-        }
-        let history: Vec<VersionInfo> = self.versions(kind).into_iter().map(|(_, i)| i).collect();
-        let newest = history
-            .iter()
-            .filter_map(|i| Some((semver::Version::parse(&i.version).ok()?, i.clone())))
-            .max_by(|a, b| a.0.cmp(&b.0));
-        // Signed by a publisher named in genesis, not the node's own trust.
-        let verified = self
-            .p
-            .staging
-            .verify(package, Some(kind), &history)
-            .map_err(|e| self.refused_by_verifier(e))?;
-        let staged = self.p.staging.stage(&verified)?;
-        // The migration hook runs here, not at the activation height: activation is a
-        // chain event that cannot fail on one node alone.
-        if let (Some((_, previous)), Some(module)) = (&newest, staged.wasm()) {
-            migrate(module, previous)?;
-        }
-        let figures = match &staged {
-            Staged::Execution(candidate, _) => {
-                self.gated(|| gate::execution(&self.p.chain, candidate, &self.p.budget))?
-            }
-            Staged::Consensus(candidate, _) => {
-                self.gated(|| gate::consensus(&self.p.chain, candidate))?
-            }
-        };
-        self.p
-            .files
-            .save_package(&staged.info().digest, wasm)
-            .map_err(|e| format!("keeping the package: {e}"))?;
-        Metrics::inc(&self.p.metrics.staged);
-        Ok((staged, figures))
-    }
-
-    /// Stages a module, then announces on the chain that it handles every block from
-    /// `height` on.
-    fn schedule(&self, wasm: &[u8], when: Activation) -> Result<Value, String> {
-        let above_next = |height: u64| {
-            let next = self.p.chain.head_number() + 1;
-            match height > next {
-                true => Ok(height),
-                false => Err(format!(
-                    "activation height {height} must be above the next block ({next}): the \
-                     announcement itself goes into that block"
-                )),
-            }
-        };
-        if let Activation::At(height) = when {
-            above_next(height)?;
-        }
-        let (staged, figures) = self.stage(wasm)?;
-        // Relative to the head once the gate has run (it takes seconds, and a dev chain
-        // may produce many blocks meanwhile).
-        let height = match when {
-            Activation::At(height) => height,
-            Activation::After(blocks) => {
-                above_next(self.p.chain.head_number().saturating_add(blocks))?
-            }
-        };
-        let info = staged.info();
-        let digest: alloy_primitives::B256 =
-            info.digest.parse().map_err(|e| format!("digest: {e}"))?;
-        let announced =
-            super::announce::announce(&self.p.chain, &self.p.accounts, &digest, height)?;
-        Metrics::inc(&self.p.metrics.scheduled);
-        Ok(json!({
-            "slot": staged.kind().to_string(), "height": height,
-            "scheduled": info,
-            "announcement": announced,
-            "gate": figures,
-        }))
-    }
-
-    /// Counts a verifier refusal and words it.
-    fn refused_by_verifier(&self, e: impl std::fmt::Display) -> String {
-        Metrics::inc(&self.p.metrics.verify_refused);
-        e.to_string()
-    }
-
-    /// Runs a gate, counting runs and refusals.
-    fn gated<T>(&self, gate: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
-        Metrics::inc(&self.p.metrics.gate_runs);
-        gate().inspect_err(|_| Metrics::inc(&self.p.metrics.gate_refused))
-    }
-
     /// Persists which rpc version is active now.
-    fn record(&self) {
+    pub(super) fn record_active(&self) {
         self.p.files.record_active("rpc", &self.p.rpc.active().info);
+    }
+
+    /// The version each slot serves, by slot.
+    fn active_versions(&self) -> [(Kind, Option<VersionInfo>); 3] {
+        let head = self.p.chain.head_number();
+        let in_force = |kind| {
+            self.versions(kind)
+                .into_iter()
+                .filter(|(h, _)| *h <= head)
+                .max_by_key(|(h, _)| *h)
+                .map(|(_, i)| i)
+        };
+        [
+            (Kind::Rpc, Some(self.p.rpc.active().info.clone())),
+            (Kind::Execution, in_force(Kind::Execution)),
+            (Kind::Consensus, in_force(Kind::Consensus)),
+        ]
     }
 
     fn status(&self) -> Value {
@@ -220,9 +159,14 @@ impl Admin {
                 .iter()
                 .filter(|(h, _)| *h <= head)
                 .max_by_key(|(h, _)| *h);
+            let at = |h: &u64, i: &VersionInfo, key: &str| {
+                let mut v = json!(i);
+                v[key] = json!(h);
+                v
+            };
             slots[kind.to_string()] = json!({
-                "active": active.map(|(h, i)| json!({"name": i.name, "version": i.version, "digest": i.digest, "since": h})),
-                "schedule": versions.iter().map(|(h, i)| json!({"height": h, "name": i.name, "version": i.version, "digest": i.digest})).collect::<Vec<_>>(),
+                "active": active.map(|(h, i)| at(h, i, "since")),
+                "schedule": versions.iter().map(|(h, i)| at(h, i, "height")).collect::<Vec<_>>(),
             });
         }
         // Announcements naming a module this node cannot run: the chain stops at their
@@ -241,171 +185,98 @@ impl Admin {
         slots
     }
 
-    fn deploy(&self, wasm: &[u8], canary: Option<u8>) -> Result<Value, String> {
-        let package = Package::parse(wasm.to_vec()).map_err(|e| e.to_string())?;
-        // The verifier names what is wrong (unsigned first); the kind decides the path.
-        let kind = package.manifest.as_ref().map_or(Kind::Rpc, |m| m.kind);
-        if kind != Kind::Rpc {
-            // Refuse what is unsigned or tampered for that reason first.
-            self.p
-                .verifier
-                .verify(package, Some(kind), &[])
-                .map_err(|e| self.refused_by_verifier(e))?;
-            return Err(format!(
-                "{kind} modules change only at a block height, the same on every node: \
-                 use `molt module schedule FILE --height H`"
-            ));
-        }
-        let active = self.p.rpc.active();
-        let mut history = self.p.files.history("rpc");
-        history.extend([active.info.clone(), self.p.builtin_rpc.clone()]);
-        let verified = self
-            .p
-            .verifier
-            .verify(package, Some(kind), &history)
-            .map_err(|e| self.refused_by_verifier(e))?;
-        let loaded = self
-            .p
-            .runtime
-            .load(&verified.manifest, &verified.bytes, &Grants::default())
-            .map_err(|e| e.to_string())?;
-        let candidate = RpcEngine::Wasm(loaded.clone());
-        let figures = self.gated(|| {
-            gate::rpc(
-                &self.p.queries,
-                &self.p.sample,
-                &active.module,
-                &candidate,
-                &self.p.budget,
-            )
-        })?;
-        // The migration hook, once, before the candidate takes traffic.
-        migrate(&loaded, &active.info)?;
-        let version = Version {
-            info: VersionInfo {
-                name: verified.manifest.name.clone(),
-                version: verified.manifest.version.clone(),
-                digest: hex::encode(verified.digest),
-            },
-            module: candidate,
-        };
-        let info = version.info.clone();
-        self.p
-            .files
-            .save_package(&info.digest, wasm)
-            .map_err(|e| format!("keeping the package: {e}"))?;
-        match canary {
-            Some(percent) => self
-                .p
-                .rpc
-                .start_canary(version, percent)
-                .map(|()| Metrics::inc(&self.p.metrics.canaries))
-                .map_err(|e| e.to_string())?,
-            None => {
-                self.p.rpc.activate(version);
-                Metrics::inc(&self.p.metrics.activations);
-                self.record();
-            }
-        }
-        tracing::info!(
-            target: "molt::admin",
-            module = %info.name, version = %info.version, digest = %info.digest,
-            ?canary, "rpc module deployed"
-        );
-        Ok(json!({
-            "slot": "rpc",
-            "activated": info,
-            "canaryPercent": canary,
-            "gate": figures,
-        }))
-    }
-
-    /// Runs an admin method and records what it changed (or refused) in the audit log.
-    fn dispatch(&self, method: &str, params: &[Value]) -> Result<Value, String> {
-        if matches!(
-            method,
-            "molt_deployModule" | "molt_scheduleModule" | "molt_stageModule"
-        ) {
-            Metrics::inc(&self.p.metrics.received);
-        }
-        let result = self.run(method, params);
+    /// Runs an admin method; one that changes a slot is recorded (audit entry and
+    /// counters) whatever came of it.
+    fn dispatch(&self, method: &str, params: &[Value]) -> Result<Value, Refusal> {
         let action = match method {
-            "molt_deployModule" => "deploy",
-            "molt_scheduleModule" => "schedule",
-            "molt_stageModule" => "stage",
-            "molt_rollback" => "rollback",
-            "molt_promoteCanary" => "promote",
-            "molt_abortCanary" => "abort-canary",
-            _ => return result,
+            "molt_deployModule" => Action::Deploy,
+            "molt_stageModule" => Action::Stage,
+            "molt_scheduleModule" => Action::Schedule,
+            "molt_rollback" => Action::Rollback,
+            "molt_promoteCanary" => Action::Promote,
+            "molt_abortCanary" => Action::AbortCanary,
+            _ => return self.read(method, params),
         };
-        let package = match (action, params.first().and_then(Value::as_str)) {
-            ("deploy" | "schedule" | "stage", Some(h)) => hex::decode(h.trim_start_matches("0x"))
-                .map(|w| describe(&w))
-                .unwrap_or(Value::Null),
-            _ => Value::Null,
-        };
+        let mut attempt = Attempt::default();
+        let result = self.change(action, &mut attempt, params);
         // The slot: the package's kind, else the one named (rollback, canary).
-        let slot = package
-            .get("kind")
-            .and_then(Value::as_str)
-            .or_else(|| {
-                params
-                    .first()
-                    .and_then(Value::as_str)
-                    .filter(|_| package.is_null())
-            })
-            .unwrap_or("rpc")
-            .to_string();
-        let mut entry = json!({
-            "action": action, "slot": slot, "package": package,
-            "decision": if result.is_ok() { "accepted" } else { "refused" },
+        let slot = match attempt.kind() {
+            Some(kind) => kind.to_string(),
+            None if action.receives() => "rpc".into(),
+            None => params
+                .first()
+                .and_then(Value::as_str)
+                .unwrap_or("rpc")
+                .into(),
+        };
+        self.p.ledger.record(Entry {
+            action,
+            slot: &slot,
+            attempt: &attempt,
+            outcome: result.as_ref(),
+            extra: Value::Null,
         });
-        match &result {
-            Ok(v) => entry["result"] = v.clone(),
-            Err(reason) => entry["reason"] = json!(reason),
-        }
-        self.p.audit.record(entry);
         result
     }
 
-    fn run(&self, method: &str, params: &[Value]) -> Result<Value, String> {
-        let slot = || -> Result<(), String> {
-            match params.first().and_then(Value::as_str) {
-                Some("rpc") => Ok(()),
-                Some(other) => Err(format!("slot {other} cannot be changed from here")),
-                None => Err("which slot? (rpc)".into()),
-            }
-        };
+    /// The methods that only read.
+    fn read(&self, method: &str, params: &[Value]) -> Result<Value, Refusal> {
         match method {
             "molt_moduleStatus" => Ok(self.status()),
-            "molt_metrics" => Ok(self.p.metrics.snapshot()),
+            "molt_metrics" => Ok(self.p.ledger.metrics().snapshot()),
             "molt_moduleLog" => {
                 let limit = params.first().and_then(Value::as_u64).unwrap_or(100);
-                Ok(Value::Array(self.p.audit.entries(limit as usize)?))
+                let entries = self
+                    .p
+                    .ledger
+                    .audit()
+                    .entries(limit as usize)
+                    .map_err(|e| Refusal::Node(e.to_string()))?;
+                Ok(Value::Array(entries))
             }
-            "molt_deployModule" => {
+            other => Err(Refusal::Request(format!("unknown admin method {other}"))),
+        }
+    }
+
+    /// The methods that change a slot.
+    fn change(
+        &self,
+        action: Action,
+        attempt: &mut Attempt,
+        params: &[Value],
+    ) -> Result<Value, Refusal> {
+        let slot = || -> Result<(), Refusal> {
+            match params.first().and_then(Value::as_str) {
+                Some("rpc") => Ok(()),
+                Some(other) => Err(Refusal::Request(format!(
+                    "slot {other} cannot be changed from here"
+                ))),
+                None => Err(Refusal::Request("which slot? (rpc)".into())),
+            }
+        };
+        let active = |v: &VersionInfo| json!({"active": {"name": v.name, "version": v.version}});
+        match action {
+            Action::Deploy => {
                 let wasm = module_param(params, "params: [module as 0x-hex, canary percent?]")?;
-                let canary = match params.get(1) {
-                    None | Some(Value::Null) => None,
-                    Some(v) => Some(
-                        v.as_u64()
-                            .and_then(|p| u8::try_from(p).ok())
-                            .ok_or("canary percent must be 1-100")?,
-                    ),
-                };
-                self.deploy(&wasm, canary)
+                let canary =
+                    match params.get(1) {
+                        None | Some(Value::Null) => None,
+                        Some(v) => Some(v.as_u64().and_then(|p| u8::try_from(p).ok()).ok_or_else(
+                            || Refusal::Request("canary percent must be 1-100".into()),
+                        )?),
+                    };
+                self.deploy(attempt, wasm, canary)
             }
-            "molt_stageModule" => {
+            Action::Stage => {
                 let wasm = module_param(params, "params: [module as 0x-hex]")?;
-                let (staged, figures) = self.stage(&wasm)?;
-                let i = staged.info();
+                let (staged, figures) = self.stage(attempt, wasm)?;
                 Ok(json!({
                     "slot": staged.kind().to_string(),
-                    "staged": i,
+                    "staged": staged.info(),
                     "gate": figures,
                 }))
             }
-            "molt_scheduleModule" => {
+            Action::Schedule => {
                 let wasm = module_param(
                     params,
                     r#"params: [module as 0x-hex, height or {"after": blocks}]"#,
@@ -418,64 +289,36 @@ impl Admin {
                     Some(v) => v.as_u64().map(Activation::At),
                     None => None,
                 }
-                .ok_or(r#"the activation must be a height or {"after": blocks}"#)?;
-                self.schedule(&wasm, when)
+                .ok_or_else(|| {
+                    Refusal::Request(
+                        r#"the activation must be a height or {"after": blocks}"#.into(),
+                    )
+                })?;
+                self.schedule(attempt, wasm, when)
             }
-            "molt_rollback" => {
+            Action::Rollback => {
                 slot()?;
-                let v = self.p.rpc.rollback().map_err(|e| e.to_string())?;
-                Metrics::inc(&self.p.metrics.rollbacks);
-                Metrics::inc(&self.p.metrics.activations);
-                self.record();
-                Ok(json!({"active": {"name": v.info.name, "version": v.info.version}}))
+                let v = attempt.run(Phase::Activate, || Ok(self.p.rpc.rollback()?))?;
+                self.record_active();
+                Ok(active(&v.info))
             }
-            "molt_promoteCanary" => {
+            Action::Promote => {
                 slot()?;
-                let v = self.p.rpc.promote_canary().map_err(|e| e.to_string())?;
-                Metrics::inc(&self.p.metrics.canary_promoted);
-                Metrics::inc(&self.p.metrics.activations);
-                self.record();
-                Ok(json!({"active": {"name": v.info.name, "version": v.info.version}}))
+                let v = attempt.run(Phase::Activate, || Ok(self.p.rpc.promote_canary()?))?;
+                self.record_active();
+                Ok(active(&v.info))
             }
-            "molt_abortCanary" => {
+            Action::AbortCanary => {
                 slot()?;
-                self.p.rpc.abort_canary().map_err(|e| e.to_string())?;
-                Metrics::inc(&self.p.metrics.canary_rolled_back);
+                attempt.run(Phase::Canary, || Ok(self.p.rpc.abort_canary()?))?;
                 Ok(Value::Null)
             }
-            other => Err(format!("unknown admin method {other}")),
+            Action::CanaryPromoted | Action::CanaryRolledBack => Err(Refusal::Request(
+                "the canary's watch decides that, not the admin API".into(),
+            )),
         }
     }
-}
 
-/// The module package in `params[0]` (0x-hex); `usage` if it is missing.
-fn module_param(params: &[Value], usage: &str) -> Result<Vec<u8>, String> {
-    let hex = params.first().and_then(Value::as_str).ok_or(usage)?;
-    hex::decode(hex.trim_start_matches("0x")).map_err(|e| format!("module is not hex: {e}"))
-}
-
-/// When a scheduled module takes over.
-#[derive(Clone, Copy, Debug)]
-enum Activation {
-    /// At this block height.
-    At(u64),
-    /// This many blocks after the head at the time of the announcement.
-    After(u64),
-}
-
-/// Calls a module's optional `molt_migrate` with the version it replaces; its failure
-/// refuses the module.
-fn migrate(module: &LoadedModule, previous: &VersionInfo) -> Result<(), String> {
-    let previous = json!({
-        "name": previous.name, "version": previous.version, "digest": previous.digest,
-    });
-    match module.call(MIGRATE_EXPORT, previous.to_string().as_bytes()) {
-        Ok(_) | Err(CallError::NoEntry(_)) => Ok(()),
-        Err(e) => Err(format!("refused: {MIGRATE_EXPORT} failed: {e}")),
-    }
-}
-
-impl Admin {
     /// Prometheus' text format: the router's counters, the chain's head, and one
     /// `molt_module_info` series per active version.
     fn prometheus(&self) -> String {
@@ -486,24 +329,33 @@ impl Admin {
              # TYPE molt_module_info gauge\n",
             self.p.chain.head_number()
         );
-        let status = self.status();
-        for slot in ["rpc", "execution", "consensus"] {
-            let active = &status[slot]["active"];
-            let label = |k: &str| {
-                active[k]
-                    .as_str()
+        for (slot, active) in self.active_versions() {
+            let label = |f: fn(&VersionInfo) -> &str| {
+                active
+                    .as_ref()
+                    .map(f)
                     .unwrap_or_default()
                     .replace(['"', '\\', '\n'], "")
             };
             extra.push_str(&format!(
                 "molt_module_info{{slot=\"{slot}\",name=\"{}\",version=\"{}\",digest=\"{}\"}} 1\n",
-                label("name"),
-                label("version"),
-                label("digest")
+                label(|v| &v.name),
+                label(|v| &v.version),
+                label(|v| &v.digest)
             ));
         }
-        self.p.metrics.prometheus(&extra)
+        self.p.ledger.metrics().prometheus(&extra)
     }
+}
+
+/// The module package in `params[0]` (0x-hex); `usage` if it is missing.
+fn module_param(params: &[Value], usage: &str) -> Result<Vec<u8>, Refusal> {
+    let hex = params
+        .first()
+        .and_then(Value::as_str)
+        .ok_or_else(|| Refusal::Request(usage.into()))?;
+    hex::decode(hex.trim_start_matches("0x"))
+        .map_err(|e| Refusal::Request(format!("module is not hex: {e}")))
 }
 
 impl RpcHandler for Admin {
@@ -530,8 +382,9 @@ impl RpcHandler for Admin {
             .unwrap_or_default();
         let response = match self.dispatch(method, &params) {
             Ok(result) => json!({"jsonrpc": "2.0", "id": id, "result": result}),
-            Err(message) => json!({
-                "jsonrpc": "2.0", "id": id, "error": {"code": -32000, "message": message}
+            Err(refusal) => json!({
+                "jsonrpc": "2.0", "id": id,
+                "error": {"code": -32000, "message": refusal.to_string()}
             }),
         };
         response.to_string().into_bytes()

@@ -15,12 +15,14 @@ use molt_abi::rpc;
 use serde_json::{Value, json};
 
 use molt_upgrade_proxy::budget::Budget;
+use molt_upgrade_proxy::gate::GateRefusal;
+use molt_upgrade_proxy::shadow::Sample;
 
-use super::rpc::{RpcEngine, Sample};
-use crate::chain::driver::Chain;
-use crate::consensus::Consensus;
-use crate::execution::Executor;
+use molt_chain::chain::Chain;
+use molt_runtime::Consensus;
+use molt_runtime::Executor;
 use molt_runtime::services::ChainService;
+use molt_runtime::{EngineError, RpcEngine};
 
 /// How many recent blocks the execution and consensus gates replay.
 pub const REPLAY_BLOCKS: u64 = 16;
@@ -64,13 +66,13 @@ pub fn rpc(
     active: &RpcEngine,
     candidate: &RpcEngine,
     budget: &Budget,
-) -> Result<Value, String> {
+) -> Result<Value, GateRefusal> {
     let chain: Arc<dyn ChainService> = Arc::new(ShadowChain(chain.clone()));
     let chain = &chain;
     let mut active_run = Run::default();
     let mut candidate_run = Run::default();
     let (mut active_failed, mut candidate_answered) = (0u64, 0u64);
-    let mut both = |request: &[u8]| -> Result<(), String> {
+    let mut both = |request: &[u8]| -> Result<(), GateRefusal> {
         let active_ok = active_run.call(chain, active, request).is_ok();
         let answered = candidate_run.call(chain, candidate, request);
         if !active_ok {
@@ -78,7 +80,10 @@ pub fn rpc(
             candidate_answered += u64::from(answered.is_ok());
             return Ok(());
         }
-        answered.map_err(|e| format!("refused by the gate: {e} (on {})", describe(request)))
+        answered.map_err(|e| GateRefusal::Failed {
+            request: describe(request),
+            error: e.to_string(),
+        })
     };
     for request in FIXED {
         both(request.as_bytes())?;
@@ -170,7 +175,7 @@ impl Run {
         chain: &Arc<dyn ChainService>,
         engine: &RpcEngine,
         request: &[u8],
-    ) -> Result<(), String> {
+    ) -> Result<(), EngineError> {
         let started = Instant::now();
         let (_, stats) = engine.call(chain, request)?;
         self.times.push(started.elapsed());
@@ -189,12 +194,16 @@ impl Run {
 
 /// Replays recent blocks with an execution candidate: identical outputs, memory and
 /// slowest block within budget.
-pub fn execution(chain: &Chain, candidate: &Executor, budget: &Budget) -> Result<Value, String> {
+pub fn execution(
+    chain: &Chain,
+    candidate: &Executor,
+    budget: &Budget,
+) -> Result<Value, GateRefusal> {
     let replay = chain
         .replay(REPLAY_BLOCKS, candidate)
-        .map_err(|e| format!("refused by the gate: replay failed: {e}"))?;
+        .map_err(|e| GateRefusal::Replay(e.to_string()))?;
     if let Some(m) = &replay.mismatch {
-        return Err(format!("refused by the gate: {m}"));
+        return Err(GateRefusal::Differs(m.clone()));
     }
     budget.check_memory(replay.candidate_peak_memory, replay.active_peak_memory)?;
     let ms = |v: f64| Duration::from_secs_f64(v / 1e3);
@@ -203,21 +212,21 @@ pub fn execution(chain: &Chain, candidate: &Executor, budget: &Budget) -> Result
         ms(replay.candidate_max_ms),
         ms(replay.active_max_ms),
     )?;
-    let mut figures = serde_json::to_value(&replay).map_err(|e| e.to_string())?;
+    let mut figures = json!(replay);
     figures["budget"] = budget_figures(budget);
     Ok(figures)
 }
 
 /// Replays recent blocks' consensus decisions with a candidate: identical verdicts and
 /// proposals.
-pub fn consensus(chain: &Chain, candidate: &Consensus) -> Result<Value, String> {
+pub fn consensus(chain: &Chain, candidate: &Consensus) -> Result<Value, GateRefusal> {
     let replay = chain
         .replay_consensus(REPLAY_BLOCKS, candidate)
-        .map_err(|e| format!("refused by the gate: replay failed: {e}"))?;
+        .map_err(|e| GateRefusal::Replay(e.to_string()))?;
     if let Some(m) = &replay.mismatch {
-        return Err(format!("refused by the gate: {m}"));
+        return Err(GateRefusal::Differs(m.clone()));
     }
-    serde_json::to_value(&replay).map_err(|e| e.to_string())
+    Ok(json!(replay))
 }
 
 #[cfg(test)]

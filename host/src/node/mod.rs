@@ -8,39 +8,41 @@
 //! committed is on disk.
 
 pub mod admin;
-pub mod announce;
-pub mod audit;
-pub mod clock;
 pub mod gate;
-pub mod metrics;
-pub mod producer;
-pub mod queries;
+pub mod pipeline;
 pub mod rpc;
-pub mod slots;
 pub mod staging;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 
 use alloy_primitives::U256;
 use anyhow::Context;
 use ed25519_dalek::SigningKey;
+use molt_upgrade_proxy::audit::{Audit, AuditError, AuditStore};
 use molt_upgrade_proxy::keys;
+use molt_upgrade_proxy::metrics::Metrics;
 use molt_upgrade_proxy::package::{self, Package, Verifier};
+use molt_upgrade_proxy::pipeline::Ledger;
+use molt_upgrade_proxy::registry::SlotFiles;
 use molt_upgrade_proxy::router::{Version, VersionInfo};
+use molt_upgrade_proxy::shadow::Sample;
 
 use crate::builtin::{self, Builtin};
-use crate::chain::driver::{CallLimits, Chain, ChainConfig};
-use crate::consensus::Consensus;
-use crate::execution::Executor;
 use crate::http::{HttpConfig, Server};
-use crate::signer::Signer;
-use molt_runtime::{Grants, LoadedModule, Runtime, RuntimeConfig};
+use admin::Builtins;
+use molt_chain::clock;
+use molt_chain::producer::Producer;
+use molt_chain::queries::Queries;
+use molt_chain::signer::Signer;
+use molt_chain::{CallLimits, Chain, ChainConfig, Modules};
+use molt_runtime::services::ChainService;
+use molt_runtime::{
+    Consensus, Engine, Executor, Grants, LoadedModule, RpcEngine, Runtime, RuntimeConfig,
+};
 use molt_storage::Db;
-use producer::Producer;
-use queries::Queries;
-use rpc::{RpcEngine, RpcModule};
+use rpc::RpcModule;
 
 /// Which engine runs the guests (also the `--engine` flag's values).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -98,39 +100,24 @@ impl Default for NodeConfig {
     }
 }
 
-/// A loaded built-in module, for the start banner.
-#[derive(Clone, Debug)]
-pub struct ModuleInfo {
-    /// Kind.
-    pub kind: molt_abi::Kind,
-    /// Name.
-    pub name: &'static str,
-    /// Version.
-    pub version: &'static str,
-    /// SHA-256 of the signed module, hex.
-    pub digest: String,
-}
-
 /// What [`Node::open`] opens.
 struct Opened {
     chain: Arc<Chain>,
     runtime: Arc<Runtime>,
     verifier: Verifier,
-    files: slots::SlotFiles,
+    files: SlotFiles,
     staging: Arc<staging::Staging>,
-    builtins: [VersionInfo; 2],
-    modules: Vec<ModuleInfo>,
+    builtins: Builtins,
     accounts: Vec<Signer>,
     resumed: bool,
     rpc: RpcEngine,
-    rpc_info: ModuleInfo,
 }
 
 /// A running node.
 pub struct Node {
     chain: Arc<Chain>,
     accounts: Vec<Signer>,
-    modules: Vec<ModuleInfo>,
+    modules: [VersionInfo; 3],
     resumed: bool,
     // Field order is drop order: stop serving, then stop producing.
     server: Server,
@@ -159,26 +146,26 @@ impl Node {
             cache_dir: Some(datadir.join("module-cache")),
             ..RuntimeConfig::default()
         })?);
-        let mut modules = Vec::new();
-        let mut load = |b: &Builtin| -> anyhow::Result<LoadedModule> {
-            let (loaded, info) = load_builtin(&runtime, datadir, &key, &verifier, b)?;
-            modules.push(info);
-            Ok(loaded)
+        let load = |b: &Builtin| load_builtin(&runtime, datadir, &key, &verifier, b);
+        let (execution, execution_info) = load(&builtin::EXECUTION)?;
+        let (consensus, consensus_info) = load(&builtin::CONSENSUS)?;
+        let (rpc, rpc_info) = load(&builtin::RPC_ETH)?;
+        let builtins = Builtins {
+            execution: execution_info,
+            consensus: consensus_info,
+            rpc: rpc_info,
         };
-        let execution = load(&builtin::EXECUTION)?;
-        let consensus = load(&builtin::CONSENSUS)?;
-        let rpc = load(&builtin::RPC_ETH)?;
-        let rpc_info = modules
-            .last()
-            .cloned()
-            .context("the rpc module was loaded")?;
-        let (executor, consensus, rpc) = match config.engine {
+        let (executor, consensus, rpc): (Executor, Consensus, RpcEngine) = match config.engine {
             EngineKind::Wasm => (
-                Executor::Wasm(execution),
-                Consensus::Wasm(consensus),
-                RpcEngine::Wasm(rpc),
+                Engine::Wasm(execution),
+                Engine::Wasm(consensus),
+                Engine::Wasm(rpc),
             ),
-            EngineKind::Native => (Executor::Native, Consensus::Native, RpcEngine::Native),
+            EngineKind::Native => (
+                builtin::native_executor(),
+                builtin::native_consensus(),
+                builtin::native_rpc(),
+            ),
         };
 
         let accounts = crate::dev_accounts::signers(config.accounts)?;
@@ -208,33 +195,19 @@ impl Node {
         // Upgrades announced on the chain name packages staged in `<datadir>/modules`:
         // block h is executed and decided by the versions in force at h, now and after
         // any restart.
-        let files = slots::SlotFiles::new(datadir);
+        let files = SlotFiles::new(datadir);
         let staging = Arc::new(staging::Staging::new(
             files.clone(),
             db.clone(),
             runtime.clone(),
-            audit::Audit::new(db.clone()),
+            audit(&db),
         ));
-        let chain = Arc::new(
-            Chain::open(db, executor, consensus, chain_config, key, &alloc)?
-                .with_module_store(staging.clone())?,
-        );
-        let builtin_info = |kind| -> anyhow::Result<VersionInfo> {
-            let b = modules
-                .iter()
-                .find(|m| m.kind == kind)
-                .context("the built-in modules were loaded")?;
-            Ok(VersionInfo {
-                name: b.name.into(),
-                version: b.version.into(),
-                digest: b.digest.clone(),
-            })
+        let modules = Modules {
+            execution: executor,
+            consensus,
+            store: staging.clone(),
         };
-        let builtins = [
-            builtin_info(molt_abi::Kind::Execution)?,
-            builtin_info(molt_abi::Kind::Consensus)?,
-        ];
-
+        let chain = Arc::new(Chain::open(db, modules, chain_config, key, &alloc)?);
         Ok(Opened {
             chain,
             runtime,
@@ -242,11 +215,9 @@ impl Node {
             files,
             staging,
             builtins,
-            modules,
             accounts,
             resumed,
             rpc,
-            rpc_info,
         })
     }
 
@@ -266,48 +237,37 @@ impl Node {
             files,
             staging,
             builtins,
-            modules,
             accounts,
             resumed,
             rpc,
-            rpc_info,
         } = Self::open(&config)?;
         let producer = Producer::start(chain.clone(), config.block_time)?;
-        let queries: Arc<dyn molt_runtime::services::ChainService> = Arc::new(Queries::new(
+        let queries: Arc<dyn ChainService> = Arc::new(Queries::new(
             chain.clone(),
             accounts.clone(),
             true,
             config.call_limits,
         ));
-        let builtin_rpc = VersionInfo {
-            name: rpc_info.name.into(),
-            version: rpc_info.version.into(),
-            digest: rpc_info.digest.clone(),
-        };
         let rpc_slot = Arc::new(rpc::RpcSlot::new(Version {
-            info: builtin_rpc.clone(),
+            info: builtins.rpc.clone(),
             module: rpc,
         }));
         // Come back on the rpc version that served last (the built-in stays as the
         // rollback target).
         if let Some((digest, bytes)) = files.active("rpc")?
-            && digest != rpc_info.digest
+            && digest != builtins.rpc.digest
         {
             let verified = verifier
                 .verify(Package::parse(bytes)?, Some(molt_abi::Kind::Rpc), &[])
                 .with_context(|| format!("the rpc module active before the restart ({digest})"))?;
             let loaded = runtime.load(&verified.manifest, &verified.bytes, &Grants::default())?;
             rpc_slot.activate(Version {
-                info: VersionInfo {
-                    name: verified.manifest.name.clone(),
-                    version: verified.manifest.version.clone(),
-                    digest,
-                },
-                module: RpcEngine::Wasm(loaded),
+                info: verified.info(),
+                module: Engine::Wasm(loaded),
             });
         }
-        let sample = Arc::new(rpc::Sample::default());
-        let metrics = Arc::new(metrics::Metrics::default());
+        let sample = Arc::new(Sample::default());
+        let ledger = Ledger::new(audit(chain.db()), Arc::new(Metrics::default()));
         let server = crate::http::serve(
             config.http.clone(),
             Arc::new(RpcModule::new(
@@ -315,14 +275,18 @@ impl Node {
                 queries.clone(),
                 rpc::RpcParts {
                     files: files.clone(),
-                    audit: audit::Audit::new(chain.db().clone()),
+                    ledger: ledger.clone(),
                     sample: sample.clone(),
-                    metrics: metrics.clone(),
                     budget: config.budget,
                 },
             )),
         )
         .with_context(|| format!("serving JSON-RPC on {}", config.http.addr))?;
+        let modules = [
+            builtins.execution.clone(),
+            builtins.consensus.clone(),
+            builtins.rpc.clone(),
+        ];
         let admin = match &config.admin {
             Some(http) => {
                 let handler = admin::Admin::new(admin::AdminParts {
@@ -333,12 +297,10 @@ impl Node {
                     chain: chain.clone(),
                     files,
                     staging,
-                    audit: audit::Audit::new(chain.db().clone()),
+                    ledger,
                     builtins,
-                    builtin_rpc,
                     accounts: accounts.clone(),
                     sample,
-                    metrics,
                     budget: config.budget,
                 });
                 Some(
@@ -379,14 +341,36 @@ impl Node {
         &self.accounts
     }
 
-    /// The built-in modules the node runs.
-    pub fn modules(&self) -> &[ModuleInfo] {
+    /// The built-in modules the node runs: execution, consensus, rpc.
+    pub fn modules(&self) -> &[VersionInfo] {
         &self.modules
     }
 
     /// Whether the node resumed an existing chain (rather than creating genesis).
     pub fn resumed(&self) -> bool {
         self.resumed
+    }
+}
+
+/// The audit log in the node's database.
+pub(crate) fn audit(db: &Db) -> Audit {
+    Audit::new(Arc::new(DbAudit(db.clone())))
+}
+
+/// The node's database as the audit log's store.
+struct DbAudit(Db);
+
+impl AuditStore for DbAudit {
+    fn append(&self, entry: &[u8]) -> Result<(), AuditError> {
+        self.0
+            .append_audit(entry)
+            .map_err(|e| AuditError(e.to_string()))
+    }
+
+    fn last(&self, limit: usize) -> Result<Vec<Vec<u8>>, AuditError> {
+        self.0
+            .audit_log(limit)
+            .map_err(|e| AuditError(e.to_string()))
     }
 }
 
@@ -398,7 +382,7 @@ fn load_builtin(
     key: &SigningKey,
     verifier: &Verifier,
     b: &Builtin,
-) -> anyhow::Result<(LoadedModule, ModuleInfo)> {
+) -> anyhow::Result<(LoadedModule, VersionInfo)> {
     let dir = datadir.join("modules");
     std::fs::create_dir_all(&dir)?;
     let signed = package::sign(b.wasm, &b.manifest(), key)?;
@@ -412,15 +396,7 @@ fn load_builtin(
             dir: None,
         },
     )?;
-    Ok((
-        loaded,
-        ModuleInfo {
-            kind: b.kind,
-            name: b.name,
-            version: b.version,
-            digest: hex::encode(verified.digest),
-        },
-    ))
+    Ok((loaded, verified.info()))
 }
 
 /// The node's ed25519 key (module signing, block seals), created on first use.
@@ -434,11 +410,6 @@ pub fn dev_key(datadir: &Path) -> anyhow::Result<SigningKey> {
     let key = keys::generate();
     keys::write_signing_key(&path, &key)?;
     Ok(key)
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // Every critical section leaves its data consistent, so a poisoned lock is usable.
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 #[cfg(test)]

@@ -3,29 +3,21 @@
 //! with the node's chain queries. The call holds its lease on that version to the end.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, SyncSender};
 
-use molt_upgrade_proxy::router::Slot;
-use molt_upgrade_proxy::watch::{Call, Figures, Rules, Watch};
-
-use super::audit::Audit;
-use super::metrics::Metrics;
-use super::slots::SlotFiles;
-use crate::http::{RpcHandler, error_body};
-use crate::native::NativeChainHost;
-use molt_runtime::services::ChainService;
-use molt_runtime::{CallContext, CallStats, LoadedModule};
 use molt_upgrade_proxy::budget::Budget;
+use molt_upgrade_proxy::gate::GateRefusal;
+use molt_upgrade_proxy::metrics::Metrics;
+use molt_upgrade_proxy::pipeline::{Action, Attempt, Entry, Ledger};
+use molt_upgrade_proxy::refusal::Refusal;
+use molt_upgrade_proxy::registry::SlotFiles;
+use molt_upgrade_proxy::router::Slot;
+use molt_upgrade_proxy::shadow::Sample;
+use molt_upgrade_proxy::watch::{Call, Figures, Rules, Watch};
+use serde_json::{Value, json};
 
-/// Which engine answers JSON-RPC.
-#[derive(Clone, Debug)]
-pub enum RpcEngine {
-    /// The signed `rpc` module, in wasmtime.
-    Wasm(LoadedModule),
-    /// `molt-rpc-eth` linked natively.
-    Native,
-}
+use crate::http::{RpcHandler, error_body};
+use molt_runtime::RpcEngine;
+use molt_runtime::services::ChainService;
 
 /// The `rpc` slot.
 pub type RpcSlot = Slot<RpcEngine>;
@@ -35,127 +27,21 @@ pub type RpcSlot = Slot<RpcEngine>;
 /// (trap, timeout, memory) or figures over budget roll it back.
 pub const CANARY_PROMOTE_AFTER: u64 = 200;
 
-impl RpcEngine {
-    /// Answers one body; for WebAssembly, with the call's figures.
-    pub fn call(
-        &self,
-        chain: &Arc<dyn ChainService>,
-        body: &[u8],
-    ) -> Result<(Vec<u8>, Option<CallStats>), String> {
-        match self {
-            RpcEngine::Wasm(module) => module
-                .call_with("molt_rpc_handle", body, CallContext::Chain(chain.clone()))
-                .map(|(out, stats)| (out, Some(stats)))
-                .map_err(|e| e.to_string()),
-            RpcEngine::Native => {
-                let host = NativeChainHost::new("rpc-eth", chain.as_ref());
-                molt_rpc_eth::native::handle(&host, body)
-                    .map(|out| (out, None))
-                    .map_err(|e| e.to_string())
-            }
-        }
-    }
-}
-
-/// Requests for the gate, which runs them on a candidate (its answers are discarded):
-/// a sample of recent ones — one request in [`Sample::EVERY`] is kept, up to
-/// [`Sample::SIZE`] — and, while a gate holds a [`Tap`], a copy of every live one.
-/// The gate runs them on a read-only view of the chain, so a request
-/// that would change something gets an error there instead.
-#[derive(Debug, Default)]
-pub struct Sample {
-    bodies: std::sync::Mutex<std::collections::VecDeque<Vec<u8>>>,
-    seen: AtomicU64,
-    tapping: AtomicBool,
-    tap: std::sync::Mutex<Option<SyncSender<Vec<u8>>>>,
-}
-
-impl Sample {
-    /// How many requests are kept.
-    pub const SIZE: usize = 64;
-    /// One request in this many is considered.
-    pub const EVERY: u64 = 16;
-    /// Largest body kept.
-    const MAX_BODY: usize = 16 << 10;
-
-    /// Considers a live request `body` for the sample and the tap; never waits for the
-    /// gate (a full tap drops the copy).
-    pub fn offer(&self, body: &[u8]) {
-        let n = self.seen.fetch_add(1, Ordering::Relaxed);
-        let keep = n.is_multiple_of(Self::EVERY);
-        let tapping = self.tapping.load(Ordering::Relaxed);
-        if !(keep || tapping) || body.len() > Self::MAX_BODY {
-            return;
-        }
-        if tapping && let Some(tap) = super::lock(&self.tap).as_ref() {
-            // A full tap drops the copy: the live request never waits for the gate.
-            let _ = tap.try_send(body.to_vec());
-        }
-        if keep {
-            let mut bodies = super::lock(&self.bodies);
-            if bodies.len() == Self::SIZE {
-                bodies.pop_front();
-            }
-            bodies.push_back(body.to_vec());
-        }
-    }
-
-    /// The kept requests, oldest first.
-    pub fn bodies(&self) -> Vec<Vec<u8>> {
-        super::lock(&self.bodies).iter().cloned().collect()
-    }
-
-    /// Copies of live read requests from now until the tap is dropped, at most
-    /// `capacity` waiting.
-    pub fn tap(&self, capacity: usize) -> Tap<'_> {
-        let (tx, rx) = std::sync::mpsc::sync_channel(capacity);
-        *super::lock(&self.tap) = Some(tx);
-        self.tapping.store(true, Ordering::Relaxed);
-        Tap { sample: self, rx }
-    }
-}
-
-/// Copies of live requests, while it lives.
-pub struct Tap<'a> {
-    sample: &'a Sample,
-    rx: Receiver<Vec<u8>>,
-}
-
-impl Tap<'_> {
-    /// The next live request, if one arrives within `timeout`.
-    pub fn recv_timeout(&self, timeout: std::time::Duration) -> Option<Vec<u8>> {
-        self.rx.recv_timeout(timeout).ok()
-    }
-}
-
-impl Drop for Tap<'_> {
-    fn drop(&mut self) {
-        self.sample.tapping.store(false, Ordering::Relaxed);
-        *super::lock(&self.sample.tap) = None;
-    }
-}
-
 /// The rpc slot with the chain its modules query.
 pub struct RpcModule {
     slot: Arc<RpcSlot>,
     chain: Arc<dyn ChainService>,
-    files: SlotFiles,
-    audit: Audit,
-    sample: Arc<Sample>,
-    metrics: Arc<Metrics>,
-    budget: Budget,
+    parts: RpcParts,
 }
 
 /// What serving needs besides the slot and the chain.
 pub struct RpcParts {
     /// Where the watch records a promoted canary.
     pub files: SlotFiles,
-    /// The audit log.
-    pub audit: Audit,
+    /// The audit log and the router's counters.
+    pub ledger: Ledger,
     /// Recent requests, for the gate.
     pub sample: Arc<Sample>,
-    /// The router's counters.
-    pub metrics: Arc<Metrics>,
     /// The red lines the canary's watch holds it to.
     pub budget: Budget,
 }
@@ -163,23 +49,15 @@ pub struct RpcParts {
 impl RpcModule {
     /// Serves whatever `slot` holds, answering with `chain`'s data.
     pub fn new(slot: Arc<RpcSlot>, chain: Arc<dyn ChainService>, parts: RpcParts) -> Self {
-        RpcModule {
-            slot,
-            chain,
-            files: parts.files,
-            audit: parts.audit,
-            sample: parts.sample,
-            metrics: parts.metrics,
-            budget: parts.budget,
-        }
+        RpcModule { slot, chain, parts }
     }
 
     /// The watch's rule: a canary within the gate's budget of the active version.
-    fn judge(&self, f: &Figures) -> Result<(), String> {
-        self.budget
-            .check_memory(f.canary_peak_memory, f.active_peak_memory)?;
+    fn judge(&self, f: &Figures) -> Result<(), GateRefusal> {
+        let budget = &self.parts.budget;
+        budget.check_memory(f.canary_peak_memory, f.active_peak_memory)?;
         match f.active_p99 {
-            Some(active) => self.budget.check_latency("p99", f.canary_p99, active),
+            Some(active) => budget.check_latency("p99", f.canary_p99, active),
             None => Ok(()),
         }
     }
@@ -187,7 +65,7 @@ impl RpcModule {
 
 impl RpcHandler for RpcModule {
     fn handle(&self, body: &[u8]) -> Vec<u8> {
-        self.sample.offer(body);
+        self.parts.sample.offer(body);
         let lease = self.slot.lease();
         let started = std::time::Instant::now();
         let result = lease.module.call(&self.chain, body);
@@ -200,9 +78,10 @@ impl RpcHandler for RpcModule {
             },
         };
         let result = result.map(|(out, _)| out);
-        Metrics::inc(&self.metrics.rpc_calls);
+        let metrics = self.parts.ledger.metrics();
+        Metrics::inc(&metrics.rpc_calls);
         if result.is_err() {
-            Metrics::inc(&self.metrics.rpc_failures);
+            Metrics::inc(&metrics.rpc_failures);
         }
         let rules = Rules {
             promote_after: CANARY_PROMOTE_AFTER,
@@ -216,34 +95,36 @@ impl RpcHandler for RpcModule {
                     module = %lease.info.name, version = %lease.info.version,
                     "canary promoted after {CANARY_PROMOTE_AFTER} calls within budget"
                 );
-                self.files.record_active("rpc", &lease.info);
-                Metrics::inc(&self.metrics.canary_promoted);
-                Metrics::inc(&self.metrics.activations);
-                self.audit.record(serde_json::json!({
-                    "action": "canary-promoted", "slot": "rpc",
-                    "module": lease.info,
-                    "decision": "accepted",
-                    "reason": format!("{CANARY_PROMOTE_AFTER} calls without a failure, within budget"),
-                    "figures": watch_figures(&figures),
-                }));
+                self.parts.files.record_active("rpc", &lease.info);
+                self.parts.ledger.record(Entry {
+                    action: Action::CanaryPromoted,
+                    slot: "rpc",
+                    attempt: &Attempt::default(),
+                    outcome: Ok(&Value::Null),
+                    extra: json!({
+                        "module": lease.info,
+                        "reason": format!("{CANARY_PROMOTE_AFTER} calls without a failure, within budget"),
+                        "figures": watch_figures(&figures),
+                    }),
+                });
             }
             Watch::RolledBack(why) => {
-                let reason = match &result {
+                let reason = Refusal::Watch(match &result {
                     Err(e) => format!("a live call failed: {e}"),
                     Ok(_) => why,
-                };
-                Metrics::inc(&self.metrics.canary_rolled_back);
+                });
                 tracing::warn!(
                     target: "molt::router",
                     module = %lease.info.name, version = %lease.info.version,
                     "canary rolled back: {reason}"
                 );
-                self.audit.record(serde_json::json!({
-                    "action": "canary-rolled-back", "slot": "rpc",
-                    "module": lease.info,
-                    "decision": "refused",
-                    "reason": reason,
-                }));
+                self.parts.ledger.record(Entry {
+                    action: Action::CanaryRolledBack,
+                    slot: "rpc",
+                    attempt: &Attempt::default(),
+                    outcome: Err(&reason),
+                    extra: json!({ "module": lease.info }),
+                });
             }
         }
         result.unwrap_or_else(|e| {
@@ -254,9 +135,9 @@ impl RpcHandler for RpcModule {
 }
 
 /// The watch's figures for the audit log.
-fn watch_figures(f: &Figures) -> serde_json::Value {
+fn watch_figures(f: &Figures) -> Value {
     let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
-    serde_json::json!({
+    json!({
         "canaryCalls": f.canary_calls,
         "p99Ms": ms(f.canary_p99),
         "activeP99Ms": f.active_p99.map(ms),

@@ -10,14 +10,13 @@ use molt_abi::Kind;
 use molt_upgrade_proxy::package::{Package, Verified, Verifier};
 use molt_upgrade_proxy::router::VersionInfo;
 
+use molt_upgrade_proxy::audit::Audit;
+use molt_upgrade_proxy::refusal::Refusal;
+use molt_upgrade_proxy::registry::SlotFiles;
 use serde_json::json;
 
-use super::audit::Audit;
-use super::slots::SlotFiles;
-use crate::chain::upgrades::{ModuleStore, Staged, Upgrade, is_publisher};
-use crate::consensus::Consensus;
-use crate::execution::Executor;
-use molt_runtime::{Grants, Runtime};
+use molt_chain::upgrades::{ModuleStore, Staged, Upgrade, is_publisher};
+use molt_runtime::{Engine, Grants, Runtime};
 use molt_storage::Db;
 
 /// Staged packages, by digest.
@@ -48,34 +47,30 @@ impl Staging {
         package: Package,
         expected: Option<Kind>,
         history: &[VersionInfo],
-    ) -> Result<Verified, String> {
+    ) -> Result<Verified, Refusal> {
         let signer = package.signature.as_ref().ok().map(|s| s.signer);
         let mut trusted = Vec::new();
         if let Some(key) = signer
-            && is_publisher(&self.db, key.as_bytes()).map_err(|e| e.to_string())?
+            && is_publisher(&self.db, key.as_bytes()).map_err(|e| Refusal::Node(e.to_string()))?
         {
             trusted.push(key);
         }
-        Verifier::new(trusted)
-            .verify(package, expected, history)
-            .map_err(|e| e.to_string())
+        Ok(Verifier::new(trusted).verify(package, expected, history)?)
     }
 
     /// Loads a verified execution or consensus package.
-    pub fn stage(&self, verified: &Verified) -> Result<Staged, String> {
+    pub fn stage(&self, verified: &Verified) -> Result<Staged, Refusal> {
         let loaded = self
             .runtime
             .load(&verified.manifest, &verified.bytes, &Grants::default())
-            .map_err(|e| e.to_string())?;
-        let info = VersionInfo {
-            name: verified.manifest.name.clone(),
-            version: verified.manifest.version.clone(),
-            digest: hex::encode(verified.digest),
-        };
+            .map_err(|e| Refusal::Compile(e.to_string()))?;
+        let info = verified.info();
         match verified.manifest.kind {
-            Kind::Execution => Ok(Staged::Execution(Executor::Wasm(loaded), info)),
-            Kind::Consensus => Ok(Staged::Consensus(Consensus::Wasm(loaded), info)),
-            Kind::Rpc => Err("an rpc module cannot be scheduled at a height".into()),
+            Kind::Execution => Ok(Staged::Execution(Engine::Wasm(loaded), info)),
+            Kind::Consensus => Ok(Staged::Consensus(Engine::Wasm(loaded), info)),
+            Kind::Rpc => Err(Refusal::WrongRoute(
+                "an rpc module cannot be scheduled at a height".into(),
+            )),
         }
     }
 }
@@ -91,8 +86,8 @@ impl ModuleStore for Staging {
         if package.digest != digest.0 {
             return Err(format!("the package stored as {hex} has another digest"));
         }
-        let verified = self.verify(package, None, &[])?;
-        self.stage(&verified)
+        let verified = self.verify(package, None, &[]).map_err(|e| e.to_string())?;
+        self.stage(&verified).map_err(|e| e.to_string())
     }
 
     fn announced(&self, upgrade: &Upgrade) {

@@ -8,7 +8,6 @@ use alloy_primitives::{Bytes, TxKind, U256};
 
 use super::*;
 use molt_runtime::CallContext;
-use molt_runtime::services::ChainService;
 
 const GWEI: u128 = 1_000_000_000;
 
@@ -28,10 +27,8 @@ fn wasm_and_native_rpc_answer_identically() {
         .map(|s| (s.address(), U256::from(10u128.pow(22))))
         .collect();
     let chain = Arc::new(
-        Chain::open(
+        builtin::native_chain(
             Db::temporary().unwrap(),
-            Executor::Native,
-            Consensus::Native,
             ChainConfig {
                 genesis_timestamp: 1_700_000_000,
                 ..ChainConfig::dev()
@@ -115,7 +112,7 @@ fn wasm_and_native_rpc_answer_identically() {
         r#"{"jsonrpc":"2.0","id":1,"method":"eth_getBalance","params":[7]}"#.into(),
         "{oops".into(),
     ];
-    let host = crate::native::NativeChainHost::new("rpc-eth", queries.as_ref());
+    let host = molt_runtime::native::NativeChainHost::new("rpc-eth", queries.as_ref());
     for request in &requests {
         let (wasm, _) = rpc
             .call_with(
@@ -165,12 +162,12 @@ fn wasm_and_native_rpc_answer_identically() {
 
 #[test]
 fn the_gate_sample_keeps_recent_requests_and_the_shadow_chain_refuses_writes() {
-    let sample = rpc::Sample::default();
+    let sample = Sample::default();
     let read = br#"{"jsonrpc":"2.0","id":1,"method":"eth_blockNumber"}"#;
-    for _ in 0..rpc::Sample::EVERY * 200 {
+    for _ in 0..Sample::EVERY * 200 {
         sample.offer(read);
     }
-    assert_eq!(sample.bodies().len(), rpc::Sample::SIZE);
+    assert_eq!(sample.bodies().len(), Sample::SIZE);
     assert!(sample.bodies().iter().all(|b| b == read));
 
     // What a shadow run may do is decided by the operation, not by the request's words.

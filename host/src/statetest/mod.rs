@@ -20,7 +20,7 @@ use alloy_primitives::{U256, keccak256};
 use molt_abi::execution::{BlockEnv, BlockInput, TxOutcome};
 use revm_statetest_types::{SpecName, Test, TestSuite, TestUnit};
 
-use crate::execution::Executor;
+use molt_runtime::Executor;
 use molt_storage::state::MemState;
 
 pub use report::{Counts, Failure, Report};

@@ -205,6 +205,17 @@ pub struct Verified {
     pub signer: VerifyingKey,
 }
 
+impl Verified {
+    /// Its identity in a slot: name and version from the manifest, digest in hex.
+    pub fn info(&self) -> VersionInfo {
+        VersionInfo {
+            name: self.manifest.name.clone(),
+            version: self.manifest.version.clone(),
+            digest: hex::encode(self.digest),
+        }
+    }
+}
+
 /// Decides whether packages may run, against a set of trusted publisher keys.
 #[derive(Debug, Clone, Default)]
 pub struct Verifier {

@@ -1,4 +1,4 @@
-//! Re-running history. [`Chain::verify`] re-executes stored blocks with the modules in
+//! Re-running history. [`Chain::verify_history`] re-executes stored blocks with the modules in
 //! force at their heights and checks them against their headers, as an importing node
 //! would. [`Chain::replay`] and [`Chain::replay_consensus`] run a candidate module next
 //! to the module in force: the gates of consensus-critical upgrades. For execution, both modules execute the
@@ -15,10 +15,12 @@ use molt_abi::execution::{self, BlockEnv, BlockInput, BlockOutput};
 use alloy_consensus::Header;
 use alloy_consensus::proofs::calculate_receipt_root;
 
-use super::ChainError;
-use super::driver::Chain;
-use crate::consensus::Consensus;
-use crate::execution::Executor;
+use molt_abi::Kind;
+use molt_runtime::{Consensus, EngineError, Executor};
+
+use crate::block::{env_of, included};
+use crate::chain::Chain;
+use crate::error::ChainError;
 
 /// What the replay measured.
 #[derive(Clone, Debug, Default, serde::Serialize)]
@@ -81,8 +83,11 @@ impl Chain {
                 ));
                 break;
             }
-            let out: BlockOutput = execution::decode(&active_out)
-                .map_err(|e| crate::execution::ExecError::Output(e.to_string()))?;
+            let out: BlockOutput =
+                execution::decode(&active_out).map_err(|e| EngineError::Output {
+                    kind: Kind::Execution,
+                    reason: e.to_string(),
+                })?;
             state.apply(&out.accounts, &out.codes);
             state.set_block_hash(n, header.hash_slow());
         }
@@ -91,18 +96,7 @@ impl Chain {
 
     /// The environment block `header` was executed in.
     fn env_of(&self, header: &Header) -> BlockEnv {
-        BlockEnv {
-            spec: self.config().spec.clone(),
-            chain_id: self.config().chain_id,
-            number: header.number,
-            timestamp: header.timestamp,
-            coinbase: header.beneficiary,
-            gas_limit: header.gas_limit,
-            base_fee: header.base_fee_per_gas.unwrap_or_default(),
-            difficulty: header.difficulty,
-            prevrandao: header.mix_hash,
-            excess_blob_gas: header.excess_blob_gas.unwrap_or_default(),
-        }
+        env_of(&self.config().spec, self.config().chain_id, header)
     }
 
     /// Re-executes blocks `first..=last` from the state before `first` with the
@@ -110,7 +104,7 @@ impl Chain {
     /// every result against what is stored: the transactions all included, the
     /// receipts root, logs bloom, gas used and state root of each header, and each
     /// seal accepted by the consensus module in force.
-    pub fn verify(&self, first: u64, last: u64) -> Result<Verification, ChainError> {
+    pub fn verify_history(&self, first: u64, last: u64) -> Result<Verification, ChainError> {
         let first = first.max(1);
         let last = last.min(self.head_number());
         let mut state = self.state_before(first)?;
@@ -131,7 +125,7 @@ impl Chain {
             let pre = Arc::new(std::mem::take(&mut state));
             let out = self.executor_at(n)?.execute_block(pre.clone(), &input)?;
             state = Arc::try_unwrap(pre).unwrap_or_else(|shared| (*shared).clone());
-            let (included, _, receipts) = super::included(&input.txs, &out);
+            let (included, _, receipts) = included(&input.txs, &out);
             state.apply(&out.accounts, &out.codes);
             state.set_block_hash(n, header.hash_slow());
             let bloom = receipts
@@ -176,7 +170,7 @@ impl Chain {
     }
 }
 
-/// What [`Chain::verify`] found.
+/// What [`Chain::verify_history`] found.
 #[derive(Clone, Debug, Default, serde::Serialize)]
 pub struct Verification {
     /// Blocks re-executed and found identical to the stored ones.

@@ -5,9 +5,12 @@ use alloy_consensus::TxEip1559;
 use alloy_primitives::{B256, Bytes, TxKind, U256};
 use ed25519_dalek::SigningKey;
 
-use super::*;
-use crate::chain::driver::{Chain, ChainConfig};
-use crate::signer::Signer;
+use std::sync::Arc;
+
+use molt_chain::signer::Signer;
+use molt_chain::upgrades::*;
+use molt_chain::{Chain, ChainConfig, Modules};
+use molt_upgrade_proxy::router::VersionInfo;
 
 const ETH: u128 = 1_000_000_000_000_000_000;
 
@@ -20,7 +23,7 @@ impl ModuleStore for OneModule {
             return Err("its package is not staged here".into());
         }
         Ok(Staged::Execution(
-            Executor::Native,
+            crate::builtin::native_executor(),
             VersionInfo {
                 name: "execution-native".into(),
                 version: "9.0.0".into(),
@@ -34,15 +37,19 @@ fn accounts() -> Vec<Signer> {
     crate::dev_accounts::signers(2).unwrap()
 }
 
-fn open(db: molt_storage::Db) -> Chain {
+fn open(db: molt_storage::Db, store: impl ModuleStore + 'static) -> Chain {
     let alloc: Vec<_> = accounts()
         .iter()
         .map(|s| (s.address(), U256::from(100 * ETH)))
         .collect();
+    let modules = Modules {
+        execution: crate::builtin::native_executor(),
+        consensus: crate::builtin::native_consensus(),
+        store: Arc::new(store),
+    };
     Chain::open(
         db,
-        Executor::Native,
-        Consensus::Native,
+        modules,
         ChainConfig {
             upgrade_authorities: vec![accounts()[0].address()],
             module_publishers: vec![[9; 32]],
@@ -79,7 +86,7 @@ fn status_of(chain: &Chain, tx: &B256) -> bool {
 
 #[test]
 fn the_genesis_contract_is_the_committed_code_with_its_authorities() {
-    let chain = open(molt_storage::Db::temporary().unwrap());
+    let chain = open(molt_storage::Db::temporary().unwrap(), NoStagedModules);
     let (a, b) = (accounts()[0].address(), accounts()[1].address());
     assert!(chain.is_upgrade_authority(&a).unwrap());
     assert!(!chain.is_upgrade_authority(&b).unwrap());
@@ -98,7 +105,7 @@ fn the_genesis_contract_is_the_committed_code_with_its_authorities() {
 
 #[test]
 fn an_authority_schedules_and_everyone_else_is_refused_by_the_contract() {
-    let chain = open(molt_storage::Db::temporary().unwrap());
+    let chain = open(molt_storage::Db::temporary().unwrap(), NoStagedModules);
     let digest = B256::repeat_byte(0xab);
     let (authority, other) = (&accounts()[0], &accounts()[1]);
 
@@ -133,9 +140,7 @@ fn an_authority_schedules_and_everyone_else_is_refused_by_the_contract() {
 fn the_chain_stops_at_a_height_whose_module_it_lacks_until_it_is_staged() {
     let db = molt_storage::Db::temporary().unwrap();
     let digest = B256::repeat_byte(0x11);
-    let chain = open(db.clone())
-        .with_module_store(Arc::new(OneModule(B256::ZERO)))
-        .unwrap();
+    let chain = open(db.clone(), OneModule(B256::ZERO));
     schedule(&chain, &accounts()[0], digest, 3);
     chain.mine(0).unwrap(); // block 2
     let e = chain.mine(0).unwrap_err().to_string();
@@ -145,9 +150,7 @@ fn the_chain_stops_at_a_height_whose_module_it_lacks_until_it_is_staged() {
 
     // Reopened with the package staged: the announcement is read from history and
     // block 3 is produced by the scheduled module.
-    let chain = open(db)
-        .with_module_store(Arc::new(OneModule(digest)))
-        .unwrap();
+    let chain = open(db, OneModule(digest));
     let upgrades = chain.upgrades();
     assert_eq!(upgrades.len(), 1);
     assert_eq!(upgrades[0].module.as_ref().unwrap().info().version, "9.0.0");
@@ -157,9 +160,10 @@ fn the_chain_stops_at_a_height_whose_module_it_lacks_until_it_is_staged() {
 
 #[test]
 fn a_revert_below_the_announcement_forgets_it() {
-    let chain = open(molt_storage::Db::temporary().unwrap())
-        .with_module_store(Arc::new(OneModule(B256::repeat_byte(1))))
-        .unwrap();
+    let chain = open(
+        molt_storage::Db::temporary().unwrap(),
+        OneModule(B256::repeat_byte(1)),
+    );
     chain.mine(0).unwrap();
     schedule(&chain, &accounts()[0], B256::repeat_byte(1), 10);
     assert_eq!(chain.upgrades().len(), 1);

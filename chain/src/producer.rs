@@ -5,8 +5,9 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use crate::chain::driver::Chain;
-use crate::chain::wake::Wake;
+use crate::chain::Chain;
+use crate::clock;
+use crate::wake::Wake;
 
 /// The running producer; dropping it stops the thread.
 #[derive(Debug)]
@@ -49,7 +50,7 @@ fn run(chain: &Chain, block_time: u64, wake: &Wake) {
         Duration::from_secs(1)
     };
     while !wake.stopped() {
-        match chain.tick(super::clock::now(), block_time) {
+        match chain.tick(clock::now(), block_time) {
             Ok(Some(block)) => {
                 tracing::info!(
                     target: "molt::chain",

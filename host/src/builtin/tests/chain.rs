@@ -4,8 +4,11 @@ use alloy_consensus::TxLegacy;
 use alloy_primitives::{Address, TxKind, U256, address, keccak256};
 use molt_abi::execution::{AccountChange, AccountInfo};
 
-use super::*;
-use crate::signer::Signer;
+use alloy_consensus::proofs::calculate_receipt_root;
+use alloy_primitives::{B256, Bytes};
+use molt_abi::execution::BlockEnv;
+use molt_chain::block::build_block;
+use molt_chain::signer::Signer;
 
 const GWEI: u64 = 1_000_000_000;
 
@@ -57,7 +60,14 @@ fn a_committed_block_reads_back_consistently_after_a_reopen() {
             ..AccountChange::default()
         };
         db.apply(0, B256::ZERO, &[alloc], &[]).unwrap();
-        let (block, out) = build_block(&db, &Executor::Native, None, env, txs.clone()).unwrap();
+        let (block, out) = build_block(
+            &db,
+            &crate::builtin::native_executor(),
+            None,
+            env,
+            txs.clone(),
+        )
+        .unwrap();
         db.commit_block(&block, b"seal", &out.accounts, &out.codes)
             .unwrap();
         db.flush().unwrap();
@@ -91,9 +101,9 @@ mod driver {
     use alloy_primitives::{TxKind, U256, address};
     use ed25519_dalek::{Signature, SigningKey, Verifier};
 
-    use super::super::driver::{Chain, ChainConfig};
-    use super::super::pool::PoolError;
     use super::*;
+    use molt_chain::pool::PoolError;
+    use molt_chain::{Chain, ChainConfig};
     use molt_storage::state::StateView;
 
     const ETH: u128 = 1_000_000_000_000_000_000;
@@ -105,10 +115,8 @@ mod driver {
             .map(|s| (s.address(), U256::from(10_000 * ETH)))
             .collect();
         let db = molt_storage::Db::open(dir).unwrap();
-        Chain::open(
+        crate::builtin::native_chain(
             db,
-            Executor::Native,
-            crate::consensus::Consensus::Native,
             ChainConfig::dev(),
             SigningKey::from_bytes(&[7; 32]),
             &alloc,
@@ -233,17 +241,17 @@ mod driver {
             stored,
             U256::from_be_bytes(chain.db().header(4).unwrap().unwrap().hash_slow().0)
         );
-        let report = chain.verify(1, 5).unwrap();
+        let report = chain.verify_history(1, 5).unwrap();
         assert_eq!((report.blocks, report.transactions), (5, 9), "{report:?}");
         assert_eq!(report.mismatch, None);
         // From the middle, too.
-        assert_eq!(chain.verify(3, 5).unwrap().blocks, 3);
+        assert_eq!(chain.verify_history(3, 5).unwrap().blocks, 3);
 
         // A balance set outside any block (anvil_setBalance) is in the next block's
         // state root but in none of its transactions: re-execution finds it.
         chain.set_balance(bob, U256::from(1)).unwrap();
         chain.mine(1_700_000_010).unwrap();
-        let report = chain.verify(1, 6).unwrap();
+        let report = chain.verify_history(1, 6).unwrap();
         assert_eq!(report.blocks, 5);
         assert_eq!(
             report.mismatch.as_deref(),
@@ -253,9 +261,8 @@ mod driver {
 
     #[test]
     fn the_consensus_module_decides_when_to_seal_and_validates_the_result() {
-        use crate::consensus::Consensus;
         use molt_abi::consensus::ValidateInput;
-        use molt_runtime::{Grants, Runtime, RuntimeConfig};
+        use molt_runtime::{Consensus, Engine, Grants, Runtime, RuntimeConfig};
 
         let rt = Runtime::new(RuntimeConfig::default()).unwrap();
         let load = |b: crate::builtin::Builtin| {
@@ -263,10 +270,14 @@ mod driver {
         };
         let db = molt_storage::Db::temporary().unwrap();
         let account = crate::dev_accounts::signers(1).unwrap().remove(0);
+        let modules = molt_chain::Modules {
+            execution: Engine::Wasm(load(crate::builtin::EXECUTION)),
+            consensus: Engine::Wasm(load(crate::builtin::CONSENSUS)),
+            store: std::sync::Arc::new(molt_chain::upgrades::NoStagedModules),
+        };
         let chain = Chain::open(
             db,
-            Executor::Wasm(load(crate::builtin::EXECUTION)),
-            Consensus::Wasm(load(crate::builtin::CONSENSUS)),
+            modules,
             ChainConfig::dev(),
             SigningKey::from_bytes(&[9; 32]),
             &[(account.address(), U256::from(10 * ETH))],
@@ -305,7 +316,7 @@ mod driver {
         let wasm = Consensus::Wasm(load(crate::builtin::CONSENSUS))
             .validate(&input)
             .unwrap();
-        let native = Consensus::Native.validate(&input).unwrap();
+        let native = crate::builtin::native_consensus().validate(&input).unwrap();
         assert_eq!(wasm, native);
         assert_eq!(wasm.reason, "sealed by a key that is not an authority");
         // A header that does not follow its parent.
@@ -314,8 +325,94 @@ mod driver {
             header: input.parent.clone(),
             ..input
         };
-        let v = Consensus::Native.validate(&swapped).unwrap();
+        let v = crate::builtin::native_consensus()
+            .validate(&swapped)
+            .unwrap();
         assert_eq!(v.reason, "number 1 does not follow parent 2");
+    }
+
+    #[test]
+    fn a_block_proposed_on_one_node_is_verified_and_committed_on_another() {
+        use molt_chain::{ChainError, Finality, InvalidBlock};
+        let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let (a, b) = (open(dir_a.path()), open(dir_b.path()));
+        assert_eq!(a.head().hash, b.head().hash, "one genesis");
+        let accounts = crate::dev_accounts::signers(2).unwrap();
+        let bob = address!("000000000000000000000000000000000000b0b0");
+        let invalid = |r: Result<(), ChainError>| match r {
+            Err(ChainError::Invalid { reason, .. }) => reason,
+            other => panic!("expected an invalid block, got {other:?}"),
+        };
+
+        // Propose on A: the block is kept there, not committed.
+        let propose = |txs: &[Bytes], timestamp| {
+            let pooled = txs
+                .iter()
+                .map(|tx| a.pooled(&a.submit(tx.clone()).unwrap()).unwrap())
+                .collect();
+            a.propose(timestamp, pooled).unwrap()
+        };
+        let txs = [
+            pay(&accounts[0], 0, bob, ETH),
+            pay(&accounts[1], 0, bob, 2 * ETH),
+        ];
+        let block = propose(&txs, 1_700_000_012);
+        assert_eq!(block.transactions.len(), 2);
+        assert_eq!(a.head_number(), 0, "proposed, not committed");
+
+        // B re-executes it and finds the same block.
+        b.verify(&block).unwrap();
+        // A seal that is not the proposer's is refused by B's consensus module, and
+        // the block must be verified again.
+        let forged = Finality::Seal(Bytes::from(vec![0u8; 96]));
+        assert!(matches!(
+            b.commit(&block.hash, forged),
+            Err(ChainError::Invalid {
+                reason: InvalidBlock::Seal(_),
+                ..
+            })
+        ));
+        assert!(matches!(
+            b.commit(&block.hash, a.seal(&block.hash)),
+            Err(ChainError::NotExecuted(_))
+        ));
+        b.verify(&block).unwrap();
+        let on_b = b.commit(&block.hash, a.seal(&block.hash)).unwrap();
+        let on_a = a.commit(&block.hash, a.seal(&block.hash)).unwrap();
+        assert_eq!(on_a, on_b);
+        assert_eq!(a.db().state_root().unwrap(), b.db().state_root().unwrap());
+        assert_eq!(b.db().seal(1).unwrap(), a.db().seal(1).unwrap());
+
+        // What B refuses, and why.
+        let next = propose(&[pay(&accounts[0], 1, bob, ETH)], 1_700_000_024);
+        let mut tampered = next.clone();
+        tampered.header.state_root = B256::repeat_byte(1);
+        assert_eq!(
+            invalid(b.verify(&tampered)),
+            InvalidBlock::Differs { what: "state root" }
+        );
+        let mut replayed = next.clone();
+        replayed.transactions.push(txs[0].clone());
+        assert!(matches!(
+            invalid(b.verify(&replayed)),
+            InvalidBlock::Rejected { index: 1, .. }
+        ));
+        let mut early = next.clone();
+        early.header.timestamp = on_a.header.timestamp;
+        assert!(matches!(
+            invalid(b.verify(&early)),
+            InvalidBlock::Timestamp { .. }
+        ));
+        let mut elsewhere = next.clone();
+        elsewhere.header.parent_hash = B256::repeat_byte(2);
+        assert!(matches!(
+            invalid(b.verify(&elsewhere)),
+            InvalidBlock::NotOnHead { .. }
+        ));
+        b.verify(&next).unwrap();
+        b.commit(&next.hash, a.seal(&next.hash)).unwrap();
+        assert_eq!(b.head_number(), 2);
+        assert!(b.validate(2).unwrap().valid);
     }
 
     #[test]
@@ -326,10 +423,8 @@ mod driver {
             gas_limit: 50_000, // room for two transfers
             ..ChainConfig::dev()
         };
-        let chain = Chain::open(
+        let chain = crate::builtin::native_chain(
             db,
-            Executor::Native,
-            crate::consensus::Consensus::Native,
             config,
             SigningKey::from_bytes(&[7; 32]),
             &[(account.address(), U256::from(10 * ETH))],
@@ -350,7 +445,6 @@ mod driver {
 
 #[test]
 fn a_block_executed_on_the_database_matches_the_in_memory_path() {
-    use crate::execution::Executor;
     use alloy_primitives::B256;
     use molt_abi::execution::{AccountChange, AccountInfo, NewCode, StorageChange};
     use molt_storage::Db;
@@ -395,10 +489,10 @@ fn a_block_executed_on_the_database_matches_the_in_memory_path() {
     db.apply(0, B256::ZERO, &genesis, &codes).unwrap();
     assert_eq!(db.state_root().unwrap(), w.pre.state_root());
 
-    let on_db = Executor::Native
+    let on_db = crate::builtin::native_executor()
         .execute_block(Arc::new(db.clone()), &w.block)
         .unwrap();
-    let in_memory = Executor::Native
+    let in_memory = crate::builtin::native_executor()
         .execute_block(Arc::new(w.pre.clone()), &w.block)
         .unwrap();
     assert_eq!(on_db, in_memory);

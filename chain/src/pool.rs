@@ -342,7 +342,7 @@ mod tests {
     };
 
     fn signer(i: u32) -> Signer {
-        crate::dev_accounts::signers(i + 1).unwrap().pop().unwrap()
+        Signer::from_secret(&B256::with_last_byte(i as u8 + 1)).unwrap()
     }
 
     fn tx(s: &Signer, nonce: u64, max_fee: u128, tip: u128) -> Bytes {

@@ -1,4 +1,4 @@
-//! What survives a restart of the router: the signed package of every module deployed
+//! The registry: what survives a restart of the router: the signed package of every module deployed
 //! to the node (`<datadir>/modules/<sha256>.wasm`) and, per slot, the digest of the
 //! version active last (`<datadir>/modules/active-<slot>`), and every version it has
 //! served (`history-<slot>`, what the verifier judges downgrades against). A restart
@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use molt_upgrade_proxy::router::VersionInfo;
+use crate::router::VersionInfo;
 
 /// The router's files in a data directory.
 #[derive(Clone, Debug)]
@@ -32,8 +32,8 @@ impl SlotFiles {
     pub fn record_active(&self, slot: &str, version: &VersionInfo) {
         // One read-modify-write of the history at a time (the request threads and the
         // admin API both record).
-        static RECORDING: std::sync::Mutex<()> = std::sync::Mutex::new(());
-        let _one = RECORDING.lock().unwrap_or_else(|p| p.into_inner());
+        static RECORDING: parking_lot::Mutex<()> = parking_lot::Mutex::new(());
+        let _one = RECORDING.lock();
         let path = self.dir.join(format!("active-{slot}"));
         let mut history = self.history(slot);
         let line = |v: &VersionInfo| format!("{} {} {}\n", v.name, v.version, v.digest);

@@ -8,9 +8,9 @@ use alloy_consensus::{TxEip1559, TxLegacy};
 use alloy_primitives::{Address, Bytes, TxKind, U256, address};
 use molt_abi::execution::{BlockEnv, BlockInput, TxOutcome, reject};
 
-use super::*;
 use crate::builtin;
-use crate::signer::Signer;
+use molt_chain::signer::Signer;
+use molt_runtime::{CallError, EngineError, Executor};
 use molt_runtime::{Grants, Runtime, RuntimeConfig};
 use molt_storage::state::MemState;
 
@@ -89,7 +89,7 @@ fn state() -> Arc<MemState> {
 /// Runs a block on both engines, checks they agree byte for byte, returns the output.
 fn run_both(state: Arc<MemState>, input: &BlockInput) -> molt_abi::execution::BlockOutput {
     let encoded = molt_abi::execution::encode(input);
-    let (native, _) = Executor::Native
+    let (native, _) = crate::builtin::native_executor()
         .execute_block_raw(state.clone(), &encoded)
         .expect("native");
     let (wasm_out, stats) = wasm().execute_block_raw(state, &encoded).expect("wasm");
@@ -188,7 +188,7 @@ fn a_guest_out_of_fuel_fails_the_block_cleanly() {
     assert!(
         matches!(
             err,
-            ExecError::Call(CallError::OutOfFuel { budget: 100_000 })
+            EngineError::Call(CallError::OutOfFuel { budget: 100_000 })
         ),
         "{err}"
     );
@@ -201,7 +201,7 @@ fn a_guest_out_of_fuel_fails_the_block_cleanly() {
 fn a_malformed_block_is_refused_not_trapped() {
     let err = wasm().execute_block_raw(state(), b"\xff\x00").unwrap_err();
     assert!(
-        matches!(&err, ExecError::Call(CallError::Refused(m)) if m.starts_with("malformed block input")),
+        matches!(&err, EngineError::Call(CallError::Refused(m)) if m.starts_with("malformed block input")),
         "{err}"
     );
     let mut bad_fork = BlockInput {
@@ -209,7 +209,7 @@ fn a_malformed_block_is_refused_not_trapped() {
         txs: vec![],
     };
     bad_fork.env.spec = "Atlantis".into();
-    let err = Executor::Native
+    let err = crate::builtin::native_executor()
         .execute_block(state(), &bad_fork)
         .unwrap_err();
     assert_eq!(
@@ -234,7 +234,7 @@ fn wasm_and_native_agree_on_conformance_blocks() {
             for (name, pre, input) in crate::statetest::blocks(&file, "Cancun").unwrap() {
                 let encoded = molt_abi::execution::encode(&input);
                 let state = Arc::new(pre);
-                let (native, _) = Executor::Native
+                let (native, _) = crate::builtin::native_executor()
                     .execute_block_raw(state.clone(), &encoded)
                     .unwrap();
                 let (wasm_out, _) = wasm().execute_block_raw(state, &encoded).unwrap();
@@ -270,7 +270,7 @@ fn calls_return_data_and_revert_reasons_without_committing() {
         "transfer(address,uint256)",
         &[RECIPIENT.into_word(), U256::MAX.into()],
     );
-    for engine in [wasm(), Executor::Native] {
+    for engine in [wasm(), crate::builtin::native_executor()] {
         let out = engine.execute_call(state.clone(), &balance_of).unwrap();
         assert_eq!(out.status, 0, "{}", out.message);
         assert_eq!(U256::from_be_slice(&out.output), U256::from(10u128.pow(24)));

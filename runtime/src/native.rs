@@ -1,4 +1,5 @@
-//! Native twins: guest crates linked into the host as ordinary Rust libraries.
+//! The host services of native twins: guest crates linked into the node as ordinary
+//! Rust libraries.
 //!
 //! A guest's logic is written against [`molt_abi::imports::Host`]; here the host
 //! implements that trait directly, so the same code runs without WebAssembly. This is
@@ -9,7 +10,7 @@ use std::cell::RefCell;
 use alloy_primitives::{Address, B256, U256};
 use molt_abi::imports::{Account, Host, Level, StateHost};
 
-use molt_runtime::services;
+use crate::services::{self, ChainService};
 use molt_storage::state::{StateError, StateView};
 
 /// The host services for a guest running natively.
@@ -119,19 +120,16 @@ impl StateHost for NativeStateHost<'_> {
 }
 
 /// The `rpc` kind's host services for a native twin: chain queries answered by a
-/// [`ChainService`](molt_runtime::services::ChainService), with the same bytes the
+/// [`ChainService`], with the same bytes the
 /// WebAssembly import passes.
 pub struct NativeChainHost<'a> {
     host: NativeHost,
-    chain: &'a dyn molt_runtime::services::ChainService,
+    chain: &'a dyn ChainService,
 }
 
 impl<'a> NativeChainHost<'a> {
     /// Services for module `module` querying `chain`.
-    pub fn new(
-        module: impl Into<String>,
-        chain: &'a dyn molt_runtime::services::ChainService,
-    ) -> Self {
+    pub fn new(module: impl Into<String>, chain: &'a dyn ChainService) -> Self {
         NativeChainHost {
             host: NativeHost::new(module),
             chain,

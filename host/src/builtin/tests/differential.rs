@@ -23,8 +23,7 @@ use molt_abi::execution::{BlockEnv, BlockInput};
 use proptest::prelude::*;
 use proptest::test_runner::RngSeed;
 
-use super::Executor;
-use crate::signer::Signer;
+use molt_chain::signer::Signer;
 use molt_storage::state::MemState;
 
 const CHAIN_ID: u64 = 31337;
@@ -300,7 +299,7 @@ impl Block {
                     input,
                 })
             }
-            5 if spec.value.is_multiple_of(16) => super::tests::blob_with_sidecar(nonce),
+            5 if spec.value.is_multiple_of(16) => super::execution::blob_with_sidecar(nonce),
             _ => {
                 // Bytes that are not a transaction, or a valid one cut short.
                 let mut raw = spec.data.clone();
@@ -330,8 +329,8 @@ fn run(specs: &[TxSpec], prague: bool, excess_blob_gas: u64) -> Result<(), TestC
         txs,
     };
     let encoded = molt_abi::execution::encode(&input);
-    let native = Executor::Native.execute_block_raw(state.clone(), &encoded);
-    let wasm = super::tests::wasm().execute_block_raw(state, &encoded);
+    let native = crate::builtin::native_executor().execute_block_raw(state.clone(), &encoded);
+    let wasm = super::execution::wasm().execute_block_raw(state, &encoded);
     match (native, wasm) {
         (Ok((native, _)), Ok((wasm, _))) => {
             let decode =
@@ -393,10 +392,10 @@ fn the_generator_makes_transactions_that_execute() {
         txs,
     };
     let encoded = molt_abi::execution::encode(&input);
-    let (native, _) = Executor::Native
+    let (native, _) = crate::builtin::native_executor()
         .execute_block_raw(state.clone(), &encoded)
         .unwrap();
-    let (wasm, _) = super::tests::wasm()
+    let (wasm, _) = super::execution::wasm()
         .execute_block_raw(state, &encoded)
         .unwrap();
     assert_eq!(native, wasm);

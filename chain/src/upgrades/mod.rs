@@ -18,16 +18,16 @@
 //! module it is missing. This module knows nothing of files or signature checks — the
 //! store does.
 
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use alloy_primitives::{Address, B256, Bytes, U256, address, keccak256};
 use molt_abi::Kind;
 use molt_abi::execution::{AccountChange, AccountInfo, NewCode, StorageChange};
 use molt_upgrade_proxy::router::VersionInfo;
 
-use crate::consensus::Consensus;
-use crate::execution::Executor;
+use molt_runtime::{Consensus, Executor, LoadedModule};
 use molt_storage::SealedBlock;
+use parking_lot::RwLock;
 
 /// Where the upgrade contract lives from genesis: "molt" in the last four bytes.
 pub const UPGRADE_ADDRESS: Address = address!("000000000000000000000000000000006d6f6c74");
@@ -188,12 +188,10 @@ impl Staged {
     }
 
     /// The WebAssembly module, unless it is a native twin.
-    pub fn wasm(&self) -> Option<&molt_runtime::LoadedModule> {
+    pub fn wasm(&self) -> Option<&LoadedModule> {
         match self {
-            Staged::Execution(Executor::Wasm(m), _) | Staged::Consensus(Consensus::Wasm(m), _) => {
-                Some(m)
-            }
-            _ => None,
+            Staged::Execution(e, _) => e.wasm(),
+            Staged::Consensus(c, _) => c.wasm(),
         }
     }
 
@@ -216,6 +214,17 @@ pub trait ModuleStore: Send + Sync {
     fn announced(&self, _upgrade: &Upgrade) {}
 }
 
+/// A store that holds no module: a chain that runs only its genesis modules (a test,
+/// a tool); an announcement stops it at its height.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoStagedModules;
+
+impl ModuleStore for NoStagedModules {
+    fn load(&self, _digest: &B256) -> Result<Staged, String> {
+        Err("this node keeps no staged modules".into())
+    }
+}
+
 /// An announcement and, once the store produced it, its module.
 #[derive(Clone, Debug)]
 pub struct Upgrade {
@@ -230,7 +239,7 @@ pub struct Upgrade {
 pub(crate) struct Schedule {
     execution: Executor,
     consensus: Consensus,
-    store: Option<Arc<dyn ModuleStore>>,
+    store: Arc<dyn ModuleStore>,
     upgrades: RwLock<Vec<Upgrade>>,
 }
 
@@ -254,23 +263,23 @@ pub struct Missing {
 }
 
 impl Schedule {
-    pub(crate) fn new(execution: Executor, consensus: Consensus) -> Self {
+    pub(crate) fn new(
+        execution: Executor,
+        consensus: Consensus,
+        store: Arc<dyn ModuleStore>,
+    ) -> Self {
         Schedule {
             execution,
             consensus,
-            store: None,
+            store,
             upgrades: RwLock::new(Vec::new()),
         }
-    }
-
-    pub(crate) fn set_store(&mut self, store: Arc<dyn ModuleStore>) {
-        self.store = Some(store);
     }
 
     /// Records an announcement, loading its module from the store if it can; `fresh`
     /// if it was just committed (rather than read from history).
     pub(crate) fn announce(&self, announcement: Announcement, fresh: bool) {
-        let module = self.load(&announcement.digest);
+        let module = self.store.load(&announcement.digest);
         match &module {
             Ok(m) => tracing::info!(
                 target: "molt::upgrade",
@@ -289,20 +298,22 @@ impl Schedule {
             announcement,
             module,
         };
-        if fresh && let Some(store) = &self.store {
-            store.announced(&upgrade);
+        if fresh {
+            self.store.announced(&upgrade);
         }
-        write(&self.upgrades).push(upgrade);
+        self.upgrades.write().push(upgrade);
     }
 
     /// Forgets the announcements of blocks above `number` (they were reverted).
     pub(crate) fn revert_to(&self, number: u64) {
-        write(&self.upgrades).retain(|u| u.announcement.block <= number);
+        self.upgrades
+            .write()
+            .retain(|u| u.announcement.block <= number);
     }
 
     /// Every announcement, in chain order.
     pub(crate) fn upgrades(&self) -> Vec<Upgrade> {
-        read(&self.upgrades).clone()
+        self.upgrades.read().clone()
     }
 
     pub(crate) fn executor_at(&self, height: u64) -> Result<Executor, Missing> {
@@ -325,18 +336,18 @@ impl Schedule {
     /// its kind is unknown: the store is asked again each time, so staging the package
     /// lets the chain go on.
     fn module_at(&self, height: u64, kind: Kind) -> Result<Option<Staged>, Missing> {
-        let upgrades = read(&self.upgrades);
+        let upgrades = self.upgrades.read();
         if upgrades
             .iter()
             .any(|u| u.announcement.height <= height && u.module.is_err())
         {
             drop(upgrades);
-            let mut upgrades = write(&self.upgrades);
+            let mut upgrades = self.upgrades.write();
             for u in upgrades
                 .iter_mut()
                 .filter(|u| u.announcement.height <= height && u.module.is_err())
             {
-                u.module = self.load(&u.announcement.digest);
+                u.module = self.store.load(&u.announcement.digest);
                 if let Err(reason) = &u.module {
                     return Err(Missing {
                         height,
@@ -362,23 +373,4 @@ impl Schedule {
         }
         Ok(best.map(|(_, m)| m.clone()))
     }
-
-    fn load(&self, digest: &B256) -> Result<Staged, String> {
-        match &self.store {
-            Some(store) => store.load(digest),
-            None => Err("this node has no module store".into()),
-        }
-    }
 }
-
-fn read<T>(l: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
-    // Every critical section leaves its data consistent, so a poisoned lock is usable.
-    l.read().unwrap_or_else(|p| p.into_inner())
-}
-
-fn write<T>(l: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
-    l.write().unwrap_or_else(|p| p.into_inner())
-}
-
-#[cfg(test)]
-mod tests;

@@ -3,14 +3,7 @@
 //! The module decides what each transaction did; this module turns that into the
 //! block every Ethereum tool expects — transactions and receipts roots, logs bloom,
 //! state root after the diff, header hash = keccak256(RLP(header)) — ready for
-//! [`Db::commit_block`](molt_storage::Db::commit_block). [`pool`] holds what users
-//! submitted until a block includes it.
-
-pub mod driver;
-pub mod pool;
-pub mod replay;
-pub mod upgrades;
-pub mod wake;
+//! [`Db::commit_block`](molt_storage::Db::commit_block) with its [`Finality`].
 
 use std::sync::Arc;
 
@@ -22,31 +15,12 @@ use alloy_primitives::{Address, B256, Bloom, Bytes};
 use alloy_rlp::BufMut;
 use alloy_trie::EMPTY_ROOT_HASH;
 use alloy_trie::root::ordered_trie_root_with_encoder;
-use molt_abi::execution::{BlockEnv, BlockInput, BlockOutput, TxOutcome};
+use ed25519_dalek::{Signer as _, SigningKey};
+use molt_abi::execution::{AccountChange, BlockEnv, BlockInput, BlockOutput, NewCode, TxOutcome};
+use molt_runtime::Executor;
+use molt_storage::{Db, SealedBlock};
 
-use molt_storage::{Db, SealedBlock, StorageError};
-
-use crate::execution::{ExecError, Executor};
-
-/// Why a block could not be built.
-#[derive(Debug, thiserror::Error)]
-pub enum ChainError {
-    /// The execution module failed on the block.
-    #[error(transparent)]
-    Exec(#[from] ExecError),
-    /// The database failed.
-    #[error(transparent)]
-    Storage(#[from] StorageError),
-    /// The state could not be read.
-    #[error(transparent)]
-    State(#[from] molt_storage::state::StateError),
-    /// An upgrade in force at this height names a module this node cannot run.
-    #[error(transparent)]
-    Missing(#[from] upgrades::Missing),
-    /// The module included a transaction the host cannot decode.
-    #[error("included transaction does not decode: {0}")]
-    Decode(String),
-}
+use crate::error::ChainError;
 
 /// Executes `candidates` on the state in `db` as block `env.number` on top of
 /// `parent` and assembles the block from what was included. Rejected candidates are
@@ -90,7 +64,7 @@ pub fn has_set_code(spec: &str) -> bool {
 
 /// What a block keeps of an execution: the included transactions (in order), their
 /// senders, and their receipts.
-pub(crate) fn included(
+pub fn included(
     txs: &[Bytes],
     output: &BlockOutput,
 ) -> (Vec<Bytes>, Vec<Address>, Vec<ReceiptEnvelope>) {
@@ -123,7 +97,7 @@ pub(crate) fn included(
 }
 
 /// The block with these contents: roots, bloom and header hash computed here.
-pub(crate) fn assemble(
+pub fn assemble(
     parent: Option<&SealedBlock>,
     env: &BlockEnv,
     (transactions, senders): (Vec<Bytes>, Vec<Address>),
@@ -167,5 +141,60 @@ pub(crate) fn assemble(
     }
 }
 
-#[cfg(test)]
-mod tests;
+/// The environment block `header` was executed in, on a chain of fork `spec` and id
+/// `chain_id`.
+pub fn env_of(spec: &str, chain_id: u64, header: &Header) -> BlockEnv {
+    BlockEnv {
+        spec: spec.into(),
+        chain_id,
+        number: header.number,
+        timestamp: header.timestamp,
+        coinbase: header.beneficiary,
+        gas_limit: header.gas_limit,
+        base_fee: header.base_fee_per_gas.unwrap_or_default(),
+        difficulty: header.difficulty,
+        prevrandao: header.mix_hash,
+        excess_blob_gas: header.excess_blob_gas.unwrap_or_default(),
+    }
+}
+
+/// A block this node executed on the current head — its own proposal or one it
+/// verified — with the state changes its execution produced, ready to commit.
+#[derive(Clone, Debug)]
+pub struct Executed {
+    pub(crate) block: SealedBlock,
+    pub(crate) accounts: Vec<AccountChange>,
+    pub(crate) codes: Vec<NewCode>,
+    /// Proposed here: the finality evidence is this node's own.
+    pub(crate) own: bool,
+}
+
+/// The evidence that a block is final, kept with it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Finality {
+    /// The proposer's seal: ed25519 over the block hash, then the public key (96
+    /// bytes).
+    Seal(Bytes),
+}
+
+impl Finality {
+    /// `key`'s seal of block `hash`.
+    pub fn sealed_by(key: &SigningKey, hash: &B256) -> Self {
+        let signature = key.sign(hash.as_slice());
+        Finality::Seal(
+            [
+                signature.to_bytes().as_slice(),
+                key.verifying_key().as_bytes(),
+            ]
+            .concat()
+            .into(),
+        )
+    }
+
+    /// The bytes the database keeps with the block.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        match self {
+            Finality::Seal(seal) => seal.to_vec(),
+        }
+    }
+}

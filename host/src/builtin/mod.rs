@@ -1,9 +1,18 @@
-//! The guest modules compiled into the `molt` binary (built by `host/build.rs`).
+//! The guest modules compiled into the `molt` binary (built by `host/build.rs`), and
+//! their native twins.
 //!
 //! They are embedded unsigned; a node signs them with its dev key at start so that
-//! they go through the same verification as any module an operator deploys.
+//! they go through the same verification as any module an operator deploys. The twins
+//! are the same guest crates linked natively (`--engine native`), handed to the
+//! runtime's engines as entry points: this is the one place the node names a guest
+//! crate.
+//!
+//! The tests beside this file run the chain (`molt-chain`) with these guests on both
+//! engines: blocks, restarts, history, upgrades, and the differential test that the
+//! WebAssembly module and its twin give byte-identical outputs.
 
 use molt_abi::{ABI_VERSION, Budgets, Capability, Kind, Manifest};
+use molt_runtime::{Consensus, ConsensusTwin, Engine, ExecutionTwin, Executor, RpcEngine, RpcTwin};
 
 /// A built-in guest: its code and the manifest it is signed with.
 #[derive(Clone, Copy, Debug)]
@@ -53,6 +62,56 @@ pub const RPC_ETH: Builtin = Builtin {
 /// Every built-in guest.
 pub const ALL: &[Builtin] = &[ECHO, EXECUTION, CONSENSUS, RPC_ETH];
 
+/// `execution-revm` linked natively.
+pub const EXECUTION_TWIN: ExecutionTwin = ExecutionTwin {
+    name: "execution-revm",
+    execute_block: molt_execution_revm::native::execute_block,
+    execute_call: molt_execution_revm::native::execute_call,
+};
+
+/// `consensus-poa` linked natively.
+pub const CONSENSUS_TWIN: ConsensusTwin = ConsensusTwin {
+    name: "consensus-poa",
+    propose: molt_consensus_poa::native::propose,
+    validate: molt_consensus_poa::native::validate,
+};
+
+/// `rpc-eth` linked natively.
+pub const RPC_ETH_TWIN: RpcTwin = RpcTwin {
+    name: "rpc-eth",
+    handle: molt_rpc_eth::native::handle,
+};
+
+/// The native execution twin as an engine.
+pub fn native_executor() -> Executor {
+    Engine::Native(EXECUTION_TWIN)
+}
+
+/// The native consensus twin as an engine.
+pub fn native_consensus() -> Consensus {
+    Engine::Native(CONSENSUS_TWIN)
+}
+
+/// A chain on `db` that runs the native twins from genesis and stages no modules.
+pub fn native_chain(
+    db: molt_storage::Db,
+    config: molt_chain::ChainConfig,
+    seal_key: ed25519_dalek::SigningKey,
+    alloc: &[(alloy_primitives::Address, alloy_primitives::U256)],
+) -> Result<molt_chain::Chain, molt_chain::ChainError> {
+    let modules = molt_chain::Modules {
+        execution: native_executor(),
+        consensus: native_consensus(),
+        store: std::sync::Arc::new(molt_chain::upgrades::NoStagedModules),
+    };
+    molt_chain::Chain::open(db, modules, config, seal_key, alloc)
+}
+
+/// The native rpc twin as an engine.
+pub fn native_rpc() -> RpcEngine {
+    Engine::Native(RPC_ETH_TWIN)
+}
+
 impl Builtin {
     /// The manifest the node signs this module with.
     pub fn manifest(&self) -> Manifest {
@@ -77,7 +136,10 @@ impl Builtin {
 }
 
 #[cfg(test)]
-mod tests {
+mod tests;
+
+#[cfg(test)]
+mod echo_tests {
     use molt_runtime::{CallError, Grants, Runtime, RuntimeConfig};
 
     #[test]

@@ -1,0 +1,400 @@
+//! How a block gets onto the chain: three phases a consensus engine can drive.
+//!
+//! ```text
+//!   pool ─▶ consensus module selects ─▶ propose ──▶ ┐
+//!                                                   ├─▶ kept by hash ─▶ commit(hash, finality) ─▶ sled, head
+//!   a block from someone else ─────────▶ verify ──▶ ┘      (until the head moves)
+//! ```
+//!
+//! - [`Chain::propose`]: the execution module builds the next block on the committed
+//!   head from the transactions the consensus module selected; a transaction the
+//!   module itself fails on is dropped from the pool and the block built without it.
+//! - [`Chain::verify`]: a block proposed elsewhere must extend the head, keep the
+//!   chain's rules (timestamp, gas limit, base fee), include every one of its
+//!   transactions on re-execution with the module in force at its height, and come out
+//!   with the same roots, bloom, gas and hash.
+//! - [`Chain::commit`]: writes a proposed or verified block with the evidence that it
+//!   is final ([`Finality`]) — today the proposer's ed25519 seal, which the consensus
+//!   module judges for a block from elsewhere; next a BFT commit certificate — in one
+//!   atomic batch, flushed before anyone can see it.
+//!
+//! `molt dev`'s instant sealing ([`Chain::tick`], [`Chain::mine`]) is propose → commit
+//! with its own seal: its own proposal was executed here, so it needs no second run.
+
+use alloy_consensus::Header;
+use alloy_eips::eip1559::BaseFeeParams;
+use alloy_primitives::{B256, Bytes};
+use molt_abi::consensus::{Candidate, Head, ProposeInput, ValidateInput, Verdict};
+use molt_abi::execution::{TxOutcome, reject};
+use molt_runtime::Consensus;
+use molt_storage::{SealedBlock, StorageError};
+
+use crate::block::{Executed, Finality, build_block, env_of};
+use crate::chain::Chain;
+use crate::error::{ChainError, InvalidBlock};
+use crate::pool::PoolTx;
+use crate::upgrades;
+
+impl Chain {
+    /// Asks the consensus module whether to seal now (`now` in unix seconds,
+    /// `block_time` 0 for a block per transaction) and, if so, proposes the block with
+    /// the transactions it selected and commits it with this node's seal.
+    pub fn tick(&self, now: u64, block_time: u64) -> Result<Option<SealedBlock>, ChainError> {
+        let pending = self.pool.lock().pending(&self.db)?;
+        // The header only: the head's transactions and receipts are not needed here.
+        let head = self.head.lock().header.clone();
+        let proposal = self.consensus_at(head.number + 1)?.propose(&ProposeInput {
+            now,
+            block_time,
+            head: Head {
+                number: head.number,
+                timestamp: head.timestamp,
+                gas_limit: self.config.gas_limit,
+            },
+            pending: pending
+                .iter()
+                .map(|t| Candidate {
+                    hash: t.hash,
+                    gas_limit: t.gas_limit,
+                    tip: t.max_priority_fee,
+                })
+                .collect(),
+        })?;
+        if !proposal.seal {
+            return Ok(None);
+        }
+        let selected = proposal
+            .selected
+            .iter()
+            .filter_map(|i| pending.get(usize::try_from(*i).ok()?).cloned())
+            .collect();
+        self.produce(proposal.timestamp, selected).map(Some)
+    }
+
+    /// Proposes and commits the next block from all the pool's pending transactions
+    /// (`evm_mine`). Transactions the block rejects leave the pool.
+    pub fn mine(&self, timestamp: u64) -> Result<SealedBlock, ChainError> {
+        let pending = self.pool.lock().pending(&self.db)?;
+        self.produce(timestamp, pending)
+    }
+
+    /// Propose, then commit with this node's seal, under one write lock.
+    fn produce(&self, timestamp: u64, pending: Vec<PoolTx>) -> Result<SealedBlock, ChainError> {
+        let _write = self.write.lock();
+        let block = self.propose_locked(timestamp, pending)?;
+        let seal = self.seal(&block.hash);
+        self.commit_locked(&block.hash, seal)
+    }
+
+    /// This node's seal of block `hash`.
+    pub fn seal(&self, hash: &B256) -> Finality {
+        Finality::sealed_by(&self.seal_key, hash)
+    }
+
+    /// **Propose**: builds the next block on the committed head from `txs` (in order),
+    /// at `timestamp` (at least the head's + 1), and keeps it for
+    /// [`commit`](Self::commit). Transactions the block finds invalid leave the pool;
+    /// those that only did not fit stay for the next block.
+    pub fn propose(&self, timestamp: u64, txs: Vec<PoolTx>) -> Result<SealedBlock, ChainError> {
+        let _write = self.write.lock();
+        self.propose_locked(timestamp, txs)
+    }
+
+    fn propose_locked(
+        &self,
+        timestamp: u64,
+        mut pending: Vec<PoolTx>,
+    ) -> Result<SealedBlock, ChainError> {
+        let env = self.next_env(timestamp);
+        let parent = self.head();
+        let executor = self.executor_at(env.number)?;
+        let build = |txs: &[PoolTx]| {
+            let candidates = txs.iter().map(|t| t.raw.clone()).collect();
+            build_block(&self.db, &executor, Some(&parent), env.clone(), candidates)
+        };
+        // A transaction on which the module itself fails (a trap, out of fuel) must not
+        // stop the chain: find it, drop it from the pool, and build without it.
+        let (block, output) = loop {
+            match build(&pending) {
+                Err(ChainError::Exec(e)) if e.is_module_failure() && !pending.is_empty() => {
+                    let culprit = first_failing(
+                        pending.len(),
+                        |n| matches!(build(&pending[..n]), Err(ChainError::Exec(e)) if e.is_module_failure()),
+                    );
+                    let Some(i) = culprit else {
+                        return Err(ChainError::Exec(e));
+                    };
+                    let tx = pending.remove(i);
+                    tracing::warn!(
+                        target: "molt::pool",
+                        hash = %tx.hash, sender = %tx.sender,
+                        "dropped: the execution module fails on this transaction: {e}"
+                    );
+                    self.pool.lock().remove(&tx.hash);
+                }
+                other => break other?,
+            }
+        };
+        {
+            let mut pool = self.pool.lock();
+            // Drop what the block found invalid; keep what only did not fit this block
+            // (out of gas room, or behind such a transaction of the same sender).
+            for (tx, outcome) in pending.iter().zip(&output.outcomes) {
+                if let TxOutcome::Rejected(r) = outcome
+                    && r.code != reject::BLOCK_GAS_EXHAUSTED
+                    && r.code != reject::NONCE_TOO_HIGH
+                {
+                    tracing::warn!(
+                        target: "molt::pool",
+                        hash = %tx.hash, sender = %tx.sender, code = %r.code,
+                        "dropped: {}", r.message
+                    );
+                    pool.remove(&tx.hash);
+                }
+            }
+        }
+        self.executed.lock().insert(
+            block.hash,
+            Executed {
+                block: block.clone(),
+                accounts: output.accounts,
+                codes: output.codes,
+                own: true,
+            },
+        );
+        Ok(block)
+    }
+
+    /// **Verify**: checks a block proposed elsewhere against the committed head — it
+    /// extends the head, keeps the chain's timestamp, gas limit and base fee, every one
+    /// of its transactions is included on re-execution by the module in force at its
+    /// height, and the roots, bloom, gas used and hash come out the same — and keeps
+    /// the result for [`commit`](Self::commit). Its senders and receipts are this
+    /// node's own, from the re-execution.
+    pub fn verify(&self, block: &SealedBlock) -> Result<(), ChainError> {
+        let _write = self.write.lock();
+        let header = &block.header;
+        let hash = header.hash_slow();
+        if self.executed.lock().contains_key(&hash) {
+            return Ok(());
+        }
+        let parent = self.head();
+        let invalid = |reason| ChainError::Invalid {
+            number: header.number,
+            reason,
+        };
+        if header.parent_hash != parent.hash || header.number != parent.header.number + 1 {
+            return Err(invalid(InvalidBlock::NotOnHead {
+                parent: header.parent_hash,
+                head: parent.hash,
+            }));
+        }
+        if header.timestamp <= parent.header.timestamp {
+            return Err(invalid(InvalidBlock::Timestamp {
+                timestamp: header.timestamp,
+                parent: parent.header.timestamp,
+            }));
+        }
+        if header.gas_limit != self.config.gas_limit {
+            return Err(invalid(InvalidBlock::GasLimit {
+                found: header.gas_limit,
+                expected: self.config.gas_limit,
+            }));
+        }
+        let base_fee = parent
+            .header
+            .next_block_base_fee(BaseFeeParams::ethereum())
+            .unwrap_or(self.config.initial_base_fee);
+        if header.base_fee_per_gas != Some(base_fee) {
+            return Err(invalid(InvalidBlock::BaseFee {
+                found: header.base_fee_per_gas,
+                expected: base_fee,
+            }));
+        }
+        let (rebuilt, output) = build_block(
+            &self.db,
+            &self.executor_at(header.number)?,
+            Some(&parent),
+            env_of(&self.config.spec, self.config.chain_id, header),
+            block.transactions.clone(),
+        )?;
+        if let Some((index, reason)) =
+            output
+                .outcomes
+                .iter()
+                .enumerate()
+                .find_map(|(i, outcome)| match outcome {
+                    TxOutcome::Rejected(r) => Some((i, r.message.clone())),
+                    TxOutcome::Included(_) => None,
+                })
+        {
+            return Err(invalid(InvalidBlock::Rejected { index, reason }));
+        }
+        let ours = &rebuilt.header;
+        let differs = [
+            ("state root", ours.state_root != header.state_root),
+            (
+                "transactions root",
+                ours.transactions_root != header.transactions_root,
+            ),
+            ("receipts root", ours.receipts_root != header.receipts_root),
+            ("logs bloom", ours.logs_bloom != header.logs_bloom),
+            ("gas used", ours.gas_used != header.gas_used),
+            ("header", rebuilt.hash != hash),
+        ]
+        .into_iter()
+        .find_map(|(what, differs)| differs.then_some(what));
+        if let Some(what) = differs {
+            return Err(invalid(InvalidBlock::Differs { what }));
+        }
+        self.executed.lock().insert(
+            hash,
+            Executed {
+                block: rebuilt,
+                accounts: output.accounts,
+                codes: output.codes,
+                own: false,
+            },
+        );
+        Ok(())
+    }
+
+    /// **Commit**: writes block `hash` — proposed or verified here on the current head —
+    /// with `finality`, atomically (state, header, evidence, transactions, senders,
+    /// receipts, indexes, an undo record) and flushed before the head moves to it. The
+    /// consensus module in force judges the evidence of a block from elsewhere. Then
+    /// the announcements it carries are scheduled and the pool forgets what it
+    /// included.
+    pub fn commit(&self, hash: &B256, finality: Finality) -> Result<SealedBlock, ChainError> {
+        let _write = self.write.lock();
+        self.commit_locked(hash, finality)
+    }
+
+    fn commit_locked(&self, hash: &B256, finality: Finality) -> Result<SealedBlock, ChainError> {
+        let executed = self
+            .executed
+            .lock()
+            .remove(hash)
+            .ok_or(ChainError::NotExecuted(*hash))?;
+        let block = executed.block;
+        let number = block.header.number;
+        let head = self.head.lock().clone();
+        if block.header.parent_hash != head.hash {
+            return Err(ChainError::Invalid {
+                number,
+                reason: InvalidBlock::NotOnHead {
+                    parent: block.header.parent_hash,
+                    head: head.hash,
+                },
+            });
+        }
+        if !executed.own {
+            let Finality::Seal(seal) = &finality;
+            let verdict = self.judge_seal(
+                &self.consensus_at(number)?,
+                &head.header,
+                &block.header,
+                seal,
+            )?;
+            if !verdict.valid {
+                return Err(ChainError::Invalid {
+                    number,
+                    reason: InvalidBlock::Seal(verdict.reason),
+                });
+            }
+        }
+        self.db.commit_block(
+            &block,
+            &finality.to_bytes(),
+            &executed.accounts,
+            &executed.codes,
+        )?;
+        // Durable before anyone hears of it: readers see blocks up to the head only.
+        self.db.flush()?;
+        for a in upgrades::announcements(&block) {
+            self.schedule.announce(a, true);
+        }
+        self.pool.lock().prune(&self.db)?;
+        *self.head.lock() = block.clone();
+        self.executed.lock().clear();
+        Ok(block)
+    }
+
+    /// Whether stored block `number` is a valid child of its parent, sealed by this
+    /// node's key, according to the consensus module in force at its height.
+    pub fn validate(&self, number: u64) -> Result<Verdict, ChainError> {
+        self.validate_with(number, &self.consensus_at(number)?)
+    }
+
+    /// [`validate`](Self::validate) with a given consensus module.
+    pub fn validate_with(&self, number: u64, consensus: &Consensus) -> Result<Verdict, ChainError> {
+        let missing = || {
+            ChainError::Storage(StorageError::Corrupt {
+                key: format!("block {number}"),
+                reason: "missing header or seal".into(),
+            })
+        };
+        let parent = self
+            .db
+            .header(number.checked_sub(1).ok_or_else(missing)?)?
+            .ok_or_else(missing)?;
+        let header = self.db.header(number)?.ok_or_else(missing)?;
+        let seal = self.db.seal(number)?.ok_or_else(missing)?;
+        self.judge_seal(consensus, &parent, &header, &seal)
+    }
+
+    /// The consensus module's verdict on `header` (a child of `parent`) with `seal`;
+    /// the node's key is the one authority.
+    fn judge_seal(
+        &self,
+        consensus: &Consensus,
+        parent: &Header,
+        header: &Header,
+        seal: &Bytes,
+    ) -> Result<Verdict, ChainError> {
+        Ok(consensus.validate(&ValidateInput {
+            parent: alloy_rlp::encode(parent).into(),
+            header: alloy_rlp::encode(header).into(),
+            seal: seal.clone(),
+            authorities: vec![Bytes::copy_from_slice(
+                self.seal_key.verifying_key().as_bytes(),
+            )],
+        })?)
+    }
+}
+
+/// The index of the transaction to blame when a block of `len` transactions fails:
+/// the last one of the shortest failing prefix, where `fails(n)` says whether the block
+/// of the first `n` fails (`fails(len)` must hold). `None` if the empty block fails
+/// too: then no transaction is to blame.
+fn first_failing(len: usize, fails: impl Fn(usize) -> bool) -> Option<usize> {
+    if fails(0) {
+        return None;
+    }
+    let (mut ok, mut bad) = (0, len);
+    while bad - ok > 1 {
+        let mid = ok + (bad - ok) / 2;
+        if fails(mid) {
+            bad = mid;
+        } else {
+            ok = mid;
+        }
+    }
+    Some(bad - 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::first_failing;
+
+    #[test]
+    fn finds_the_transaction_whose_prefix_first_fails() {
+        // Prefixes of 4 or more fail: transaction 3 is to blame.
+        for len in 4..10 {
+            assert_eq!(first_failing(len, |n| n >= 4), Some(3), "{len}");
+        }
+        assert_eq!(first_failing(1, |n| n >= 1), Some(0));
+        // The empty block fails too: no transaction is to blame.
+        assert_eq!(first_failing(5, |_| true), None);
+    }
+}

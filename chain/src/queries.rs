@@ -1,0 +1,263 @@
+//! The node's answers to the `rpc` kind's chain queries ([`molt_abi::rpc`]).
+//!
+//! Everything an rpc module may learn or do passes through [`Queries`]: reads of
+//! blocks and state from the database, calls on the execution module, submissions to
+//! the pool, signatures with the unlocked dev keys and, on a dev node, the dev helpers.
+//! One method per operation ([`ChainQueries`]); the request and response bytes are
+//! decoded and encoded by [`molt_abi::rpc::serve`], the codec the modules use too.
+
+use std::sync::Arc;
+
+use alloy_eips::eip2718::Encodable2718;
+use alloy_primitives::{Address, B256, Bytes, U256};
+use molt_abi::execution::CallOutput;
+use molt_abi::rpc::{
+    self, AccountState, Answer, BlockQuery, BodyTx, CallRequest, ChainInfo, ChainQueries,
+    MineRequest, NoArgs, QueryError, SetBalance, SignRequest, StorageQuery, TxLocation,
+};
+use molt_runtime::services::ChainService;
+use molt_storage::state::StateView;
+use parking_lot::Mutex;
+
+use crate::chain::{CallLimits, Chain};
+use crate::clock::now;
+use crate::dev::DevSnapshot;
+use crate::error::ChainError;
+use crate::signer::Signer;
+
+/// The chain as the rpc module sees it.
+pub struct Queries {
+    chain: Arc<Chain>,
+    signers: Vec<Signer>,
+    dev: bool,
+    limits: CallLimits,
+    /// `evm_snapshot` ids and what each remembers, oldest first.
+    snapshots: Mutex<(u64, Vec<(u64, DevSnapshot)>)>,
+}
+
+impl std::fmt::Debug for Queries {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Queries")
+            .field("dev", &self.dev)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The failure of a query, in words for the JSON-RPC client.
+fn fail(e: impl std::fmt::Display) -> QueryError {
+    QueryError::Node(e.to_string())
+}
+
+impl Queries {
+    /// Queries over `chain`, signing for `signers`; `dev` enables the dev helpers;
+    /// calls (`eth_call`, gas estimation) run within `limits`.
+    pub fn new(chain: Arc<Chain>, signers: Vec<Signer>, dev: bool, limits: CallLimits) -> Self {
+        Queries {
+            chain,
+            signers,
+            dev,
+            limits,
+            snapshots: Mutex::new((0, Vec::new())),
+        }
+    }
+
+    /// The number of the last block a client may see: committed and flushed, never
+    /// one being written.
+    fn visible(&self, number: u64) -> bool {
+        number <= self.chain.head_number()
+    }
+
+    fn dev_only(&self) -> Answer<()> {
+        match self.dev {
+            true => Ok(()),
+            false => Err(fail("dev methods are disabled on this node")),
+        }
+    }
+}
+
+impl ChainQueries for Queries {
+    fn chain_info(&self) -> Answer<ChainInfo> {
+        let head = self.chain.head_number();
+        let env = self.chain.next_env(0);
+        Ok(ChainInfo {
+            chain_id: self.chain.config().chain_id,
+            head,
+            gas_limit: env.gas_limit,
+            next_base_fee: env.base_fee,
+            dev: self.dev,
+        })
+    }
+
+    fn header(&self, q: &BlockQuery) -> Answer<Option<Bytes>> {
+        let db = self.chain.db();
+        let number = if q.by_hash {
+            match db.block_number(&q.hash).map_err(fail)? {
+                Some(n) => n,
+                None => return Ok(None),
+            }
+        } else {
+            q.number
+        };
+        if !self.visible(number) {
+            return Ok(None);
+        }
+        Ok(db
+            .header(number)
+            .map_err(fail)?
+            .map(|h| alloy_rlp::encode(&h).into()))
+    }
+
+    fn body(&self, number: u64) -> Answer<Option<Vec<BodyTx>>> {
+        let db = self.chain.db();
+        if !self.visible(number) {
+            return Ok(None);
+        }
+        let (Some(txs), Some(senders)) = (
+            db.transactions(number).map_err(fail)?,
+            db.senders(number).map_err(fail)?,
+        ) else {
+            return Ok(None);
+        };
+        Ok(Some(
+            txs.into_iter()
+                .zip(senders)
+                .map(|(raw, sender)| BodyTx { sender, raw })
+                .collect(),
+        ))
+    }
+
+    fn receipts(&self, number: u64) -> Answer<Option<Vec<Bytes>>> {
+        if !self.visible(number) {
+            return Ok(None);
+        }
+        Ok(self
+            .chain
+            .db()
+            .receipts(number)
+            .map_err(fail)?
+            .map(|receipts| receipts.iter().map(|r| r.encoded_2718().into()).collect()))
+    }
+
+    fn tx_location(&self, hash: &B256) -> Answer<Option<TxLocation>> {
+        Ok(
+            match self.chain.db().transaction_location(hash).map_err(fail)? {
+                Some((number, index)) if self.visible(number) => Some(TxLocation {
+                    number,
+                    index: index.into(),
+                }),
+                _ => None,
+            },
+        )
+    }
+
+    fn account(&self, address: &Address) -> Answer<AccountState> {
+        let account = self.chain.db().account(address).map_err(fail)?;
+        Ok(account.map_or(
+            AccountState {
+                code_hash: alloy_trie::KECCAK_EMPTY,
+                ..AccountState::default()
+            },
+            |a| AccountState {
+                balance: a.balance,
+                nonce: a.nonce,
+                code_hash: a.code_hash,
+            },
+        ))
+    }
+
+    fn storage(&self, q: &StorageQuery) -> Answer<U256> {
+        self.chain.db().storage(&q.address, &q.slot).map_err(fail)
+    }
+
+    fn code(&self, address: &Address) -> Answer<Bytes> {
+        let db = self.chain.db();
+        let code = match db.account(address).map_err(fail)? {
+            Some(a) => db.code(&a.code_hash).map_err(fail)?,
+            None => None,
+        };
+        Ok(code.unwrap_or_default())
+    }
+
+    fn call(&self, request: &CallRequest) -> Answer<CallOutput> {
+        self.chain
+            .call_limited(now(), request, &self.limits)
+            .map_err(|e| match (e, self.limits.timeout) {
+                (ChainError::Exec(e), Some(t)) if e.is_timeout() => {
+                    fail(format!("execution aborted (timeout = {t:?})"))
+                }
+                (e, _) => fail(e),
+            })
+    }
+
+    fn send_raw(&self, raw: &Bytes) -> Answer<B256> {
+        self.chain.submit(raw.clone()).map_err(fail)
+    }
+
+    fn pending_nonce(&self, address: &Address) -> Answer<u64> {
+        self.chain.pending_nonce(address).map_err(fail)
+    }
+
+    fn accounts(&self) -> Answer<Vec<Address>> {
+        Ok(self.signers.iter().map(Signer::address).collect())
+    }
+
+    fn sign(&self, q: &SignRequest) -> Answer<Bytes> {
+        let signer = self
+            .signers
+            .iter()
+            .find(|s| s.address() == q.address)
+            .ok_or_else(|| fail(format!("unknown account {}", q.address)))?;
+        Ok(Bytes::from(signer.sign_hash(&q.hash).to_vec()))
+    }
+
+    fn mine(&self, q: &MineRequest) -> Answer<u64> {
+        self.dev_only()?;
+        let mut timestamp = if q.timestamp == 0 { now() } else { q.timestamp };
+        for _ in 0..q.blocks.max(1) {
+            let block = self.chain.mine(timestamp).map_err(fail)?;
+            timestamp = block.header.timestamp + 1;
+        }
+        Ok(self.chain.head_number())
+    }
+
+    fn snapshot(&self) -> Answer<u64> {
+        self.dev_only()?;
+        let mut snapshots = self.snapshots.lock();
+        snapshots.0 += 1;
+        let id = snapshots.0;
+        snapshots.1.push((id, self.chain.dev_snapshot()));
+        Ok(id)
+    }
+
+    fn revert(&self, id: u64) -> Answer<bool> {
+        self.dev_only()?;
+        let mut snapshots = self.snapshots.lock();
+        let Some(i) = snapshots.1.iter().position(|(s, _)| *s == id) else {
+            return Ok(false);
+        };
+        self.chain
+            .revert_to_snapshot(&snapshots.1[i].1)
+            .map_err(fail)?;
+        snapshots.1.truncate(i);
+        Ok(true)
+    }
+
+    fn set_balance(&self, q: &SetBalance) -> Answer<NoArgs> {
+        self.dev_only()?;
+        self.chain.set_balance(q.address, q.balance).map_err(fail)?;
+        Ok(NoArgs {})
+    }
+
+    fn pool_tx(&self, hash: &B256) -> Answer<Option<BodyTx>> {
+        Ok(self.chain.pooled(hash).map(|tx| BodyTx {
+            sender: tx.sender,
+            raw: tx.raw,
+        }))
+    }
+}
+
+impl ChainService for Queries {
+    fn query(&self, request: &[u8]) -> Vec<u8> {
+        rpc::serve(self, request)
+    }
+}
