@@ -66,7 +66,54 @@ pub struct Runtime {
     config: RuntimeConfig,
     fuel: cache::ModuleCache,
     epoch: cache::ModuleCache,
+    /// One linker per kind, populated once with the imports of that kind only (and
+    /// WASI and the common imports), on the engine that kind runs on.
+    linkers: Linkers,
     _ticker: engine::EpochTicker,
+}
+
+/// The linkers of the three kinds.
+struct Linkers {
+    execution: Linker<StoreData>,
+    consensus: Linker<StoreData>,
+    rpc: Linker<StoreData>,
+}
+
+impl std::fmt::Debug for Linkers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Linkers").finish_non_exhaustive()
+    }
+}
+
+impl Linkers {
+    fn new(fuel: &wasmtime::Engine, epoch: &wasmtime::Engine) -> wasmtime::Result<Self> {
+        Ok(Linkers {
+            execution: linker(fuel, Kind::Execution)?,
+            consensus: linker(fuel, Kind::Consensus)?,
+            rpc: linker(epoch, Kind::Rpc)?,
+        })
+    }
+
+    fn of(&self, kind: Kind) -> &Linker<StoreData> {
+        match kind {
+            Kind::Execution => &self.execution,
+            Kind::Consensus => &self.consensus,
+            Kind::Rpc => &self.rpc,
+        }
+    }
+}
+
+/// WASI, the common imports and those of `kind`, for modules compiled by `engine`.
+fn linker(engine: &wasmtime::Engine, kind: Kind) -> wasmtime::Result<Linker<StoreData>> {
+    let mut linker = Linker::new(engine);
+    wasi_common::sync::add_to_linker(&mut linker, |s: &mut StoreData| &mut s.wasi)?;
+    imports::add_common(&mut linker)?;
+    match kind {
+        Kind::Execution => imports::add_execution(&mut linker)?,
+        Kind::Rpc => imports::add_rpc(&mut linker)?,
+        Kind::Consensus => {}
+    }
+    Ok(linker)
 }
 
 impl Runtime {
@@ -77,6 +124,7 @@ impl Runtime {
         let epoch_engine = engine::build(Metering::Epoch, &config).map_err(wt)?;
         let dir = config.cache_dir.as_deref();
         Ok(Runtime {
+            linkers: Linkers::new(&fuel_engine, &epoch_engine).map_err(wt)?,
             _ticker: engine::EpochTicker::start(vec![epoch_engine.clone(), fuel_engine.clone()])?,
             fuel: cache::ModuleCache::new(fuel_engine, dir),
             epoch: cache::ModuleCache::new(epoch_engine, dir),
@@ -117,7 +165,7 @@ impl Runtime {
             Metering::Fuel => &self.fuel,
             Metering::Epoch => &self.epoch,
         };
-        let (pre, hit) = prepare(cache, manifest.kind, bytes)?;
+        let (pre, hit) = prepare(cache, self.linkers.of(manifest.kind), manifest.kind, bytes)?;
 
         let name: Arc<str> = manifest.name.as_str().into();
         let stdio = grants.stdio && manifest.wants(Capability::Stdio);
@@ -177,9 +225,10 @@ pub fn probe_abi_version(manifest: &Manifest, bytes: &[u8]) -> Result<u32, LoadE
 }
 
 /// Compiles (or finds) `bytes` in `cache`, checks it against the ABI for `kind` and
-/// links the host imports.
+/// links the host imports of that kind (`linker`).
 fn prepare(
     cache: &cache::ModuleCache,
+    linker: &Linker<StoreData>,
     kind: Kind,
     bytes: &[u8],
 ) -> Result<(InstancePre<StoreData>, CacheHit), LoadError> {
@@ -187,13 +236,9 @@ fn prepare(
         .get(bytes)
         .map_err(|e| LoadError::Compile(format!("{e:#}")))?;
     check_interface(kind, &module)?;
-    let mut linker = Linker::new(module.engine());
-    let link = |e: wasmtime::Error| LoadError::Link(format!("{e:#}"));
-    wasi_common::sync::add_to_linker(&mut linker, |s: &mut StoreData| &mut s.wasi).map_err(link)?;
-    imports::add_common(&mut linker).map_err(link)?;
-    imports::add_execution(&mut linker).map_err(link)?;
-    imports::add_rpc(&mut linker).map_err(link)?;
-    let pre = linker.instantiate_pre(&module).map_err(link)?;
+    let pre = linker
+        .instantiate_pre(&module)
+        .map_err(|e| LoadError::Link(format!("{e:#}")))?;
     Ok((pre, hit))
 }
 

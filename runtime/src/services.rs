@@ -2,7 +2,6 @@
 //! the WebAssembly glue (`runtime::imports`) and the native twins (`native`).
 
 use molt_abi::imports::Level;
-use sha3::{Digest, Keccak256};
 
 /// The node's answer to the `rpc` kind's chain queries (`molt_abi::rpc`): takes a
 /// request (operation byte ‖ RLP arguments) and returns the response (status byte ‖
@@ -24,9 +23,10 @@ pub fn log(module: &str, level: Level, message: &str) {
     }
 }
 
-/// Keccak-256 of `data`.
+/// Keccak-256 of `data` (the same function as everywhere else in the node:
+/// `alloy_primitives::keccak256`).
 pub fn keccak256(data: &[u8]) -> [u8; 32] {
-    Keccak256::digest(data).into()
+    alloy_primitives::keccak256(data).0
 }
 
 /// The address that signed `msg`, as Ethereum's `ecrecover` computes it: a high `s`

@@ -203,11 +203,32 @@ impl Staged {
     }
 }
 
+/// Why this node cannot run the module an announcement names (yet): words for the
+/// operator, who can fix it by staging the right package.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Unavailable {
+    /// No package with that digest is staged here.
+    #[error("its package is not staged here")]
+    NotStaged,
+    /// The staged package could not be read.
+    #[error("reading its package: {0}")]
+    Unreadable(String),
+    /// The file stored under that digest holds another package.
+    #[error("the package stored as {0} has another digest")]
+    OtherDigest(String),
+    /// The package is refused: not signed by a publisher named in genesis, of the
+    /// wrong kind, not loadable.
+    #[error("{0}")]
+    Refused(String),
+    /// The node keeps no staged modules at all.
+    #[error("this node keeps no staged modules")]
+    NoStore,
+}
+
 /// Where the chain finds the module an announcement names.
 pub trait ModuleStore: Send + Sync {
-    /// The staged package with this SHA-256 digest, verified and loaded; an error that
-    /// tells the operator what is wrong (not staged, not trusted, wrong kind, …).
-    fn load(&self, digest: &B256) -> Result<Staged, String>;
+    /// The staged package with this SHA-256 digest, verified and loaded, or why not.
+    fn load(&self, digest: &B256) -> Result<Staged, Unavailable>;
 
     /// Hears of an announcement in a newly committed block, and what came of loading
     /// its module (not called for the history read at start).
@@ -220,8 +241,8 @@ pub trait ModuleStore: Send + Sync {
 pub struct NoStagedModules;
 
 impl ModuleStore for NoStagedModules {
-    fn load(&self, _digest: &B256) -> Result<Staged, String> {
-        Err("this node keeps no staged modules".into())
+    fn load(&self, _digest: &B256) -> Result<Staged, Unavailable> {
+        Err(Unavailable::NoStore)
     }
 }
 
@@ -231,7 +252,7 @@ pub struct Upgrade {
     /// What the chain says.
     pub announcement: Announcement,
     /// The module, or why this node cannot run it yet.
-    pub module: Result<Staged, String>,
+    pub module: Result<Staged, Unavailable>,
 }
 
 /// The modules in force at each height: the built-ins from genesis, then every
@@ -259,7 +280,7 @@ pub struct Missing {
     /// The announcing transaction.
     pub tx: B256,
     /// What the store said.
-    pub reason: String,
+    pub reason: Unavailable,
 }
 
 impl Schedule {

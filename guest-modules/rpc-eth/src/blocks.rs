@@ -9,7 +9,7 @@ use alloy_rpc_types_eth::{
     Block, BlockTransactions, Log, Transaction, TransactionReceipt, Withdrawals,
 };
 use molt_abi::imports::ChainHost;
-use molt_abi::rpc::{BlockQuery, BodyTx, ChainInfo, TxLocation, op};
+use molt_abi::rpc::{BlockQuery, BodyTx, ChainInfo, ChainQueries, TxLocation};
 
 use crate::RpcError;
 
@@ -21,17 +21,9 @@ pub struct Stored {
     pub txs: Vec<(BodyTx, TxEnvelope)>,
 }
 
-fn query_chain<A: alloy_rlp::Encodable, T: alloy_rlp::Decodable>(
-    host: &(impl ChainHost + ?Sized),
-    op: u8,
-    args: &A,
-) -> Result<Option<T>, RpcError> {
-    Ok(molt_abi::rpc::Chain::query(host, op, args)?)
-}
-
 /// The node's chain info.
 pub fn info(host: &(impl ChainHost + ?Sized)) -> Result<ChainInfo, RpcError> {
-    Ok(molt_abi::rpc::ChainQueries::chain_info(host)?)
+    Ok(host.chain_info()?)
 }
 
 /// The number a tag or number stands for (`None`: beyond the head).
@@ -81,7 +73,7 @@ pub fn header(
     host: &(impl ChainHost + ?Sized),
     q: BlockQuery,
 ) -> Result<Option<(Header, Bytes)>, RpcError> {
-    let Some(rlp) = query_chain::<_, Bytes>(host, op::HEADER, &q)? else {
+    let Some(rlp) = host.header(&q)? else {
         return Ok(None);
     };
     let header: Header = molt_abi::execution::decode(&rlp).map_err(RpcError::internal)?;
@@ -93,7 +85,7 @@ pub fn load(host: &(impl ChainHost + ?Sized), number: u64) -> Result<Option<Stor
     let Some((header, header_rlp)) = header(host, BlockQuery::number(number))? else {
         return Ok(None);
     };
-    let body: Vec<BodyTx> = query_chain(host, op::BODY, &number)?.unwrap_or_default();
+    let body = host.body(number)?.unwrap_or_default();
     let txs = body
         .into_iter()
         .map(|b| {
@@ -114,7 +106,7 @@ pub fn receipts(
     host: &(impl ChainHost + ?Sized),
     number: u64,
 ) -> Result<Vec<ReceiptEnvelope>, RpcError> {
-    let raw: Vec<Bytes> = query_chain(host, op::RECEIPTS, &number)?.unwrap_or_default();
+    let raw = host.receipts(number)?.unwrap_or_default();
     raw.iter()
         .map(|r| ReceiptEnvelope::decode_2718_exact(r).map_err(RpcError::internal))
         .collect()
@@ -125,7 +117,7 @@ pub fn location(
     host: &(impl ChainHost + ?Sized),
     hash: B256,
 ) -> Result<Option<TxLocation>, RpcError> {
-    query_chain(host, op::TX_LOCATION, &hash)
+    Ok(host.tx_location(&hash)?)
 }
 
 /// A pending transaction (in the node's pool, not yet in a block) in RPC form, as geth
@@ -134,7 +126,7 @@ pub fn pooled(
     host: &(impl ChainHost + ?Sized),
     hash: B256,
 ) -> Result<Option<Transaction>, RpcError> {
-    let Some(body) = query_chain::<_, BodyTx>(host, op::POOL_TX, &hash)? else {
+    let Some(body) = host.pool_tx(&hash)? else {
         return Ok(None);
     };
     let tx = TxEnvelope::decode_2718_exact(&body.raw).map_err(RpcError::internal)?;

@@ -9,8 +9,8 @@ use alloy_rpc_types_eth::{FeeHistory, Filter, FilterBlockOption, Log, Transactio
 use molt_abi::execution::CallOutput;
 use molt_abi::imports::ChainHost;
 use molt_abi::rpc::{
-    self, AccountState, BlockQuery, CallRequest, ChainInfo, MineRequest, NoArgs, SetBalance,
-    SignRequest, StorageQuery, op,
+    AccountState, BlockQuery, CallRequest, ChainInfo, ChainQueries, MineRequest, SetBalance,
+    SignRequest, StorageQuery,
 };
 use serde::Serialize;
 use serde_json::Value;
@@ -36,14 +36,6 @@ fn to<T: Serialize>(value: T) -> Answer {
     serde_json::to_value(value).map_err(RpcError::internal)
 }
 
-fn get<A, T>(host: &(impl ChainHost + ?Sized), op: u8, args: &A) -> Result<T, RpcError>
-where
-    A: alloy_rlp::Encodable,
-    T: alloy_rlp::Decodable,
-{
-    Ok(rpc::Chain::get(host, op, args)?)
-}
-
 /// Runs `method`.
 pub fn dispatch(host: &(impl ChainHost + ?Sized), method: &str, p: Params) -> Answer {
     match method {
@@ -61,7 +53,7 @@ pub fn dispatch(host: &(impl ChainHost + ?Sized), method: &str, p: Params) -> An
         "eth_chainId" => to(U64::from(info(host)?.chain_id)),
         "eth_blockNumber" => to(U64::from(info(host)?.head)),
         "eth_syncing" => to(false),
-        "eth_accounts" => to(get::<_, Vec<Address>>(host, op::ACCOUNTS, &NoArgs {})?),
+        "eth_accounts" => to(host.accounts()?),
         "eth_getBalance" => {
             p.at_most(2)?;
             to(account(host, &p)?.balance)
@@ -71,7 +63,7 @@ pub fn dispatch(host: &(impl ChainHost + ?Sized), method: &str, p: Params) -> An
             let address: Address = p.required(0)?;
             let block: Option<BlockId> = p.optional(1)?;
             if block == Some(BlockId::Number(BlockNumberOrTag::Pending)) {
-                return to(U64::from(get::<_, u64>(host, op::PENDING_NONCE, &address)?));
+                return to(U64::from(host.pending_nonce(&address)?));
             }
             to(U64::from(account(host, &p)?.nonce))
         }
@@ -79,14 +71,14 @@ pub fn dispatch(host: &(impl ChainHost + ?Sized), method: &str, p: Params) -> An
             p.at_most(2)?;
             let address: Address = p.required(0)?;
             require_head_state(host, p.optional(1)?)?;
-            to(get::<_, Bytes>(host, op::CODE, &address)?)
+            to(host.code(&address)?)
         }
         "eth_getStorageAt" => {
             p.at_most(3)?;
             let address: Address = p.required(0)?;
             let slot: U256 = p.required(1)?;
             require_head_state(host, p.optional(2)?)?;
-            let value: U256 = get(host, op::STORAGE, &StorageQuery { address, slot })?;
+            let value: U256 = host.storage(&StorageQuery { address, slot })?;
             to(B256::from(value))
         }
         "eth_call" => {
@@ -117,7 +109,7 @@ pub fn dispatch(host: &(impl ChainHost + ?Sized), method: &str, p: Params) -> An
         "eth_sendRawTransaction" => {
             p.at_most(1)?;
             let raw: Bytes = p.required(0)?;
-            to(get::<_, B256>(host, op::SEND_RAW, &raw)?)
+            to(host.send_raw(&raw)?)
         }
         "eth_sendTransaction" => {
             p.at_most(1)?;
@@ -192,7 +184,7 @@ pub fn dispatch(host: &(impl ChainHost + ?Sized), method: &str, p: Params) -> An
                 },
             };
             dev(host)?;
-            get::<_, u64>(host, op::MINE, &request)?;
+            host.mine(&request)?;
             to("0x0")
         }
         "anvil_mine" | "hardhat_mine" => {
@@ -203,18 +195,18 @@ pub fn dispatch(host: &(impl ChainHost + ?Sized), method: &str, p: Params) -> An
                 blocks: blocks.map_or(1, |b| b.to::<u64>()),
                 timestamp: 0,
             };
-            get::<_, u64>(host, op::MINE, &request)?;
+            host.mine(&request)?;
             Ok(Value::Null)
         }
         "evm_snapshot" | "anvil_snapshot" => {
             dev(host)?;
-            to(U64::from(get::<_, u64>(host, op::SNAPSHOT, &NoArgs {})?))
+            to(U64::from(host.snapshot()?))
         }
         "evm_revert" | "anvil_revert" => {
             p.at_most(1)?;
             let id: U64 = p.required(0)?;
             dev(host)?;
-            to(get::<_, bool>(host, op::REVERT, &id.to::<u64>())?)
+            to(host.revert(id.to::<u64>())?)
         }
         "anvil_setBalance" | "hardhat_setBalance" => {
             p.at_most(2)?;
@@ -223,7 +215,7 @@ pub fn dispatch(host: &(impl ChainHost + ?Sized), method: &str, p: Params) -> An
                 balance: p.required(1)?,
             };
             dev(host)?;
-            get::<_, NoArgs>(host, op::SET_BALANCE, &request)?;
+            host.set_balance(&request)?;
             Ok(Value::Null)
         }
         _ => Err(RpcError::method_not_found(method)),
@@ -257,7 +249,7 @@ fn quantity(v: Option<&Value>) -> Result<Option<u64>, RpcError> {
 fn account(host: &(impl ChainHost + ?Sized), p: &Params) -> Result<AccountState, RpcError> {
     let address: Address = p.required(0)?;
     require_head_state(host, p.optional(1)?)?;
-    get(host, op::ACCOUNT, &address)
+    Ok(host.account(&address)?)
 }
 
 /// The block parameter 0 names (by hash or by number/tag), loaded.
@@ -315,7 +307,7 @@ fn call_request(request: &TransactionRequest, info: &ChainInfo) -> Result<CallRe
 }
 
 fn call(host: &(impl ChainHost + ?Sized), request: &CallRequest) -> Result<CallOutput, RpcError> {
-    Ok(rpc::ChainQueries::call(host, request)?)
+    Ok(host.call(request)?)
 }
 
 /// The return data of a successful call, or the error a client expects.
@@ -350,7 +342,7 @@ fn estimate_gas(
         && call_at.authorization_list.is_none();
     if plain && hi >= TRANSFER_GAS {
         let to = Address::from_slice(&call_at.to);
-        if get::<_, Bytes>(host, op::CODE, &to)?.is_empty() {
+        if host.code(&to)?.is_empty() {
             call_at.gas_limit = TRANSFER_GAS;
             let out = call(host, &call_at)?;
             if out.status == 0 {
@@ -395,7 +387,7 @@ fn send_transaction(host: &(impl ChainHost + ?Sized), mut request: TransactionRe
     let from = request
         .from
         .ok_or_else(|| RpcError::invalid_params("from is required"))?;
-    let unlocked: Vec<Address> = get(host, op::ACCOUNTS, &NoArgs {})?;
+    let unlocked = host.accounts()?;
     if !unlocked.contains(&from) {
         return Err(RpcError::server(format!("unknown account {from}")));
     }
@@ -409,7 +401,7 @@ fn send_transaction(host: &(impl ChainHost + ?Sized), mut request: TransactionRe
     request.chain_id = Some(info.chain_id);
     request.to.get_or_insert(TxKind::Create);
     if request.nonce.is_none() {
-        request.nonce = Some(get(host, op::PENDING_NONCE, &from)?);
+        request.nonce = Some(host.pending_nonce(&from)?);
     }
     if request.gas_price.is_none() {
         let tip = request.max_priority_fee_per_gas.unwrap_or(SUGGESTED_TIP);
@@ -424,14 +416,10 @@ fn send_transaction(host: &(impl ChainHost + ?Sized), mut request: TransactionRe
     let tx = request
         .build_typed_tx()
         .map_err(|_| RpcError::invalid_params("the transaction request is incomplete"))?;
-    let signature: Bytes = get(
-        host,
-        op::SIGN,
-        &SignRequest {
-            address: from,
-            hash: tx.signature_hash(),
-        },
-    )?;
+    let signature = host.sign(&SignRequest {
+        address: from,
+        hash: tx.signature_hash(),
+    })?;
     if signature.len() != 65 {
         return Err(RpcError::internal(
             "the node returned a malformed signature",
@@ -439,7 +427,7 @@ fn send_transaction(host: &(impl ChainHost + ?Sized), mut request: TransactionRe
     }
     let signature = Signature::from_bytes_and_parity(&signature[..64], signature[64] != 0);
     let raw: Bytes = tx.into_envelope(signature).encoded_2718().into();
-    to(get::<_, B256>(host, op::SEND_RAW, &raw)?)
+    to(host.send_raw(&raw)?)
 }
 
 fn fee_history(host: &(impl ChainHost + ?Sized), p: &Params) -> Answer {

@@ -1,8 +1,11 @@
 //! The JSON-RPC HTTP endpoint (hyper 1.x): bodies in, bodies out.
 //!
-//! The server knows HTTP — methods, body size limits, CORS, a bearer token — and
-//! nothing of JSON-RPC: every accepted body goes to an [`RpcHandler`] (in the node, the
-//! `rpc` guest module) and its answer goes back as the response body. Each connection
+//! The server knows HTTP — methods, body size limits, CORS, a bearer token — and no
+//! JSON-RPC method: every accepted body goes to an [`RpcHandler`] (in the node, the
+//! `rpc` guest module) and its answer goes back as the response body. The one piece of
+//! JSON-RPC it writes is the error object of a request refused before any handler saw
+//! it (no token, not a POST, a body too large, a handler that panicked), in the shape
+//! every client parses ([`error_body`]). Each connection
 //! is served on a thread of its own that runs the handler inline (up to
 //! 64 connections; beyond, on a shared runtime's blocking pool), so a
 //! keep-alive client's requests cost no hand-off between threads.
@@ -37,6 +40,7 @@ pub trait RpcHandler: Send + Sync + 'static {
     }
 }
 
+/// A JSON-RPC error object without an id: the answer to a body no handler answered.
 pub(crate) fn error_body(code: i64, message: &str) -> Vec<u8> {
     serde_json::json!({
         "jsonrpc": "2.0",

@@ -179,7 +179,7 @@ impl Admin {
             .filter_map(|u| {
                 let reason = u.module.as_ref().err()?;
                 let a = &u.announcement;
-                Some(json!({"height": a.height, "digest": a.digest, "transaction": a.tx, "reason": reason}))
+                Some(json!({"height": a.height, "digest": a.digest, "transaction": a.tx, "reason": reason.to_string()}))
             })
             .collect();
         slots

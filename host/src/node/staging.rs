@@ -15,7 +15,7 @@ use molt_upgrade_proxy::refusal::Refusal;
 use molt_upgrade_proxy::registry::SlotFiles;
 use serde_json::json;
 
-use molt_chain::upgrades::{ModuleStore, Staged, Upgrade, is_publisher};
+use molt_chain::upgrades::{ModuleStore, Staged, Unavailable, Upgrade, is_publisher};
 use molt_runtime::{Engine, Grants, Runtime};
 use molt_storage::Db;
 
@@ -76,18 +76,19 @@ impl Staging {
 }
 
 impl ModuleStore for Staging {
-    fn load(&self, digest: &B256) -> Result<Staged, String> {
+    fn load(&self, digest: &B256) -> Result<Staged, Unavailable> {
         let hex = hex::encode(digest);
         let bytes = self.files.package(&hex).map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => "its package is not staged here".to_string(),
-            _ => format!("reading its package: {e}"),
+            std::io::ErrorKind::NotFound => Unavailable::NotStaged,
+            _ => Unavailable::Unreadable(e.to_string()),
         })?;
-        let package = Package::parse(bytes).map_err(|e| e.to_string())?;
+        let refused = |e: Refusal| Unavailable::Refused(e.to_string());
+        let package = Package::parse(bytes).map_err(|e| refused(e.into()))?;
         if package.digest != digest.0 {
-            return Err(format!("the package stored as {hex} has another digest"));
+            return Err(Unavailable::OtherDigest(hex));
         }
-        let verified = self.verify(package, None, &[]).map_err(|e| e.to_string())?;
-        self.stage(&verified).map_err(|e| e.to_string())
+        let verified = self.verify(package, None, &[]).map_err(refused)?;
+        self.stage(&verified).map_err(refused)
     }
 
     fn announced(&self, upgrade: &Upgrade) {

@@ -18,9 +18,9 @@ const ETH: u128 = 1_000_000_000_000_000_000;
 struct OneModule(B256);
 
 impl ModuleStore for OneModule {
-    fn load(&self, digest: &B256) -> Result<Staged, String> {
+    fn load(&self, digest: &B256) -> Result<Staged, Unavailable> {
         if *digest != self.0 {
-            return Err("its package is not staged here".into());
+            return Err(Unavailable::NotStaged);
         }
         Ok(Staged::Execution(
             crate::builtin::native_executor(),
