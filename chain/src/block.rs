@@ -22,13 +22,13 @@ use molt_storage::{Db, SealedBlock};
 
 use crate::error::ChainError;
 
-/// Executes `candidates` on the state in `db` as block `env.number` on top of
-/// `parent` and assembles the block from what was included. Rejected candidates are
+/// Executes `candidates` on the state in `db` as block `env.number`, child of
+/// `parent_hash`, and assembles the block from what was included. Rejected candidates are
 /// returned with their outcome so the caller (the pool) can drop or keep them.
 pub fn build_block(
     db: &Db,
     executor: &Executor,
-    parent: Option<&SealedBlock>,
+    parent_hash: B256,
     env: BlockEnv,
     candidates: Vec<Bytes>,
 ) -> Result<(SealedBlock, BlockOutput), ChainError> {
@@ -46,7 +46,7 @@ pub fn build_block(
             .map_err(|e| ChainError::Decode(e.to_string()))?;
     }
     let block = assemble(
-        parent,
+        parent_hash,
         &env,
         (transactions, senders),
         receipts,
@@ -98,7 +98,7 @@ pub fn included(
 
 /// The block with these contents: roots, bloom and header hash computed here.
 pub fn assemble(
-    parent: Option<&SealedBlock>,
+    parent_hash: B256,
     env: &BlockEnv,
     (transactions, senders): (Vec<Bytes>, Vec<Address>),
     receipts: Vec<ReceiptEnvelope>,
@@ -109,7 +109,7 @@ pub fn assemble(
         .iter()
         .fold(Bloom::ZERO, |acc, r| acc | *r.logs_bloom());
     let header = Header {
-        parent_hash: parent.map(|p| p.hash).unwrap_or_default(),
+        parent_hash,
         ommers_hash: EMPTY_OMMER_ROOT_HASH,
         beneficiary: env.coinbase,
         state_root,

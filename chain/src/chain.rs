@@ -384,7 +384,7 @@ fn genesis(
     let mut post = db.snapshot()?;
     post.apply(&accounts, &codes);
     let genesis = assemble(
-        None,
+        B256::ZERO,
         &env,
         Default::default(),
         Vec::new(),

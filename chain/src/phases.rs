@@ -106,11 +106,11 @@ impl Chain {
         mut pending: Vec<PoolTx>,
     ) -> Result<SealedBlock, ChainError> {
         let env = self.next_env(timestamp);
-        let parent = self.head();
+        let parent = self.head.lock().hash;
         let executor = self.executor_at(env.number)?;
         let build = |txs: &[PoolTx]| {
             let candidates = txs.iter().map(|t| t.raw.clone()).collect();
-            build_block(&self.db, &executor, Some(&parent), env.clone(), candidates)
+            build_block(&self.db, &executor, parent, env.clone(), candidates)
         };
         // A transaction on which the module itself fails (a trap, out of fuel) must not
         // stop the chain: find it, drop it from the pool, and build without it.
@@ -178,21 +178,24 @@ impl Chain {
         if self.executed.lock().contains_key(&hash) {
             return Ok(());
         }
-        let parent = self.head();
+        let (parent, parent_hash) = {
+            let head = self.head.lock();
+            (head.header.clone(), head.hash)
+        };
         let invalid = |reason| ChainError::Invalid {
             number: header.number,
             reason,
         };
-        if header.parent_hash != parent.hash || header.number != parent.header.number + 1 {
+        if header.parent_hash != parent_hash || header.number != parent.number + 1 {
             return Err(invalid(InvalidBlock::NotOnHead {
                 parent: header.parent_hash,
-                head: parent.hash,
+                head: parent_hash,
             }));
         }
-        if header.timestamp <= parent.header.timestamp {
+        if header.timestamp <= parent.timestamp {
             return Err(invalid(InvalidBlock::Timestamp {
                 timestamp: header.timestamp,
-                parent: parent.header.timestamp,
+                parent: parent.timestamp,
             }));
         }
         if header.gas_limit != self.config.gas_limit {
@@ -202,7 +205,6 @@ impl Chain {
             }));
         }
         let base_fee = parent
-            .header
             .next_block_base_fee(BaseFeeParams::ethereum())
             .unwrap_or(self.config.initial_base_fee);
         if header.base_fee_per_gas != Some(base_fee) {
@@ -214,7 +216,7 @@ impl Chain {
         let (rebuilt, output) = build_block(
             &self.db,
             &self.executor_at(header.number)?,
-            Some(&parent),
+            parent_hash,
             env_of(&self.config.spec, self.config.chain_id, header),
             block.transactions.clone(),
         )?;

@@ -6,6 +6,16 @@
 //! deployed module, opens (or creates) the chain in the data directory, starts the
 //! producer thread and serves JSON-RPC. Dropping the [`Node`] stops it; every block it
 //! committed is on disk.
+//!
+//! ```text
+//!  HTTP ─▶ rpc::RpcModule ─▶ rpc slot (router lease) ─▶ rpc module ─▶ molt_chain::queries
+//!                 └─▶ shadow sample            watch: promote / roll back a canary
+//!  admin API ─▶ admin::Admin ─▶ pipeline (receive → verify → compile → gate → migrate
+//!                 │              → keep → activate | canary | announce), gate (rpc
+//!                 │              shadow runs, execution and consensus replays)
+//!                 └─▶ Ledger: the audit entry and the counters of every operation
+//!  staging::Staging: the chain's ModuleStore (staged packages under `<datadir>/modules`)
+//! ```
 
 pub mod admin;
 pub mod gate;

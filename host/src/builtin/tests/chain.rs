@@ -63,7 +63,7 @@ fn a_committed_block_reads_back_consistently_after_a_reopen() {
         let (block, out) = build_block(
             &db,
             &crate::builtin::native_executor(),
-            None,
+            B256::ZERO,
             env,
             txs.clone(),
         )
