@@ -12,8 +12,8 @@ use parking_lot::Mutex;
 /// Requests for the gate, which runs them on a candidate (its answers are discarded):
 /// a sample of recent ones — one request in [`Sample::EVERY`] is kept, up to
 /// [`Sample::SIZE`] — and, while a gate holds a [`Tap`], a copy of every live one.
-/// The gate runs them on a read-only view of the chain, so a request
-/// that would change something gets an error there instead.
+/// The node runs them on a read-only view of what they ask for, so a request that
+/// would change something gets an error there instead.
 #[derive(Debug, Default)]
 pub struct Sample {
     bodies: Mutex<VecDeque<Vec<u8>>>,

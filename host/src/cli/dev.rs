@@ -15,7 +15,7 @@ use clap::Args;
 use crate::dev_accounts;
 use crate::http::HttpConfig;
 use crate::node::{EngineKind, Node, NodeConfig};
-use molt_chain::chain::{CallLimits, ChainConfig};
+use molt_chain::{CallLimits, ChainConfig};
 
 #[derive(Debug, Args)]
 pub(super) struct DevArgs {

@@ -27,6 +27,10 @@
 use std::sync::Arc;
 
 use molt_abi::Kind;
+use molt_chain::Chain;
+use molt_chain::signer::Signer;
+use molt_runtime::Runtime;
+use molt_runtime::services::ChainService;
 use molt_upgrade_proxy::budget::Budget;
 use molt_upgrade_proxy::package::Verifier;
 use molt_upgrade_proxy::pipeline::{Action, Attempt, Entry, Ledger, Phase};
@@ -39,10 +43,6 @@ use serde_json::{Value, json};
 use super::rpc::RpcSlot;
 use super::staging::Staging;
 use crate::http::RpcHandler;
-use molt_chain::Chain;
-use molt_chain::signer::Signer;
-use molt_runtime::Runtime;
-use molt_runtime::services::ChainService;
 
 /// What the admin API works on.
 pub struct AdminParts {

@@ -12,17 +12,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use molt_abi::rpc;
-use serde_json::{Value, json};
-
+use molt_chain::Chain;
+use molt_runtime::services::ChainService;
+use molt_runtime::{Consensus, EngineError, Executor, RpcEngine};
 use molt_upgrade_proxy::budget::Budget;
 use molt_upgrade_proxy::gate::GateRefusal;
 use molt_upgrade_proxy::shadow::Sample;
-
-use molt_chain::chain::Chain;
-use molt_runtime::Consensus;
-use molt_runtime::Executor;
-use molt_runtime::services::ChainService;
-use molt_runtime::{EngineError, RpcEngine};
+use serde_json::{Value, json};
 
 /// How many recent blocks the execution and consensus gates replay.
 pub const REPLAY_BLOCKS: u64 = 16;

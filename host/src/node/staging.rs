@@ -7,17 +7,15 @@ use std::sync::Arc;
 
 use alloy_primitives::B256;
 use molt_abi::Kind;
-use molt_upgrade_proxy::package::{Package, Verified, Verifier};
-use molt_upgrade_proxy::router::VersionInfo;
-
-use molt_upgrade_proxy::audit::Audit;
-use molt_upgrade_proxy::refusal::Refusal;
-use molt_upgrade_proxy::registry::SlotFiles;
-use serde_json::json;
-
 use molt_chain::upgrades::{ModuleStore, Staged, Unavailable, Upgrade, is_publisher};
 use molt_runtime::{Engine, Grants, Runtime};
 use molt_storage::Db;
+use molt_upgrade_proxy::audit::Audit;
+use molt_upgrade_proxy::package::{Package, Verified, Verifier};
+use molt_upgrade_proxy::refusal::Refusal;
+use molt_upgrade_proxy::registry::SlotFiles;
+use molt_upgrade_proxy::router::VersionInfo;
+use serde_json::json;
 
 /// Staged packages, by digest.
 pub struct Staging {
