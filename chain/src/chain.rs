@@ -9,12 +9,12 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use crate::sync::Mutex;
 use alloy_eips::eip1559::BaseFeeParams;
 use alloy_primitives::{Address, B256, Bytes, U256};
 use ed25519_dalek::SigningKey;
 use molt_abi::execution::{AccountChange, AccountInfo, BlockEnv, CallInput, CallOutput};
 use molt_abi::rpc::CallRequest;
-use parking_lot::Mutex;
 
 use crate::block::{Executed, Finality, assemble, has_set_code};
 use crate::error::ChainError;

@@ -45,6 +45,7 @@ pub mod producer;
 pub mod queries;
 pub mod replay;
 pub mod signer;
+mod sync;
 pub mod upgrades;
 pub mod wake;
 

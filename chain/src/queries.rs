@@ -8,6 +8,7 @@
 
 use std::sync::Arc;
 
+use crate::sync::Mutex;
 use alloy_eips::eip2718::Encodable2718;
 use alloy_primitives::{Address, B256, Bytes, U256};
 use molt_abi::execution::CallOutput;
@@ -17,7 +18,6 @@ use molt_abi::rpc::{
 };
 use molt_runtime::services::ChainService;
 use molt_storage::state::StateView;
-use parking_lot::Mutex;
 
 use crate::chain::{CallLimits, Chain};
 use crate::clock::now;

@@ -1,8 +1,8 @@
 //! Wakes the block producer: the chain notifies it when a transaction is pooled, so
 //! no caller has to remember to.
 
-use parking_lot::{Condvar, Mutex};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Condvar, Mutex};
 use std::time::Duration;
 
 /// A transaction arrived, or the producer is to stop.
@@ -16,7 +16,7 @@ pub struct Wake {
 impl Wake {
     /// Something changed: look at the pool now.
     pub fn notify(&self) {
-        *self.pending.lock() = true;
+        *self.pending.lock().unwrap_or_else(|p| p.into_inner()) = true;
         self.cv.notify_one();
     }
 
@@ -33,8 +33,11 @@ impl Wake {
 
     /// Waits for a notification or `timeout`.
     pub fn wait(&self, timeout: Duration) {
-        let mut pending = self.pending.lock();
-        self.cv.wait_while_for(&mut pending, |p| !*p, timeout);
+        let pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+        let (mut pending, _) = self
+            .cv
+            .wait_timeout_while(pending, timeout, |p| !*p)
+            .unwrap_or_else(|p| p.into_inner());
         *pending = false;
     }
 }

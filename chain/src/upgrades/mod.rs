@@ -25,9 +25,9 @@ use molt_abi::Kind;
 use molt_abi::execution::{AccountChange, AccountInfo, NewCode, StorageChange};
 use molt_upgrade_proxy::router::VersionInfo;
 
+use crate::sync::RwLock;
 use molt_runtime::{Consensus, Executor, LoadedModule};
 use molt_storage::SealedBlock;
-use parking_lot::RwLock;
 
 /// Where the upgrade contract lives from genesis: "molt" in the last four bytes.
 pub const UPGRADE_ADDRESS: Address = address!("000000000000000000000000000000006d6f6c74");
