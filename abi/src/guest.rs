@@ -143,7 +143,7 @@ pub fn alloc(len: u32) -> u32 {
     }
 }
 
-/// `molt_free`: releases a region returned by [`alloc`] or by an entry point.
+/// `molt_free`: releases a region returned by [`alloc()`] or by an entry point.
 ///
 /// # Safety
 /// `(ptr, len)` must be a region this module allocated and has not freed.
@@ -161,7 +161,7 @@ pub unsafe fn free(ptr: u32, len: u32) {
 /// input is freed afterwards: the host hands its ownership to the guest.
 ///
 /// # Safety
-/// `(ptr, len)` must be a live region from [`alloc`] (or `(0, 0)`), filled by the host.
+/// `(ptr, len)` must be a live region from [`alloc()`] (or `(0, 0)`), filled by the host.
 pub unsafe fn run(
     ptr: u32,
     len: u32,

@@ -18,7 +18,7 @@
 //! - [`http`]: the JSON-RPC HTTP endpoint (hyper).
 //! - [`dev_accounts`]: the dev chain's funded, unlocked accounts.
 //! - [`statetest`]: the Ethereum GeneralStateTests conformance runner.
-//! - [`bench`]: `molt bench`, WASM against native and molt against anvil.
+//! - [`bench`](mod@bench): `molt bench`, WASM against native and molt against anvil.
 
 #![deny(unsafe_op_in_unsafe_fn)]
 #![deny(missing_docs)]

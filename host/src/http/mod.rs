@@ -5,7 +5,7 @@
 //! `rpc` guest module) and its answer goes back as the response body. The one piece of
 //! JSON-RPC it writes is the error object of a request refused before any handler saw
 //! it (no token, not a POST, a body too large, a handler that panicked), in the shape
-//! every client parses ([`error_body`]). Each connection
+//! every client parses (`error_body`). Each connection
 //! is served on a thread of its own that runs the handler inline (up to
 //! 64 connections; beyond, on a shared runtime's blocking pool), so a
 //! keep-alive client's requests cost no hand-off between threads.

@@ -21,7 +21,7 @@
 //! executed and decided by the same code wherever and whenever that happens.
 //!
 //! The pipeline's phases are in [`super::pipeline`]; every operation that changes a
-//! slot ends in [`Admin::dispatch`], which writes its audit entry and counters through
+//! slot ends in `Admin::dispatch`, which writes its audit entry and counters through
 //! the [`Ledger`] — the one place they are written.
 
 use std::sync::Arc;
