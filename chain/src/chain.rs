@@ -191,6 +191,13 @@ impl Chain {
         self.head.lock().clone()
     }
 
+    /// The last committed block's header and hash, without copying its transactions
+    /// and receipts.
+    pub fn head_header(&self) -> (alloy_consensus::Header, B256) {
+        let head = self.head.lock();
+        (head.header.clone(), head.hash)
+    }
+
     /// The number of the last committed block, without copying the block.
     pub fn head_number(&self) -> u64 {
         self.head.lock().header.number
@@ -199,10 +206,7 @@ impl Chain {
     /// The environment the next block will execute in.
     pub fn next_env(&self, timestamp: u64) -> BlockEnv {
         let head = self.head.lock();
-        let base_fee = head
-            .header
-            .next_block_base_fee(BaseFeeParams::ethereum())
-            .unwrap_or(self.config.initial_base_fee);
+        let base_fee = self.base_fee_after(&head.header);
         BlockEnv {
             spec: self.config.spec.clone(),
             chain_id: self.config.chain_id,
@@ -214,6 +218,14 @@ impl Chain {
             prevrandao: head.hash,
             ..BlockEnv::default()
         }
+    }
+
+    /// The base fee of the child of `parent` (EIP-1559; the chain's initial base fee
+    /// after a parent without one).
+    pub(crate) fn base_fee_after(&self, parent: &alloy_consensus::Header) -> u64 {
+        parent
+            .next_block_base_fee(BaseFeeParams::ethereum())
+            .unwrap_or(self.config.initial_base_fee)
     }
 
     /// Checks and pools a raw transaction; returns its hash. The block producer is

@@ -22,7 +22,6 @@
 //! with its own seal: its own proposal was executed here, so it needs no second run.
 
 use alloy_consensus::Header;
-use alloy_eips::eip1559::BaseFeeParams;
 use alloy_primitives::{B256, Bytes};
 use molt_abi::consensus::{Candidate, Head, ProposeInput, ValidateInput, Verdict};
 use molt_abi::execution::{TxOutcome, reject};
@@ -178,10 +177,7 @@ impl Chain {
         if self.executed.lock().contains_key(&hash) {
             return Ok(());
         }
-        let (parent, parent_hash) = {
-            let head = self.head.lock();
-            (head.header.clone(), head.hash)
-        };
+        let (parent, parent_hash) = self.head_header();
         let invalid = |reason| ChainError::Invalid {
             number: header.number,
             reason,
@@ -204,9 +200,7 @@ impl Chain {
                 expected: self.config.gas_limit,
             }));
         }
-        let base_fee = parent
-            .next_block_base_fee(BaseFeeParams::ethereum())
-            .unwrap_or(self.config.initial_base_fee);
+        let base_fee = self.base_fee_after(&parent);
         if header.base_fee_per_gas != Some(base_fee) {
             return Err(invalid(InvalidBlock::BaseFee {
                 found: header.base_fee_per_gas,
@@ -280,24 +274,20 @@ impl Chain {
             .ok_or(ChainError::NotExecuted(*hash))?;
         let block = executed.block;
         let number = block.header.number;
-        let head = self.head.lock().clone();
-        if block.header.parent_hash != head.hash {
+        let (head, head_hash) = self.head_header();
+        if block.header.parent_hash != head_hash {
             return Err(ChainError::Invalid {
                 number,
                 reason: InvalidBlock::NotOnHead {
                     parent: block.header.parent_hash,
-                    head: head.hash,
+                    head: head_hash,
                 },
             });
         }
         if !executed.own {
             let Finality::Seal(seal) = &finality;
-            let verdict = self.judge_seal(
-                &self.consensus_at(number)?,
-                &head.header,
-                &block.header,
-                seal,
-            )?;
+            let verdict =
+                self.judge_seal(&self.consensus_at(number)?, &head, &block.header, seal)?;
             if !verdict.valid {
                 return Err(ChainError::Invalid {
                     number,

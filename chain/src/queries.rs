@@ -61,8 +61,8 @@ impl Queries {
         }
     }
 
-    /// The number of the last block a client may see: committed and flushed, never
-    /// one being written.
+    /// Whether a client may see block `number`: up to the head (committed and
+    /// flushed), never one being written.
     fn visible(&self, number: u64) -> bool {
         number <= self.chain.head_number()
     }

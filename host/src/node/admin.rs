@@ -129,13 +129,7 @@ impl Admin {
     /// The version each slot serves, by slot.
     fn active_versions(&self) -> [(Kind, Option<VersionInfo>); 3] {
         let head = self.p.chain.head_number();
-        let in_force = |kind| {
-            self.versions(kind)
-                .into_iter()
-                .filter(|(h, _)| *h <= head)
-                .max_by_key(|(h, _)| *h)
-                .map(|(_, i)| i)
-        };
+        let in_force = |kind| in_force(&self.versions(kind), head).map(|(_, i)| i.clone());
         [
             (Kind::Rpc, Some(self.p.rpc.active().info.clone())),
             (Kind::Execution, in_force(Kind::Execution)),
@@ -155,10 +149,7 @@ impl Admin {
         let head = self.p.chain.head_number();
         for kind in [Kind::Execution, Kind::Consensus] {
             let versions = self.versions(kind);
-            let active = versions
-                .iter()
-                .filter(|(h, _)| *h <= head)
-                .max_by_key(|(h, _)| *h);
+            let active = in_force(&versions, head);
             let at = |h: &u64, i: &VersionInfo, key: &str| {
                 let mut v = json!(i);
                 v[key] = json!(h);
@@ -346,6 +337,16 @@ impl Admin {
         }
         self.p.ledger.metrics().prometheus(&extra)
     }
+}
+
+/// Of `versions` (`(activation height, version)`, in announcement order), the one in
+/// force at block `head`: the greatest activation height at or below it, the later
+/// announcement on a tie.
+fn in_force(versions: &[(u64, VersionInfo)], head: u64) -> Option<&(u64, VersionInfo)> {
+    versions
+        .iter()
+        .filter(|(h, _)| *h <= head)
+        .max_by_key(|(h, _)| *h)
 }
 
 /// The module package in `params[0]` (0x-hex); `usage` if it is missing.
