@@ -175,7 +175,13 @@ pub enum Finality {
     /// The proposer's seal: ed25519 over the block hash, then the public key (96
     /// bytes).
     Seal(Bytes),
+    /// A BFT commit certificate, already checked by the consensus engine against the
+    /// validator set of the block's height (its encoding is the engine's).
+    Certificate(Bytes),
 }
+
+/// What a stored commit certificate starts with, to tell it from a 96-byte seal.
+const CERTIFICATE_MAGIC: &[u8; 8] = b"molt-cc1";
 
 impl Finality {
     /// `key`'s seal of block `hash`.
@@ -195,6 +201,17 @@ impl Finality {
     pub fn to_bytes(&self) -> Vec<u8> {
         match self {
             Finality::Seal(seal) => seal.to_vec(),
+            Finality::Certificate(certificate) => {
+                [CERTIFICATE_MAGIC.as_slice(), certificate].concat()
+            }
+        }
+    }
+
+    /// Reads back what [`to_bytes`](Self::to_bytes) stored.
+    pub fn from_bytes(bytes: &[u8]) -> Self {
+        match bytes.strip_prefix(CERTIFICATE_MAGIC.as_slice()) {
+            Some(certificate) => Finality::Certificate(Bytes::copy_from_slice(certificate)),
+            None => Finality::Seal(Bytes::copy_from_slice(bytes)),
         }
     }
 }

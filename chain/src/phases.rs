@@ -39,6 +39,28 @@ impl Chain {
     /// `block_time` 0 for a block per transaction) and, if so, proposes the block with
     /// the transactions it selected and commits it with this node's seal.
     pub fn tick(&self, now: u64, block_time: u64) -> Result<Option<SealedBlock>, ChainError> {
+        let (proposal, selected) = self.select(now, block_time)?;
+        if !proposal.seal {
+            return Ok(None);
+        }
+        self.produce(proposal.timestamp, selected).map(Some)
+    }
+
+    /// **Propose** on a network: the next block, whenever the consensus engine asks
+    /// for one, with the transactions the consensus module selects at `now` and its
+    /// timestamp (it may be empty).
+    pub fn propose_next(&self, now: u64) -> Result<SealedBlock, ChainError> {
+        let (proposal, selected) = self.select(now, 0)?;
+        self.propose(proposal.timestamp, selected)
+    }
+
+    /// The consensus module's proposal for the next block at `now`, and the pending
+    /// transactions it selected, in its order.
+    fn select(
+        &self,
+        now: u64,
+        block_time: u64,
+    ) -> Result<(molt_abi::consensus::Proposal, Vec<PoolTx>), ChainError> {
         let pending = self.pool.lock().pending(&self.db)?;
         // The header only: the head's transactions and receipts are not needed here.
         let head = self.head.lock().header.clone();
@@ -59,15 +81,12 @@ impl Chain {
                 })
                 .collect(),
         })?;
-        if !proposal.seal {
-            return Ok(None);
-        }
         let selected = proposal
             .selected
             .iter()
             .filter_map(|i| pending.get(usize::try_from(*i).ok()?).cloned())
             .collect();
-        self.produce(proposal.timestamp, selected).map(Some)
+        Ok((proposal, selected))
     }
 
     /// Proposes and commits the next block from all the pool's pending transactions
@@ -284,8 +303,7 @@ impl Chain {
                 },
             });
         }
-        if !executed.own {
-            let Finality::Seal(seal) = &finality;
+        if let (false, Finality::Seal(seal)) = (executed.own, &finality) {
             let verdict =
                 self.judge_seal(&self.consensus_at(number)?, &head, &block.header, seal)?;
             if !verdict.valid {
@@ -313,7 +331,9 @@ impl Chain {
     }
 
     /// Whether stored block `number` is a valid child of its parent, sealed by this
-    /// node's key, according to the consensus module in force at its height.
+    /// node's key, according to the consensus module in force at its height. A block
+    /// finalised by a commit certificate has no seal for the module to judge: the
+    /// consensus engine checked its certificate before it was committed.
     pub fn validate(&self, number: u64) -> Result<Verdict, ChainError> {
         self.validate_with(number, &self.consensus_at(number)?)
     }
@@ -332,7 +352,13 @@ impl Chain {
             .ok_or_else(missing)?;
         let header = self.db.header(number)?.ok_or_else(missing)?;
         let seal = self.db.seal(number)?.ok_or_else(missing)?;
-        self.judge_seal(consensus, &parent, &header, &seal)
+        match Finality::from_bytes(&seal) {
+            Finality::Seal(seal) => self.judge_seal(consensus, &parent, &header, &seal),
+            Finality::Certificate(_) => Ok(Verdict {
+                valid: true,
+                reason: String::new(),
+            }),
+        }
     }
 
     /// The consensus module's verdict on `header` (a child of `parent`) with `seal`;

@@ -14,7 +14,7 @@ use clap::Args;
 
 use crate::dev_accounts;
 use crate::http::HttpConfig;
-use crate::node::{EngineKind, Node, NodeConfig};
+use crate::node::{Driver, EngineKind, Node, NodeConfig};
 use molt_chain::{CallLimits, ChainConfig};
 
 #[derive(Debug, Args)]
@@ -111,7 +111,7 @@ fn parse_key(s: &str) -> Result<[u8; 32], String> {
         .map_err(|e| e.to_string())
 }
 
-const WEI_PER_ETH: u128 = 1_000_000_000_000_000_000;
+pub(super) const WEI_PER_ETH: u128 = 1_000_000_000_000_000_000;
 
 /// Where `molt dev` writes the admin API's token, in the data directory.
 pub(super) const ADMIN_TOKEN_FILE: &str = "admin.token";
@@ -186,6 +186,7 @@ pub(super) fn run(args: DevArgs) -> anyhow::Result<ExitCode> {
             gas_cap: args.rpc_gascap,
             timeout: (!args.rpc_evmtimeout.is_zero()).then_some(args.rpc_evmtimeout),
         },
+        driver: Driver::Dev,
     })?;
     banner(&node, &args, &datadir)?;
     wait_for_shutdown()?;
@@ -289,7 +290,7 @@ fn ether(balance: U256) -> String {
 }
 
 /// Blocks until Ctrl-C (SIGINT) or SIGTERM.
-fn wait_for_shutdown() -> anyhow::Result<()> {
+pub(super) fn wait_for_shutdown() -> anyhow::Result<()> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;

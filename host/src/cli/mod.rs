@@ -3,7 +3,9 @@
 mod bench;
 mod dev;
 mod module;
+mod node;
 mod statetest;
+mod testnet;
 mod verify;
 
 use std::path::PathBuf;
@@ -23,6 +25,11 @@ pub struct Cli {
 enum Command {
     /// Start a dev node: chain in a data directory, JSON-RPC on 127.0.0.1:8545.
     Dev(dev::DevArgs),
+    /// Start one node of a validator network from its data directory.
+    Node(node::NodeArgs),
+    /// Write or run a local network of validators.
+    #[command(subcommand)]
+    Testnet(testnet::TestnetCommand),
     /// Create, sign, verify, inspect and call module packages.
     #[command(subcommand)]
     Module(module::ModuleCommand),
@@ -40,6 +47,8 @@ enum Command {
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Dev(args) => dev::run(args),
+        Command::Node(args) => node::run(args),
+        Command::Testnet(cmd) => testnet::run(cmd),
         Command::Module(cmd) => module::run(cmd),
         Command::Statetest(args) => statetest::run(args),
         Command::Bench(cmd) => bench::run(cmd),

@@ -86,6 +86,25 @@ pub struct NodeConfig {
     pub budget: molt_upgrade_proxy::budget::Budget,
     /// Gas cap and timeout of `eth_call` and `eth_estimateGas`.
     pub call_limits: CallLimits,
+    /// Who decides blocks: the node alone (`molt dev`) or a validator network
+    /// (`molt node`).
+    pub driver: Driver,
+}
+
+/// Who decides the node's blocks.
+#[derive(Clone, Debug)]
+pub enum Driver {
+    /// The node seals its own blocks (`molt dev`): at once or every `block_time`
+    /// seconds.
+    Dev,
+    /// The BFT engine, with the other validators of a network; the genesis gives the
+    /// chain's parameters and funded accounts.
+    Network {
+        /// How to join.
+        network: Box<molt_bft::NetworkConfig>,
+        /// The funded accounts of the genesis.
+        alloc: Vec<(alloy_primitives::Address, U256)>,
+    },
 }
 
 impl Default for NodeConfig {
@@ -106,6 +125,7 @@ impl Default for NodeConfig {
                 gas_cap: 50_000_000,
                 timeout: Some(std::time::Duration::from_secs(5)),
             },
+            driver: Driver::Dev,
         }
     }
 }
@@ -132,7 +152,13 @@ pub struct Node {
     // Field order is drop order: stop serving, then stop producing.
     server: Server,
     admin: Option<Server>,
-    _producer: Producer,
+    _driver: Running,
+}
+
+/// What decides blocks while the node runs, held to be stopped with the node.
+enum Running {
+    Dev { _producer: Producer },
+    Network { _engine: molt_bft::Network },
 }
 
 impl std::fmt::Debug for Node {
@@ -179,10 +205,13 @@ impl Node {
         };
 
         let accounts = crate::dev_accounts::signers(config.accounts)?;
-        let alloc: Vec<_> = accounts
-            .iter()
-            .map(|s| (s.address(), config.balance))
-            .collect();
+        let alloc: Vec<_> = match &config.driver {
+            Driver::Dev => accounts
+                .iter()
+                .map(|s| (s.address(), config.balance))
+                .collect(),
+            Driver::Network { alloc, .. } => alloc.clone(),
+        };
         let db_dir = datadir.join("db");
         let db = Db::open(&db_dir).with_context(|| {
             format!(
@@ -251,11 +280,22 @@ impl Node {
             resumed,
             rpc,
         } = Self::open(&config)?;
-        let producer = Producer::start(chain.clone(), config.block_time)?;
+        let driver = match &config.driver {
+            Driver::Dev => Running::Dev {
+                _producer: Producer::start(chain.clone(), config.block_time)?,
+            },
+            Driver::Network { network, .. } => Running::Network {
+                _engine: molt_bft::Network::start(chain.clone(), (**network).clone())
+                    .context("starting the consensus engine")?,
+            },
+        };
+        // Dev helpers (evm_mine, snapshots, setBalance) edit the chain: only a node
+        // that decides its blocks alone may offer them.
+        let dev = matches!(config.driver, Driver::Dev);
         let queries: Arc<dyn ChainService> = Arc::new(Queries::new(
             chain.clone(),
             accounts.clone(),
-            true,
+            dev,
             config.call_limits,
         ));
         let rpc_slot = Arc::new(rpc::RpcSlot::new(Version {
@@ -327,7 +367,7 @@ impl Node {
             resumed,
             server,
             admin,
-            _producer: producer,
+            _driver: driver,
         })
     }
 

@@ -29,20 +29,28 @@ impl DevNode {
 
     /// Like [`start`](Self::start), the node's log (stderr) going to `log` if given.
     pub fn start_with_log(datadir: &Path, extra: &[&str], log: Option<&Path>) -> DevNode {
+        let dir = datadir.to_str().unwrap();
+        let args = [&["dev", "--datadir", dir, "--http.port", "0"], extra].concat();
+        Self::spawn(&args, log, "warn")
+    }
+
+    /// Runs `molt ARGS…` (a command that prints `Listening on ADDR` once it serves),
+    /// its log at `log_level` going to `log` if given, and waits until it serves.
+    pub fn spawn(args: &[&str], log: Option<&Path>, log_level: &str) -> DevNode {
         let stderr = match log {
-            Some(path) => Stdio::from(std::fs::File::create(path).unwrap()),
+            // Appends: a restarted node's log follows its earlier life.
+            Some(path) => Stdio::from(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                    .unwrap(),
+            ),
             None => Stdio::inherit(),
         };
         let mut child = Command::new(env!("CARGO_BIN_EXE_molt"))
-            .args([
-                "dev",
-                "--datadir",
-                datadir.to_str().unwrap(),
-                "--http.port",
-                "0",
-            ])
-            .args(extra)
-            .env("RUST_LOG", "warn")
+            .args(args)
+            .env("RUST_LOG", log_level)
             .stdout(Stdio::piped())
             .stderr(stderr)
             .spawn()
@@ -52,7 +60,7 @@ impl DevNode {
         let addr = loop {
             let Some(Ok(line)) = lines.next() else {
                 let status = child.wait().unwrap();
-                panic!("molt dev exited ({status}) before serving:\n{banner}");
+                panic!("molt {args:?} exited ({status}) before serving:\n{banner}");
             };
             if let Some(addr) = line.strip_prefix("Listening on ") {
                 break addr.parse().unwrap();

@@ -1,0 +1,482 @@
+//! The application side of Malachite: answers the engine's questions with the chain's
+//! propose / verify / commit phases.
+//!
+//! | engine asks | molt does |
+//! |---|---|
+//! | `ConsensusReady` | start at head + 1 with that height's validators |
+//! | `GetValue` | [`Chain::propose_next`] (or the block it already proposed in that round), kept on disk, then streamed as parts |
+//! | `ReceivedProposalPart` | reassemble; from the round's proposer only; [`Chain::verify`] → valid or invalid (a nil prevote) |
+//! | `Decided` | [`Chain::commit`] with the commit certificate |
+//! | `Finalized` | start the next height |
+//! | `GetDecidedValues` | blocks and certificates from the database |
+//! | `ProcessSyncedValue` | decode and verify a block from a peer, at head + 1 |
+//!
+//! Chain calls execute blocks (wasmtime, synchronous): they run on tokio's blocking
+//! pool so that the engine's actors never wait on them.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use malachitebft_app_channel::app::engine::host::{HeightParams, Next, SyncedValueOutcome};
+use malachitebft_app_channel::app::types::core::{
+    CommitCertificate, Context as _, ExtendedCommitCertificate, LinearTimeouts, Round, Validity,
+    VoteExtensions,
+};
+use malachitebft_app_channel::app::types::sync::RawDecidedValue;
+use malachitebft_app_channel::app::types::{LocallyProposedValue, ProposedValue};
+use malachitebft_app_channel::{AppMsg, Channels, NetworkMsg};
+use molt_chain::{Chain, ChainError, Finality};
+use molt_storage::SealedBlock;
+
+use crate::codec::BorshCodec;
+use crate::context::{Address, BlockId, Height, MoltContext, ValidatorSet};
+use crate::error::BftError;
+use crate::parts::{Assembled, Streams, split};
+use crate::store::ProposalStore;
+use crate::wire;
+use malachitebft_app_channel::app::types::codec::Codec;
+
+/// Most decided blocks served in one sync response.
+const MAX_SYNC_BATCH: u64 = 64;
+
+/// What the loop knows between messages.
+pub(crate) struct App {
+    pub chain: Arc<Chain>,
+    pub address: Address,
+    pub validators: ValidatorSet,
+    pub timeouts: LinearTimeouts,
+    pub target_time: Option<std::time::Duration>,
+    pub store: ProposalStore,
+    pub streams: Streams,
+    /// The height being decided.
+    pub height: Height,
+    /// Complete, checked proposals of the current and later heights.
+    pub proposals: HashMap<(Height, Round), Vec<ProposedValue<MoltContext>>>,
+    /// Complete proposals of later heights, not checked yet (their parent is not
+    /// committed).
+    pub later: Vec<Assembled>,
+    /// Test only: propose blocks with a wrong state root.
+    pub bad_proposals: bool,
+}
+
+impl App {
+    fn params(&self) -> HeightParams<MoltContext> {
+        HeightParams::new(self.validators.clone(), self.timeouts, self.target_time)
+    }
+
+    fn next_height(&self) -> Height {
+        Height(self.chain.head_number() + 1)
+    }
+
+    /// Answers the engine until it stops.
+    pub async fn run(mut self, channels: &mut Channels<MoltContext>) -> Result<(), BftError> {
+        while let Some(msg) = channels.consensus.recv().await {
+            self.handle(msg, channels).await?;
+        }
+        Ok(())
+    }
+
+    async fn handle(
+        &mut self,
+        msg: AppMsg<MoltContext>,
+        channels: &mut Channels<MoltContext>,
+    ) -> Result<(), BftError> {
+        match msg {
+            AppMsg::ConsensusReady { reply } => {
+                self.height = self.next_height();
+                tracing::info!(target: "molt::bft", height = %self.height, "consensus ready");
+                let _ = reply.send((self.height, self.params()));
+            }
+            AppMsg::StartedRound {
+                height,
+                round,
+                proposer,
+                role,
+                reply_value,
+            } => {
+                tracing::debug!(target: "molt::bft", %height, %round, %proposer, ?role, "round");
+                self.height = height;
+                let (now, later) = std::mem::take(&mut self.later)
+                    .into_iter()
+                    .partition(|a| a.height == height);
+                self.later = later;
+                for assembled in now {
+                    self.check(assembled).await;
+                }
+                let values = self
+                    .proposals
+                    .get(&(height, round))
+                    .cloned()
+                    .unwrap_or_default();
+                let _ = reply_value.send(values);
+            }
+            AppMsg::GetValue {
+                height,
+                round,
+                timeout: _,
+                reply,
+            } => {
+                // Without a value the engine's propose timeout passes and the others
+                // prevote nil: a failure here costs a round, not the node.
+                let block = match self.own_proposal(height, round).await {
+                    Ok(block) => block,
+                    Err(e) => {
+                        tracing::error!(target: "molt::bft", %height, %round, "cannot propose: {e}");
+                        return Ok(());
+                    }
+                };
+                let value = BlockId::from(block.hash);
+                let _ = reply.send(LocallyProposedValue::new(height, round, value));
+                self.publish(height, round, Round::Nil, self.address, &block, channels)
+                    .await;
+            }
+            AppMsg::ReceivedProposalPart {
+                from,
+                published_by,
+                part,
+                reply,
+            } => {
+                let value = match self.streams.insert(published_by.unwrap_or(from), part) {
+                    Some(assembled) if assembled.height > self.height => {
+                        self.later.push(assembled);
+                        None
+                    }
+                    Some(assembled) if assembled.height == self.height => {
+                        self.check(assembled).await
+                    }
+                    _ => None,
+                };
+                let _ = reply.send(value);
+            }
+            AppMsg::RestreamProposal {
+                height,
+                round,
+                valid_round,
+                address,
+                value_id,
+            } => {
+                if let Some(bytes) = self.store.block(height.0, &value_id.hash())
+                    && let Ok(block) = wire::decode(&bytes)
+                {
+                    self.publish(height, round, valid_round, address, &block, channels)
+                        .await;
+                }
+            }
+            AppMsg::Decided {
+                certificate, reply, ..
+            } => {
+                if let Err(e) = self.commit(&certificate).await {
+                    tracing::error!(
+                        target: "molt::bft",
+                        height = %certificate.height, block = %certificate.value_id,
+                        "the decided block could not be committed: {e}"
+                    );
+                }
+                let _ = reply.send(());
+            }
+            AppMsg::Finalized {
+                certificate, reply, ..
+            } => {
+                let next = self.next_height();
+                self.proposals.retain(|(h, _), _| *h >= next);
+                self.store.prune(next.0 - 1);
+                let _ = if next > certificate.height {
+                    reply.send(Next::Start(next, self.params()))
+                } else {
+                    reply.send(Next::Restart(certificate.height, self.params()))
+                };
+            }
+            AppMsg::GetHistoryMinHeight { reply } => {
+                let _ = reply.send(Height(1));
+            }
+            AppMsg::GetDecidedValues { range, reply } => {
+                let head = self.chain.head_number();
+                let first = range.start().0.max(1);
+                let last = range.end().0.min(head).min(first + MAX_SYNC_BATCH - 1);
+                let values = (first..=last)
+                    .map_while(|h| self.decided(h).ok().flatten())
+                    .collect();
+                let _ = reply.send(values);
+            }
+            AppMsg::ProcessSyncedValue {
+                height,
+                round,
+                proposer,
+                value_bytes,
+                reply,
+            } => {
+                let outcome = self.synced(height, round, proposer, &value_bytes).await;
+                let _ = reply.send(outcome);
+            }
+            AppMsg::ExtendVote { reply, .. } => {
+                let _ = reply.send(None);
+            }
+            AppMsg::VerifyVoteExtensions {
+                extensions, reply, ..
+            } => {
+                let _ = reply.send(extensions.into_iter().map(|(a, _)| (a, Ok(()))).collect());
+            }
+        }
+        Ok(())
+    }
+
+    /// The block this node proposes at `height` and `round`: the one it proposed
+    /// before a restart if there was one, else a new one, kept on disk before the
+    /// engine hears of it.
+    async fn own_proposal(
+        &mut self,
+        height: Height,
+        round: Round,
+    ) -> Result<SealedBlock, BftError> {
+        let r = round.as_u32().unwrap_or(0);
+        if let Some(hash) = self.store.own(height.0, r)
+            && let Some(bytes) = self.store.block(height.0, &hash)
+            && let Ok(block) = wire::decode(&bytes)
+            && !self.bad_proposals
+        {
+            let chain = self.chain.clone();
+            let checked = block.clone();
+            blocking(move || chain.verify(&checked)).await??;
+            return Ok(block);
+        }
+        let chain = self.chain.clone();
+        let mut block = blocking(move || chain.propose_next(molt_chain::clock::now())).await??;
+        if self.bad_proposals {
+            block.header.state_root = alloy_primitives::B256::repeat_byte(0xbd);
+            block.hash = block.header.hash_slow();
+            tracing::warn!(target: "molt::bft", %height, %round, "proposing a block with a wrong state root (--test.bad-proposals)");
+        }
+        self.store
+            .put_block(height.0, &block.hash, &wire::encode(&block))?;
+        self.store.put_own(height.0, r, &block.hash)?;
+        tracing::info!(
+            target: "molt::bft",
+            %height, %round, block = %block.hash, transactions = block.transactions.len(),
+            "proposing"
+        );
+        Ok(block)
+    }
+
+    async fn publish(
+        &self,
+        height: Height,
+        round: Round,
+        pol_round: Round,
+        proposer: Address,
+        block: &SealedBlock,
+        channels: &Channels<MoltContext>,
+    ) {
+        for part in split(height, round, pol_round, proposer, &wire::encode(block)) {
+            if channels
+                .network
+                .send(NetworkMsg::PublishProposalPart(part))
+                .await
+                .is_err()
+            {
+                return;
+            }
+        }
+    }
+
+    /// Checks a complete proposal of the current height: it comes from the round's
+    /// proposer, decodes, and re-executes to the same block. The verdict is returned
+    /// to the engine (an invalid block gets a nil prevote) and remembered for the
+    /// round.
+    async fn check(&mut self, assembled: Assembled) -> Option<ProposedValue<MoltContext>> {
+        let expected = MoltContext
+            .select_proposer(&self.validators, assembled.height, assembled.round)
+            .address;
+        if assembled.proposer != expected {
+            tracing::warn!(
+                target: "molt::bft",
+                height = %assembled.height, round = %assembled.round,
+                claimed = %assembled.proposer, %expected,
+                "dropped a proposal from a validator that is not the round's proposer"
+            );
+            return None;
+        }
+        let block = match wire::decode(&assembled.block) {
+            Ok(block) => block,
+            Err(e) => {
+                tracing::warn!(target: "molt::bft", height = %assembled.height, "dropped an undecodable proposal: {e}");
+                return None;
+            }
+        };
+        let chain = self.chain.clone();
+        let checked = block.clone();
+        let verdict = blocking(move || chain.verify(&checked)).await;
+        let validity = match verdict {
+            Ok(Ok(())) => Validity::Valid,
+            Ok(Err(e)) => {
+                tracing::warn!(
+                    target: "molt::bft",
+                    height = %assembled.height, round = %assembled.round, block = %block.hash,
+                    proposer = %assembled.proposer,
+                    "voting nil on an invalid proposal: {e}"
+                );
+                Validity::Invalid
+            }
+            Err(e) => {
+                tracing::error!(target: "molt::bft", "verifying a proposal: {e}");
+                return None;
+            }
+        };
+        if validity.is_valid()
+            && let Err(e) = self
+                .store
+                .put_block(assembled.height.0, &block.hash, &assembled.block)
+        {
+            tracing::error!(target: "molt::bft", "keeping a proposal: {e}");
+        }
+        let value = ProposedValue {
+            height: assembled.height,
+            round: assembled.round,
+            valid_round: assembled.pol_round,
+            proposer: assembled.proposer,
+            value: BlockId::from(block.hash),
+            validity,
+        };
+        self.proposals
+            .entry((assembled.height, assembled.round))
+            .or_default()
+            .push(value.clone());
+        Some(value)
+    }
+
+    /// Commits the decided block with its certificate. A block verified before a
+    /// restart is re-executed from the copy on disk; a height already committed (the
+    /// engine replaying its WAL) is left as it is.
+    async fn commit(
+        &mut self,
+        certificate: &CommitCertificate<MoltContext>,
+    ) -> Result<(), BftError> {
+        let height = certificate.height.0;
+        if self.chain.head_number() >= height {
+            return Ok(());
+        }
+        let hash = certificate.value_id.hash();
+        let finality = Finality::Certificate(
+            BorshCodec
+                .encode(certificate)
+                .map_err(|e| BftError::Engine(e.to_string()))?
+                .to_vec()
+                .into(),
+        );
+        let chain = self.chain.clone();
+        let stored = self.store.block(height, &hash);
+        let block = blocking(move || -> Result<SealedBlock, ChainError> {
+            match chain.commit(&hash, finality.clone()) {
+                Err(ChainError::NotExecuted(_)) => {
+                    let bytes = stored.ok_or(ChainError::NotExecuted(hash))?;
+                    let block = wire::decode(&bytes).map_err(|_| ChainError::NotExecuted(hash))?;
+                    chain.verify(&block)?;
+                    chain.commit(&hash, finality)
+                }
+                other => other,
+            }
+        })
+        .await??;
+        tracing::info!(
+            target: "molt::bft",
+            height, round = %certificate.round, block = %block.hash,
+            transactions = block.transactions.len(),
+            signatures = certificate.commit_signatures.len(),
+            "committed"
+        );
+        Ok(())
+    }
+
+    /// Decided block `height` as sync serves it.
+    fn decided(&self, height: u64) -> Result<Option<RawDecidedValue<MoltContext>>, BftError> {
+        let db = self.chain.db();
+        let (Some(header), Some(transactions), Some(seal)) = (
+            db.header(height).map_err(ChainError::from)?,
+            db.transactions(height).map_err(ChainError::from)?,
+            db.seal(height).map_err(ChainError::from)?,
+        ) else {
+            return Ok(None);
+        };
+        let Finality::Certificate(bytes) = Finality::from_bytes(&seal) else {
+            return Ok(None);
+        };
+        let Ok(certificate) = Codec::<CommitCertificate<MoltContext>>::decode(
+            &BorshCodec,
+            bytes::Bytes::from(bytes.to_vec()),
+        ) else {
+            return Ok(None);
+        };
+        let block = SealedBlock {
+            hash: header.hash_slow(),
+            header,
+            transactions,
+            senders: Vec::new(),
+            receipts: Vec::new(),
+        };
+        Ok(Some(RawDecidedValue::new(
+            wire::encode(&block).into(),
+            ExtendedCommitCertificate::from_commit_certificate_and_extensions(
+                certificate,
+                VoteExtensions::default(),
+            ),
+        )))
+    }
+
+    /// A block a peer says was decided at `height`: verified on the head before the
+    /// engine checks its certificate and commits it.
+    async fn synced(
+        &mut self,
+        height: Height,
+        round: Round,
+        proposer: Address,
+        bytes: &[u8],
+    ) -> SyncedValueOutcome<MoltContext> {
+        let Ok(block) = wire::decode(bytes) else {
+            return SyncedValueOutcome::PeerFault;
+        };
+        let value = |validity| {
+            SyncedValueOutcome::Verdict(ProposedValue {
+                height,
+                round,
+                valid_round: Round::Nil,
+                proposer,
+                value: BlockId::from(block.hash),
+                validity,
+            })
+        };
+        if height != self.next_height() {
+            return SyncedValueOutcome::LocalTransientError;
+        }
+        let chain = self.chain.clone();
+        let checked = block.clone();
+        match blocking(move || chain.verify(&checked)).await {
+            Ok(Ok(())) => {
+                if let Err(e) = self.store.put_block(height.0, &block.hash, bytes) {
+                    tracing::error!(target: "molt::bft", "keeping a synced block: {e}");
+                }
+                value(Validity::Valid)
+            }
+            Ok(Err(ChainError::Invalid { reason, .. })) => {
+                tracing::error!(
+                    target: "molt::bft",
+                    %height, block = %block.hash,
+                    "a synced block does not re-execute to itself here: {reason}"
+                );
+                value(Validity::Invalid)
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(target: "molt::bft", %height, "cannot verify a synced block yet: {e}");
+                SyncedValueOutcome::LocalTransientError
+            }
+            Err(_) => SyncedValueOutcome::LocalTransientError,
+        }
+    }
+}
+
+/// Runs `f` on the blocking pool.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, BftError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| BftError::Task(e.to_string()))
+}

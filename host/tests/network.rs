@@ -1,0 +1,240 @@
+//! A validator network of real `molt node` processes on loopback, made by
+//! `molt testnet init`: agreement, a contract deployed through one node read through
+//! another, a validator killed with SIGKILL that restarts and catches up, and a full
+//! node that syncs the chain from an empty data directory.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use common::{ACCOUNT0, DevNode, quantity};
+use serde_json::json;
+
+/// A contract whose code returns 42 from any call.
+const RETURNS_42: &str = "0x600a600c600039600a6000f3602a60005260206000f3";
+
+/// A base port with `n` free p2p ports from it and `n` free RPC ports from it + 1000.
+fn free_base_port(n: u16) -> u16 {
+    let seed = u16::try_from(std::process::id() % 2000).unwrap();
+    (0..200)
+        .map(|i| 20000 + ((seed + i * 37) % 2000) * 10)
+        .find(|base| {
+            (0..n).all(|i| {
+                TcpListener::bind(("127.0.0.1", base + i)).is_ok()
+                    && TcpListener::bind(("127.0.0.1", base + 1000 + i)).is_ok()
+            })
+        })
+        .expect("a free port range")
+}
+
+/// One network at a time: two would share two cores and could pick the same ports
+/// before either listens.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+struct Net {
+    dirs: Vec<PathBuf>,
+    nodes: Vec<Option<DevNode>>,
+    _tmp: tempfile::TempDir,
+    _turn: MutexGuard<'static, ()>,
+}
+
+impl Net {
+    /// Step: `molt testnet init`, then the validators started (full nodes are
+    /// started by the test, when it wants them to sync).
+    fn start(validators: usize, full_nodes: usize) -> Net {
+        Self::start_with(validators, full_nodes, |_| &[])
+    }
+
+    /// [`start`](Self::start), validator i with the extra arguments `extra(i)`.
+    fn start_with(
+        validators: usize,
+        full_nodes: usize,
+        extra: impl Fn(usize) -> &'static [&'static str],
+    ) -> Net {
+        let turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+        let tmp = tempfile::tempdir().unwrap();
+        let base = free_base_port(u16::try_from(validators + full_nodes).unwrap());
+        let out = Command::new(env!("CARGO_BIN_EXE_molt"))
+            .args(["testnet", "init", "--out"])
+            .arg(tmp.path())
+            .args(["--validators", &validators.to_string()])
+            .args(["--full-nodes", &full_nodes.to_string()])
+            .args(["--base-port", &base.to_string()])
+            .args(["--block-time-ms", "200"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let dirs: Vec<PathBuf> = String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(PathBuf::from)
+            .collect();
+        assert_eq!(dirs.len(), validators + full_nodes);
+        let nodes = dirs
+            .iter()
+            .enumerate()
+            .map(|(i, d)| (i < validators).then(|| start_node_with(d, extra(i))))
+            .collect();
+        Net {
+            dirs,
+            nodes,
+            _tmp: tmp,
+            _turn: turn,
+        }
+    }
+
+    fn node(&self, i: usize) -> &DevNode {
+        self.nodes[i].as_ref().expect("node running")
+    }
+
+    fn running(&self) -> impl Iterator<Item = &DevNode> {
+        self.nodes.iter().flatten()
+    }
+
+    /// Waits until every running node has block `height`.
+    fn wait_height(&self, height: u64, within: Duration) {
+        let deadline = Instant::now() + within;
+        for (i, node) in self.nodes.iter().enumerate() {
+            let Some(node) = node else { continue };
+            loop {
+                let head = quantity(&node.ok("eth_blockNumber", json!([])));
+                if head >= height {
+                    break;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "node{i} stuck at {head} < {height}; its log: {}",
+                    tail(&self.dirs[i].join("node.log"))
+                );
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+    }
+
+    /// Every block up to `height` has the same hash on every running node.
+    fn assert_agree(&self, height: u64) {
+        for n in 0..=height {
+            let hashes: Vec<_> = self
+                .running()
+                .map(|node| {
+                    node.ok("eth_getBlockByNumber", json!([format!("0x{n:x}"), false]))["hash"]
+                        .clone()
+                })
+                .collect();
+            assert!(
+                hashes.iter().all(|h| h == &hashes[0] && !h.is_null()),
+                "block {n} differs: {hashes:?}"
+            );
+        }
+    }
+}
+
+fn start_node(dir: &Path) -> DevNode {
+    start_node_with(dir, &[])
+}
+
+fn start_node_with(dir: &Path, extra: &[&str]) -> DevNode {
+    DevNode::spawn(
+        &[&["node", "--datadir", dir.to_str().unwrap()], extra].concat(),
+        Some(&dir.join("node.log")),
+        "info,libp2p=warn",
+    )
+}
+
+/// The last lines of a log, for a failure message.
+fn tail(path: &Path) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<_> = text.lines().collect();
+    lines[lines.len().saturating_sub(30)..].join("\n")
+}
+
+#[test]
+fn four_validators_agree_serve_the_same_chain_and_a_killed_one_catches_up() {
+    // Step 1: four validators reach height 10 with the same blocks.
+    let mut net = Net::start(4, 1);
+    net.wait_height(10, Duration::from_secs(120));
+    net.assert_agree(10);
+
+    // Step 2: a contract deployed through node 0 is read through node 3.
+    let tx = net.node(0).ok(
+        "eth_sendTransaction",
+        json!([{ "from": ACCOUNT0, "data": RETURNS_42, "gas": "0x30000" }]),
+    );
+    let receipt = net
+        .node(3)
+        .wait_for("eth_getTransactionReceipt", json!([tx]));
+    assert_eq!(receipt["status"], "0x1", "{receipt}");
+    let contract = receipt["contractAddress"].clone();
+    let answer = net.node(3).ok(
+        "eth_call",
+        json!([{ "to": contract, "data": "0x" }, "latest"]),
+    );
+    assert_eq!(
+        answer,
+        "0x000000000000000000000000000000000000000000000000000000000000002a"
+    );
+
+    // Blocks are final on a network: a dev helper that would make one is refused.
+    net.node(1).err("evm_mine", json!([]));
+
+    // Step 3: SIGKILL node 3; the other three (3/4 of the power) keep deciding.
+    let head = quantity(&net.node(0).ok("eth_blockNumber", json!([])));
+    net.nodes[3].take().unwrap().kill();
+    net.wait_height(head + 5, Duration::from_secs(120));
+
+    // Step 4: restarted on its data directory, node 3 catches up and agrees.
+    net.nodes[3] = Some(start_node(&net.dirs[3]));
+    let head = quantity(&net.node(0).ok("eth_blockNumber", json!([])));
+    net.wait_height(head + 3, Duration::from_secs(120));
+    net.assert_agree(head + 3);
+
+    // Step 5: a full node started on an empty data directory syncs the whole chain,
+    // re-executing every block, and serves the contract too.
+    net.nodes[4] = Some(start_node(&net.dirs[4]));
+    let head = quantity(&net.node(0).ok("eth_blockNumber", json!([])));
+    net.wait_height(head + 2, Duration::from_secs(120));
+    net.assert_agree(head + 2);
+    let code = net.node(4).ok("eth_getCode", json!([contract, "latest"]));
+    assert_eq!(code, "0x602a60005260206000f3");
+}
+
+#[test]
+fn a_validator_proposing_wrong_blocks_is_outvoted_and_the_chain_goes_on() {
+    // Validator 1 proposes blocks with a wrong state root whenever it is the proposer.
+    let net = Net::start_with(4, 0, |i| match i {
+        1 => &["--test.bad-proposals"],
+        _ => &[],
+    });
+    // Step 1: the chain still reaches height 12, on every node the same, node 1's
+    // included: it commits the blocks the others decided.
+    net.wait_height(12, Duration::from_secs(180));
+    net.assert_agree(12);
+    // Step 2: its proposals were seen, re-executed and voted nil on.
+    let warned = [0, 2, 3].iter().any(|i| {
+        std::fs::read_to_string(net.dirs[*i].join("node.log"))
+            .unwrap()
+            .contains("voting nil on an invalid proposal")
+    });
+    assert!(warned, "no validator voted nil on the bad proposals");
+    // Step 3: every block on the chain re-executes to itself (no wrong root got in).
+    for n in 1..=12u64 {
+        let block = net
+            .node(0)
+            .ok("eth_getBlockByNumber", json!([format!("0x{n:x}"), false]));
+        assert_ne!(
+            block["stateRoot"],
+            format!("0x{}", "bd".repeat(32)),
+            "block {n} has the bad proposer's root"
+        );
+    }
+}
