@@ -53,7 +53,9 @@ pub struct Proposal {
 }
 
 /// Input of `molt_consensus_validate`: is `header` a valid child of `parent`, sealed
-/// by one of `authorities`?
+/// by one of `authorities`? With no authorities (and an empty seal) the block's
+/// finality is a BFT engine's commit certificate, checked by the host: the module
+/// judges the header alone.
 #[derive(Clone, Debug, Default, PartialEq, Eq, RlpEncodable, RlpDecodable)]
 pub struct ValidateInput {
     /// The parent's header, RLP.
@@ -74,4 +76,30 @@ pub struct Verdict {
     pub valid: bool,
     /// Why not; empty when valid.
     pub reason: String,
+}
+
+/// Input of `molt_consensus_validators` (optional export): the validators of block
+/// `height`, decided on the chain as committed up to `height - 1`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, RlpEncodable, RlpDecodable)]
+pub struct ValidatorsInput {
+    /// The height the set is for (at least 1).
+    pub height: u64,
+    /// The validators the network's genesis names.
+    pub genesis: Vec<ValidatorEntry>,
+}
+
+/// A validator: its ed25519 public key and its voting power.
+#[derive(Clone, Debug, Default, PartialEq, Eq, RlpEncodable, RlpDecodable)]
+pub struct ValidatorEntry {
+    /// ed25519 public key, 32 bytes.
+    pub public_key: Bytes,
+    /// Voting power; 0 leaves the validator out.
+    pub power: u64,
+}
+
+/// Output of `molt_consensus_validators`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, RlpEncodable, RlpDecodable)]
+pub struct Validators {
+    /// The set; it must hold at least one validator with power.
+    pub validators: Vec<ValidatorEntry>,
 }

@@ -240,13 +240,21 @@ macro_rules! export_execution {
     };
 }
 
-/// Exports a `consensus` module: `molt_consensus_propose` and `molt_consensus_validate`.
+/// Exports a `consensus` module: `molt_consensus_propose` and `molt_consensus_validate`,
+/// and `molt_consensus_validators` when a third function is given.
 #[macro_export]
 macro_rules! export_consensus {
     ($propose:path, $validate:path) => {
         $crate::__export_entries!(
             molt_consensus_propose => $propose,
             molt_consensus_validate => $validate,
+        );
+    };
+    ($propose:path, $validate:path, $validators:path) => {
+        $crate::__export_entries!(
+            molt_consensus_propose => $propose,
+            molt_consensus_validate => $validate,
+            molt_consensus_validators => $validators,
         );
     };
 }

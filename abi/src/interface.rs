@@ -138,6 +138,15 @@ pub const fn entry_points(kind: Kind) -> &'static [&'static str] {
     }
 }
 
+/// Entry points a kind may export, `(ptr: i32, len: i32) -> i64` when present; the
+/// host falls back to a documented default without them.
+pub const fn optional_entry_points(kind: Kind) -> &'static [&'static str] {
+    match kind {
+        Kind::Consensus => &["molt_consensus_validators"],
+        Kind::Execution | Kind::Rpc => &[],
+    }
+}
+
 /// Host functions in module `molt` that every kind may import.
 pub const HOST_IMPORTS: &[(&str, FuncSig<'static>)] = &[
     (
@@ -369,13 +378,18 @@ pub fn check<'a>(
             Some(_) => {}
         }
     }
-    match find(MIGRATE_EXPORT) {
-        Some(found) if found != ItemType::Func(ENTRY) => Err(InterfaceError::ExportType {
-            name: MIGRATE_EXPORT.to_string(),
-            expected: describe(ItemType::Func(ENTRY)),
-        }),
-        _ => Ok(()),
+    // Optional exports are checked for their type when present.
+    for name in optional_entry_points(kind).iter().chain([&MIGRATE_EXPORT]) {
+        if let Some(found) = find(name)
+            && found != ItemType::Func(ENTRY)
+        {
+            return Err(InterfaceError::ExportType {
+                name: name.to_string(),
+                expected: describe(ItemType::Func(ENTRY)),
+            });
+        }
     }
+    Ok(())
 }
 
 fn describe(ty: ItemType<'_>) -> String {

@@ -3,11 +3,11 @@
 //!
 //! | engine asks | molt does |
 //! |---|---|
-//! | `ConsensusReady` | start at head + 1 with that height's validators |
+//! | `ConsensusReady` | start at head + 1 with that height's validators (the consensus module's choice), once the modules in force there are present |
 //! | `GetValue` | [`Chain::propose_next`] (or the block it already proposed in that round), kept on disk, then streamed as parts |
 //! | `ReceivedProposalPart` | reassemble; from the round's proposer only; [`Chain::verify`] → valid or invalid (a nil prevote) |
 //! | `Decided` | [`Chain::commit`] with the commit certificate |
-//! | `Finalized` | start the next height |
+//! | `Finalized` | start the next height, as for `ConsensusReady` |
 //! | `GetDecidedValues` | blocks and certificates from the database |
 //! | `ProcessSyncedValue` | decode and verify a block from a peer, at head + 1 |
 //!
@@ -29,12 +29,13 @@ use molt_chain::{Chain, ChainError, Finality};
 use molt_storage::SealedBlock;
 
 use crate::codec::BorshCodec;
-use crate::context::{Address, BlockId, Height, MoltContext, ValidatorSet};
+use crate::context::{Address, BlockId, Height, MoltContext, PublicKey, Validator, ValidatorSet};
 use crate::error::BftError;
 use crate::parts::{Assembled, Streams, split};
 use crate::store::ProposalStore;
 use crate::wire;
 use malachitebft_app_channel::app::types::codec::Codec;
+use molt_abi::consensus::ValidatorEntry;
 
 /// Most decided blocks served in one sync response.
 const MAX_SYNC_BATCH: u64 = 64;
@@ -43,6 +44,10 @@ const MAX_SYNC_BATCH: u64 = 64;
 pub(crate) struct App {
     pub chain: Arc<Chain>,
     pub address: Address,
+    /// The genesis validators, which the consensus module turns into each height's
+    /// set.
+    pub genesis: Vec<ValidatorEntry>,
+    /// The validators of the height being decided.
     pub validators: ValidatorSet,
     pub timeouts: LinearTimeouts,
     pub target_time: Option<std::time::Duration>,
@@ -60,8 +65,43 @@ pub(crate) struct App {
 }
 
 impl App {
-    fn params(&self) -> HeightParams<MoltContext> {
-        HeightParams::new(self.validators.clone(), self.timeouts, self.target_time)
+    /// The parameters of `height`, once this node can decide it: the validators the
+    /// consensus module in force at `height` names, and the execution module in force
+    /// there is present. Until then the node waits here and does not vote (the others
+    /// go on while they hold more than two thirds of the power), saying what it lacks;
+    /// it retries every second, so a package staged meanwhile lets it catch up.
+    async fn params(&mut self, height: Height) -> HeightParams<MoltContext> {
+        let mut last_said: Option<std::time::Instant> = None;
+        loop {
+            let chain = self.chain.clone();
+            let genesis = self.genesis.clone();
+            let ready = blocking(move || -> Result<ValidatorSet, String> {
+                chain.executor_at(height.0).map_err(|e| e.to_string())?;
+                let entries = chain
+                    .validators_at(height.0, &genesis)
+                    .map_err(|e| e.to_string())?;
+                validator_set(&entries)
+            })
+            .await
+            .unwrap_or_else(|e| Err(e.to_string()));
+            match ready {
+                Ok(set) => {
+                    self.validators = set.clone();
+                    return HeightParams::new(set, self.timeouts, self.target_time);
+                }
+                Err(e) => {
+                    if last_said.is_none_or(|t| t.elapsed() > std::time::Duration::from_secs(30)) {
+                        tracing::error!(
+                            target: "molt::bft",
+                            %height,
+                            "cannot take part in height {height} (not voting until this is fixed): {e}"
+                        );
+                        last_said = Some(std::time::Instant::now());
+                    }
+                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                }
+            }
+        }
     }
 
     fn next_height(&self) -> Height {
@@ -85,7 +125,8 @@ impl App {
             AppMsg::ConsensusReady { reply } => {
                 self.height = self.next_height();
                 tracing::info!(target: "molt::bft", height = %self.height, "consensus ready");
-                let _ = reply.send((self.height, self.params()));
+                let params = self.params(self.height).await;
+                let _ = reply.send((self.height, params));
             }
             AppMsg::StartedRound {
                 height,
@@ -181,9 +222,11 @@ impl App {
                 self.proposals.retain(|(h, _), _| *h >= next);
                 self.store.prune(next.0 - 1);
                 let _ = if next > certificate.height {
-                    reply.send(Next::Start(next, self.params()))
+                    let params = self.params(next).await;
+                    reply.send(Next::Start(next, params))
                 } else {
-                    reply.send(Next::Restart(certificate.height, self.params()))
+                    let params = self.params(certificate.height).await;
+                    reply.send(Next::Restart(certificate.height, params))
                 };
             }
             AppMsg::GetHistoryMinHeight { reply } => {
@@ -307,14 +350,20 @@ impl App {
         let verdict = blocking(move || chain.verify(&checked)).await;
         let validity = match verdict {
             Ok(Ok(())) => Validity::Valid,
-            Ok(Err(e)) => {
+            Ok(Err(ChainError::Invalid { reason, .. })) => {
                 tracing::warn!(
                     target: "molt::bft",
                     height = %assembled.height, round = %assembled.round, block = %block.hash,
                     proposer = %assembled.proposer,
-                    "voting nil on an invalid proposal: {e}"
+                    "voting nil on an invalid proposal: {reason}"
                 );
                 Validity::Invalid
+            }
+            // Not the block's fault (a module this node lacks, a storage error): no
+            // verdict, so this node does not vote for it.
+            Ok(Err(e)) => {
+                tracing::error!(target: "molt::bft", height = %assembled.height, "cannot verify a proposal: {e}");
+                return None;
             }
             Err(e) => {
                 tracing::error!(target: "molt::bft", "verifying a proposal: {e}");
@@ -479,4 +528,21 @@ async fn blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| BftError::Task(e.to_string()))
+}
+
+/// The validator set of `entries`; an error says why there is none.
+fn validator_set(entries: &[ValidatorEntry]) -> Result<ValidatorSet, String> {
+    let validators = entries
+        .iter()
+        .map(|e| {
+            let key = <[u8; 32]>::try_from(e.public_key.as_ref())
+                .map_err(|_| format!("a validator key of {} bytes", e.public_key.len()))?;
+            Ok(Validator::new(PublicKey(key), e.power))
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    let set = ValidatorSet::new(validators);
+    if set.validators().is_empty() {
+        return Err("the consensus module names no validator with voting power".into());
+    }
+    Ok(set)
 }

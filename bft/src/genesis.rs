@@ -11,7 +11,9 @@ use alloy_primitives::{Address, U256};
 use molt_chain::ChainConfig;
 use serde::{Deserialize, Serialize};
 
-use crate::context::{PublicKey, Validator, ValidatorSet};
+use molt_abi::consensus::ValidatorEntry;
+
+use crate::context::PublicKey;
 use crate::error::BftError;
 
 /// The shared genesis of a network.
@@ -56,7 +58,7 @@ impl Genesis {
             path: path.to_owned(),
             reason: e.to_string(),
         })?;
-        genesis.validator_set().map_err(|reason| BftError::Config {
+        genesis.validators().map_err(|reason| BftError::Config {
             path: path.to_owned(),
             reason,
         })?;
@@ -72,18 +74,23 @@ impl Genesis {
         std::fs::write(path, text).map_err(|e| BftError::io(path, e))
     }
 
-    /// The validator set of height 1; an error says why there is none.
-    pub fn validator_set(&self) -> Result<ValidatorSet, String> {
-        let validators = self
+    /// The genesis validators, for the consensus module; an error says why there are
+    /// none.
+    pub fn validators(&self) -> Result<Vec<ValidatorEntry>, String> {
+        let validators: Vec<_> = self
             .validators
             .iter()
-            .map(|v| Ok(Validator::new(parse_key(&v.public_key)?, v.power)))
-            .collect::<Result<Vec<_>, String>>()?;
-        let set = ValidatorSet::new(validators);
-        if set.validators().is_empty() {
+            .map(|v| {
+                Ok(ValidatorEntry {
+                    public_key: parse_key(&v.public_key)?.0.to_vec().into(),
+                    power: v.power,
+                })
+            })
+            .collect::<Result<_, String>>()?;
+        if validators.iter().all(|v| v.power == 0) {
             return Err("the genesis names no validator with voting power".into());
         }
-        Ok(set)
+        Ok(validators)
     }
 
     /// The chain parameters.

@@ -17,6 +17,7 @@ use malachitebft_app_channel::app::types::core::LinearTimeouts;
 use malachitebft_app_channel::{
     ConsensusContext, EngineBuilder, NetworkContext, RequestContext, SyncContext, WalContext,
 };
+use molt_abi::consensus::ValidatorEntry;
 use molt_chain::Chain;
 use tokio::sync::oneshot;
 
@@ -41,9 +42,9 @@ pub struct NetworkConfig {
     pub listen: Multiaddr,
     /// Peers it keeps connections to.
     pub peers: Vec<Multiaddr>,
-    /// The validators (every height, until validator sets come from the consensus
-    /// module).
-    pub validators: ValidatorSet,
+    /// The genesis validators; the consensus module in force at each height decides
+    /// that height's set from them.
+    pub genesis: Vec<ValidatorEntry>,
     /// Round timeouts.
     pub timeouts: LinearTimeouts,
     /// Least time between two heights; `None` starts the next height at once.
@@ -229,7 +230,8 @@ async fn build(
         height: Height(chain.head_number() + 1),
         chain,
         address: me,
-        validators: config.validators,
+        genesis: config.genesis,
+        validators: ValidatorSet::new([]),
         timeouts: config.timeouts,
         target_time: config.block_time,
         streams: Streams::default(),

@@ -13,6 +13,7 @@ use crate::sync::Mutex;
 use alloy_eips::eip1559::BaseFeeParams;
 use alloy_primitives::{Address, B256, Bytes, U256};
 use ed25519_dalek::SigningKey;
+use molt_abi::consensus::{ValidatorEntry, ValidatorsInput};
 use molt_abi::execution::{AccountChange, AccountInfo, BlockEnv, CallInput, CallOutput};
 use molt_abi::rpc::CallRequest;
 
@@ -311,6 +312,24 @@ impl Chain {
     /// force there names a module this node cannot run.
     pub fn executor_at(&self, height: u64) -> Result<Executor, ChainError> {
         Ok(self.schedule.executor_at(height)?)
+    }
+
+    /// The validators of block `height`, as the consensus module in force at that
+    /// height decides them from `genesis` (the network's first set); `genesis` itself
+    /// if the module does not say.
+    pub fn validators_at(
+        &self,
+        height: u64,
+        genesis: &[ValidatorEntry],
+    ) -> Result<Vec<ValidatorEntry>, ChainError> {
+        let input = ValidatorsInput {
+            height,
+            genesis: genesis.to_vec(),
+        };
+        Ok(match self.consensus_at(height)?.validators(&input)? {
+            Some(set) => set.validators,
+            None => genesis.to_vec(),
+        })
     }
 
     /// The consensus module that decides (seals and validates) block `height`.

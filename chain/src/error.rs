@@ -89,6 +89,9 @@ pub enum InvalidBlock {
         /// bloom, gas used, header.
         what: &'static str,
     },
+    /// The consensus module refuses its header.
+    #[error("the consensus module refuses its header: {0}")]
+    Rules(String),
     /// The consensus module refuses its finality evidence.
     #[error("the consensus module refuses its seal: {0}")]
     Seal(String),

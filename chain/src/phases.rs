@@ -10,7 +10,7 @@
 //!   head from the transactions the consensus module selected; a transaction the
 //!   module itself fails on is dropped from the pool and the block built without it.
 //! - [`Chain::verify`]: a block proposed elsewhere must extend the head, keep the
-//!   chain's rules (timestamp, gas limit, base fee), include every one of its
+//!   chain's rules (timestamp, gas limit, base fee) and the consensus module's, include every one of its
 //!   transactions on re-execution with the module in force at its height, and come out
 //!   with the same roots, bloom, gas and hash.
 //! - [`Chain::commit`]: writes a proposed or verified block with the evidence that it
@@ -225,6 +225,17 @@ impl Chain {
                 found: header.base_fee_per_gas,
                 expected: base_fee,
             }));
+        }
+        // The consensus module's rules for the header; its finality evidence is
+        // judged at commit (a seal) or by the consensus engine (a certificate).
+        let verdict = self.consensus_at(header.number)?.validate(&ValidateInput {
+            parent: alloy_rlp::encode(&parent).into(),
+            header: alloy_rlp::encode(header).into(),
+            seal: Bytes::new(),
+            authorities: Vec::new(),
+        })?;
+        if !verdict.valid {
+            return Err(invalid(InvalidBlock::Rules(verdict.reason)));
         }
         let (rebuilt, output) = build_block(
             &self.db,

@@ -1,7 +1,8 @@
 //! A validator network of real `molt node` processes on loopback, made by
 //! `molt testnet init`: agreement, a contract deployed through one node read through
 //! another, a validator killed with SIGKILL that restarts and catches up, and a full
-//! node that syncs the chain from an empty data directory.
+//! node that syncs the chain from an empty data directory, a wrong proposer outvoted,
+//! and an execution upgrade that takes over at its height on every validator.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -14,20 +15,24 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use common::{ACCOUNT0, DevNode, quantity};
+use molt_abi::{ABI_VERSION, Budgets, Kind, Manifest};
+use molt_upgrade_proxy::{keys, package};
 use serde_json::json;
 
 /// A contract whose code returns 42 from any call.
 const RETURNS_42: &str = "0x600a600c600039600a6000f3602a60005260206000f3";
 
-/// A base port with `n` free p2p ports from it and `n` free RPC ports from it + 1000.
+/// A base port with `n` free p2p ports from it, and `n` free RPC and admin ports
+/// from it + 1000 and + 2000.
 fn free_base_port(n: u16) -> u16 {
     let seed = u16::try_from(std::process::id() % 2000).unwrap();
     (0..200)
         .map(|i| 20000 + ((seed + i * 37) % 2000) * 10)
         .find(|base| {
             (0..n).all(|i| {
-                TcpListener::bind(("127.0.0.1", base + i)).is_ok()
-                    && TcpListener::bind(("127.0.0.1", base + 1000 + i)).is_ok()
+                [0, 1000, 2000]
+                    .iter()
+                    .all(|offset| TcpListener::bind(("127.0.0.1", base + offset + i)).is_ok())
             })
         })
         .expect("a free port range")
@@ -40,7 +45,7 @@ static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 struct Net {
     dirs: Vec<PathBuf>,
     nodes: Vec<Option<DevNode>>,
-    _tmp: tempfile::TempDir,
+    tmp: tempfile::TempDir,
     _turn: MutexGuard<'static, ()>,
 }
 
@@ -88,7 +93,7 @@ impl Net {
         Net {
             dirs,
             nodes,
-            _tmp: tmp,
+            tmp,
             _turn: turn,
         }
     }
@@ -119,6 +124,40 @@ impl Net {
                 std::thread::sleep(Duration::from_millis(100));
             }
         }
+    }
+
+    /// The head of node `i`.
+    fn head(&self, i: usize) -> u64 {
+        quantity(&self.node(i).ok("eth_blockNumber", json!([])))
+    }
+
+    /// `molt module ARGS…` against node `i`'s admin API.
+    fn module(&self, i: usize, args: &[&str]) -> (bool, String) {
+        let admin = self
+            .node(i)
+            .banner
+            .lines()
+            .find_map(|l| l.strip_prefix("Admin API: http://"))
+            .and_then(|l| l.split_whitespace().next())
+            .expect("the banner names the admin API")
+            .to_string();
+        let out = Command::new(env!("CARGO_BIN_EXE_molt"))
+            .arg("module")
+            .args(args)
+            .args([
+                "--admin",
+                &admin,
+                "--datadir",
+                self.dirs[i].to_str().unwrap(),
+            ])
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.success(), text)
     }
 
     /// Every block up to `height` has the same hash on every running node.
@@ -237,4 +276,70 @@ fn a_validator_proposing_wrong_blocks_is_outvoted_and_the_chain_goes_on() {
             "block {n} has the bad proposer's root"
         );
     }
+}
+
+#[test]
+fn an_execution_upgrade_takes_over_at_its_height_and_a_validator_without_it_stalls_until_staged() {
+    let net = Net::start(4, 0);
+    net.wait_height(2, Duration::from_secs(120));
+
+    // Step 1: the network's module publisher signs execution 0.2.0.
+    let publisher = keys::read_signing_key(&net.tmp.path().join("publisher.key")).unwrap();
+    let manifest = Manifest {
+        abi_version: ABI_VERSION,
+        kind: Kind::Execution,
+        name: "execution-revm".into(),
+        version: "0.2.0".into(),
+        budgets: Budgets::default(),
+        capabilities: vec![],
+    };
+    let file = net.tmp.path().join("exec-0.2.0.wasm");
+    std::fs::write(
+        &file,
+        package::sign(molt_host::builtin::EXECUTION.wasm, &manifest, &publisher).unwrap(),
+    )
+    .unwrap();
+    let file = file.to_str().unwrap();
+
+    // Step 2: staged on validators 0, 1 and 2 only.
+    for i in 0..3 {
+        let (ok, out) = net.module(i, &["stage", file]);
+        assert!(ok, "stage on node{i}: {out}");
+    }
+
+    // Step 3: the authority schedules it on chain, through node 0, a few blocks ahead.
+    let at = net.head(0) + 15;
+    let (ok, out) = net.module(0, &["schedule", file, "--height", &at.to_string()]);
+    assert!(ok, "{out}");
+
+    // Step 4: the three with the package pass the height (3/4 of the power); the
+    // fourth stops before it, saying which module it lacks.
+    let deadline = Instant::now() + Duration::from_secs(180);
+    while (0..3).any(|i| net.head(i) < at + 3) {
+        assert!(Instant::now() < deadline, "the network did not pass {at}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(
+        net.head(3),
+        at - 1,
+        "node3 went past a height it cannot execute"
+    );
+    let log = std::fs::read_to_string(net.dirs[3].join("node.log")).unwrap();
+    assert!(
+        log.contains(&format!("cannot take part in height {at}")),
+        "{}",
+        tail(&net.dirs[3].join("node.log"))
+    );
+    for i in 0..3 {
+        let (ok, out) = net.module(i, &["status"]);
+        assert!(ok, "{out}");
+        assert!(out.contains("0.2.0"), "node{i}: {out}");
+    }
+
+    // Step 5: staged there too, it catches up, executing the blocks from the height on
+    // with the new module, and agrees.
+    let (ok, out) = net.module(3, &["stage", file]);
+    assert!(ok, "stage on node3: {out}");
+    net.wait_height(at + 5, Duration::from_secs(120));
+    net.assert_agree(at + 5);
 }

@@ -60,6 +60,11 @@ impl std::fmt::Debug for LoadedModule {
 }
 
 impl LoadedModule {
+    /// Whether the module exports `name`.
+    pub fn exports(&self, name: &str) -> bool {
+        self.pre.module().get_export(name).is_some()
+    }
+
     /// The module's kind.
     pub fn kind(&self) -> Kind {
         self.kind

@@ -2,7 +2,9 @@
 //!
 //! Proof of authority for a dev chain: it decides when the node seals a block and
 //! which pending transactions it offers ([`propose`]), and checks that a header is a
-//! valid child of its parent sealed by an authority ([`validate`]). Deterministic: it
+//! valid child of its parent sealed by an authority ([`validate`]). On a validator
+//! network it keeps the genesis validators at every height ([`validators`]) and
+//! judges headers alone (the BFT engine checks commit certificates). Deterministic: it
 //! has no clock (the host passes the time in) and keeps no state. It owns these rules
 //! only; the host executes, stores and signs.
 //!
@@ -13,7 +15,9 @@ use alloy_eips::eip1559::BaseFeeParams;
 use alloy_rlp::Decodable;
 use ed25519_dalek::{Signature, Verifier, VerifyingKey};
 use molt_abi::GuestError;
-use molt_abi::consensus::{Proposal, ProposeInput, ValidateInput, Verdict};
+use molt_abi::consensus::{
+    Proposal, ProposeInput, ValidateInput, Validators, ValidatorsInput, Verdict,
+};
 use molt_abi::execution::{decode, encode};
 use molt_abi::imports::Host;
 
@@ -109,6 +113,10 @@ fn check(input: &ValidateInput) -> Result<(), String> {
             header.base_fee_per_gas, expected_fee
         ));
     }
+    // No authorities: a BFT engine's certificate makes the block final, not a seal.
+    if input.authorities.is_empty() && input.seal.is_empty() {
+        return Ok(());
+    }
     let seal = input.seal.as_ref();
     if seal.len() != 96 {
         return Err(format!("seal is {} bytes, expected 96", seal.len()));
@@ -123,6 +131,20 @@ fn check(input: &ValidateInput) -> Result<(), String> {
         .map_err(|_| "seal does not match the header".to_string())
 }
 
+/// `molt_consensus_validators`: the genesis validators, at every height.
+pub fn validators<H: Host + ?Sized>(_host: &H, input: &[u8]) -> Result<Vec<u8>, GuestError> {
+    let input: ValidatorsInput =
+        decode(input).map_err(|e| GuestError::new(format!("malformed validators input: {e}")))?;
+    Ok(encode(&Validators {
+        validators: input.genesis,
+    }))
+}
+
+#[cfg(target_arch = "wasm32")]
+fn wasm_validators(host: &molt_abi::guest::WasmHost, input: &[u8]) -> Result<Vec<u8>, GuestError> {
+    validators(host, input)
+}
+
 #[cfg(target_arch = "wasm32")]
 fn wasm_propose(host: &molt_abi::guest::WasmHost, input: &[u8]) -> Result<Vec<u8>, GuestError> {
     propose(host, input)
@@ -133,7 +155,7 @@ fn wasm_validate(host: &molt_abi::guest::WasmHost, input: &[u8]) -> Result<Vec<u
     validate(host, input)
 }
 
-molt_abi::export_consensus!(wasm_propose, wasm_validate);
+molt_abi::export_consensus!(wasm_propose, wasm_validate, wasm_validators);
 
 /// Entry points for the native twin, taking the host as a trait object (compiled and
 /// optimised here rather than in the caller).
@@ -149,5 +171,10 @@ pub mod native {
     /// [`validate`](crate::validate) on a `dyn Host`.
     pub fn validate(host: &dyn Host, input: &[u8]) -> Result<Vec<u8>, GuestError> {
         crate::validate(host, input)
+    }
+
+    /// [`validators`](crate::validators) on a `dyn Host`.
+    pub fn validators(host: &dyn Host, input: &[u8]) -> Result<Vec<u8>, GuestError> {
+        crate::validators(host, input)
     }
 }

@@ -74,6 +74,7 @@ pub const CONSENSUS_TWIN: ConsensusTwin = ConsensusTwin {
     name: "consensus-poa",
     propose: molt_consensus_poa::native::propose,
     validate: molt_consensus_poa::native::validate,
+    validators: Some(molt_consensus_poa::native::validators),
 };
 
 /// `rpc-eth` linked natively.

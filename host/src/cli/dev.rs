@@ -126,6 +126,20 @@ fn write_secret(path: &std::path::Path, secret: &str) -> std::io::Result<()> {
     options.open(path)?.write_all(secret.as_bytes())
 }
 
+/// The admin API on `addr`, with a new bearer token written to
+/// `<datadir>/admin.token`.
+pub(super) fn admin_api(datadir: &std::path::Path, addr: SocketAddr) -> anyhow::Result<HttpConfig> {
+    std::fs::create_dir_all(datadir)?;
+    let token = hex::encode(molt_upgrade_proxy::keys::generate().to_bytes());
+    write_secret(&datadir.join(ADMIN_TOKEN_FILE), &token)?;
+    Ok(HttpConfig {
+        addr,
+        max_body: 64 << 20,
+        cors_origin: None,
+        bearer_token: Some(token),
+    })
+}
+
 pub(super) fn run(args: DevArgs) -> anyhow::Result<ExitCode> {
     let tmp;
     let datadir = if args.ephemeral {
@@ -151,17 +165,7 @@ pub(super) fn run(args: DevArgs) -> anyhow::Result<ExitCode> {
     };
     let balance = U256::from(args.balance) * U256::from(WEI_PER_ETH);
     let admin = match args.admin_port {
-        Some(port) => {
-            std::fs::create_dir_all(&datadir)?;
-            let token = hex::encode(molt_upgrade_proxy::keys::generate().to_bytes());
-            write_secret(&datadir.join(ADMIN_TOKEN_FILE), &token)?;
-            Some(HttpConfig {
-                addr: SocketAddr::new(args.admin_addr, port),
-                max_body: 64 << 20,
-                cors_origin: None,
-                bearer_token: Some(token),
-            })
-        }
+        Some(port) => Some(admin_api(&datadir, SocketAddr::new(args.admin_addr, port))?),
         None => None,
     };
     let node = Node::start(NodeConfig {

@@ -57,6 +57,9 @@ pub(super) struct NodeFile {
     pub validator: bool,
     /// JSON-RPC.
     pub rpc: RpcSection,
+    /// The admin API (module staging and status), if served.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub admin: Option<AdminSection>,
     /// The peer-to-peer network.
     pub p2p: P2pSection,
     /// Block pacing and round timeouts.
@@ -68,6 +71,15 @@ pub(super) struct NodeFile {
 #[serde(deny_unknown_fields)]
 pub(super) struct RpcSection {
     /// Address to serve JSON-RPC on (port 0: any free port; see `rpc.json`).
+    pub addr: SocketAddr,
+}
+
+/// `[admin]`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct AdminSection {
+    /// Address to serve the admin API on; its bearer token is written to
+    /// `<datadir>/admin.token` at every start.
     pub addr: SocketAddr,
 }
 
@@ -148,7 +160,7 @@ pub(super) fn start(
         .chain_config()
         .map_err(|e| anyhow::anyhow!("{}: {e}", datadir.join(GENESIS_FILE).display()))?;
     let validators = genesis
-        .validator_set()
+        .validators()
         .map_err(|e| anyhow::anyhow!("{}: {e}", datadir.join(GENESIS_FILE).display()))?;
     let network = NetworkConfig {
         moniker: file.moniker.clone(),
@@ -161,12 +173,16 @@ pub(super) fn start(
             .iter()
             .map(|p| multiaddr(p))
             .collect::<anyhow::Result<_>>()?,
-        validators,
+        genesis: validators,
         timeouts: file.consensus.timeouts(),
         block_time: (file.consensus.block_time_ms > 0)
             .then(|| Duration::from_millis(file.consensus.block_time_ms)),
         dir: datadir.join("consensus"),
         bad_proposals,
+    };
+    let admin = match &file.admin {
+        Some(section) => Some(super::dev::admin_api(datadir, section.addr)?),
+        None => None,
     };
     Node::start(NodeConfig {
         datadir: datadir.to_owned(),
@@ -175,6 +191,7 @@ pub(super) fn start(
             addr: file.rpc.addr,
             ..HttpConfig::default()
         },
+        admin,
         chain,
         driver: Driver::Network {
             network: Box::new(network),
@@ -192,14 +209,20 @@ pub(super) fn run(args: NodeArgs) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("writing {}", rpc_file.display()))?;
     let head = node.chain().head();
     println!(
-        "molt v{} — network node {}\nChain ID:  {}\nHead:      block {} ({})\nRPC URL:   {url}\nListening on {}",
+        "molt v{} — network node {}\nChain ID:  {}\nHead:      block {} ({})\nRPC URL:   {url}",
         env!("CARGO_PKG_VERSION"),
         args.datadir.display(),
         node.chain().config().chain_id,
         head.header.number,
         head.hash,
-        node.rpc_addr()
     );
+    if let Some(admin) = node.admin_addr() {
+        println!(
+            "Admin API: http://{admin} (bearer token in {})",
+            args.datadir.join(super::dev::ADMIN_TOKEN_FILE).display()
+        );
+    }
+    println!("Listening on {}", node.rpc_addr());
     super::dev::wait_for_shutdown()?;
     drop(node);
     Ok(ExitCode::SUCCESS)

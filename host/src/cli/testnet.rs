@@ -5,7 +5,8 @@
 //! `genesis.json`: the ten dev accounts of `molt dev` funded, the first of them the
 //! upgrade authority, a module publisher key (`DIR/publisher.key`) named in the
 //! genesis, and the validators with equal voting power. Node i listens for peers on
-//! `base-port + i` and serves JSON-RPC on `base-port + 1000 + i`.
+//! `base-port + i`, serves JSON-RPC on `base-port + 1000 + i` and its admin API (module
+//! staging, for upgrades) on `base-port + 2000 + i`.
 //!
 //! `run` does `init` into a temporary directory and starts every node as a child
 //! process, prints their RPC URLs, and stops them on Ctrl-C.
@@ -19,8 +20,8 @@ use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 
 use super::node::{
-    CONFIG_FILE, ConsensusSection, GENESIS_FILE, NodeFile, P2pSection, RPC_FILE, RpcSection,
-    VALIDATOR_KEY,
+    AdminSection, CONFIG_FILE, ConsensusSection, GENESIS_FILE, NodeFile, P2pSection, RPC_FILE,
+    RpcSection, VALIDATOR_KEY,
 };
 use crate::dev_accounts;
 use molt_bft::{Genesis, GenesisValidator};
@@ -43,8 +44,8 @@ pub(super) struct Layout {
     /// Number of full nodes (they sync and serve RPC without voting).
     #[arg(long, default_value_t = 0)]
     full_nodes: usize,
-    /// First p2p port; node i listens on base-port + i and serves RPC on
-    /// base-port + 1000 + i.
+    /// First p2p port; node i listens on base-port + i, serves RPC on
+    /// base-port + 1000 + i and the admin API on base-port + 2000 + i.
     #[arg(long, default_value_t = 26000)]
     base_port: u16,
     /// Least time between blocks, ms.
@@ -89,7 +90,7 @@ fn init(out: &Path, layout: &Layout) -> anyhow::Result<Vec<PathBuf>> {
         bail!("a network needs at least one validator");
     }
     let nodes = layout.validators + layout.full_nodes;
-    if usize::from(layout.base_port) + 1000 + nodes > usize::from(u16::MAX) {
+    if usize::from(layout.base_port) + 2000 + nodes > usize::from(u16::MAX) {
         bail!(
             "--base-port {} leaves no room for {nodes} nodes",
             layout.base_port
@@ -136,6 +137,9 @@ fn init(out: &Path, layout: &Layout) -> anyhow::Result<Vec<PathBuf>> {
             rpc: RpcSection {
                 addr: ([127, 0, 0, 1], layout.base_port + 1000 + i as u16).into(),
             },
+            admin: Some(AdminSection {
+                addr: ([127, 0, 0, 1], layout.base_port + 2000 + i as u16).into(),
+            }),
             p2p: P2pSection {
                 listen: p2p(i),
                 peers: (0..nodes).filter(|j| *j != i).map(p2p).collect(),

@@ -1,7 +1,9 @@
 //! The `consensus` kind: asking the consensus module when to seal and whether a header
 //! is valid, as WebAssembly or natively.
 
-use molt_abi::consensus::{Proposal, ProposeInput, ValidateInput, Verdict};
+use molt_abi::consensus::{
+    Proposal, ProposeInput, ValidateInput, Validators, ValidatorsInput, Verdict,
+};
 use molt_abi::execution::{decode, encode};
 use molt_abi::imports::Host;
 use molt_abi::{GuestError, Kind};
@@ -21,6 +23,8 @@ pub struct ConsensusTwin {
     pub propose: Entry,
     /// `molt_consensus_validate`.
     pub validate: Entry,
+    /// `molt_consensus_validators`, if the module exports it.
+    pub validators: Option<Entry>,
 }
 
 /// Which engine runs the consensus rules.
@@ -37,6 +41,25 @@ impl Consensus {
     pub fn validate(&self, input: &ValidateInput) -> Result<Verdict, EngineError> {
         let out = self.run("molt_consensus_validate", |t| t.validate, &encode(input))?;
         decode(&out).map_err(|e| EngineError::output(Kind::Consensus, e))
+    }
+
+    /// `molt_consensus_validators`; `None` if the module does not export it (the
+    /// genesis validators then stay in force).
+    pub fn validators(&self, input: &ValidatorsInput) -> Result<Option<Validators>, EngineError> {
+        const ENTRY: &str = "molt_consensus_validators";
+        let out = match self {
+            Engine::Wasm(module) if module.exports(ENTRY) => module.call(ENTRY, &encode(input))?,
+            Engine::Native(ConsensusTwin {
+                name,
+                validators: Some(entry),
+                ..
+            }) => entry(&NativeHost::new(*name), &encode(input))
+                .map_err(|e| EngineError::Refused(e.0))?,
+            _ => return Ok(None),
+        };
+        decode(&out)
+            .map(Some)
+            .map_err(|e| EngineError::output(Kind::Consensus, e))
     }
 
     fn run(
