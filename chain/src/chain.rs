@@ -98,6 +98,9 @@ pub struct Chain {
     pub(crate) dev_edits: Mutex<Vec<DevEdit>>,
     /// Notified whenever a transaction is pooled.
     wake: Arc<Wake>,
+    /// Where transactions submitted here are also sent: a network node's relay to
+    /// its peers' pools.
+    relay: std::sync::OnceLock<std::sync::mpsc::Sender<Bytes>>,
 }
 
 impl std::fmt::Debug for Chain {
@@ -140,6 +143,7 @@ impl Chain {
             wake: Arc::new(Wake::default()),
             head: Mutex::new(head),
             write: Mutex::new(()),
+            relay: std::sync::OnceLock::new(),
             db,
         };
         for number in 1..=chain.head_number() {
@@ -229,9 +233,25 @@ impl Chain {
             .unwrap_or(self.config.initial_base_fee)
     }
 
-    /// Checks and pools a raw transaction; returns its hash. The block producer is
-    /// woken ([`wake`](Self::wake)).
+    /// Checks and pools a raw transaction from a client; returns its hash. The block
+    /// producer is woken ([`wake`](Self::wake)) and the relay, if any, passes it on.
     pub fn submit(&self, raw: Bytes) -> Result<B256, PoolError> {
+        let hash = self.submit_relayed(raw.clone())?;
+        if let Some(relay) = self.relay.get() {
+            let _ = relay.send(raw);
+        }
+        Ok(hash)
+    }
+
+    /// Sends every transaction clients submit from now on to `relay` too (once per
+    /// chain; `false` if a relay was already set).
+    pub fn relay_to(&self, relay: std::sync::mpsc::Sender<Bytes>) -> bool {
+        self.relay.set(relay).is_ok()
+    }
+
+    /// Checks and pools a raw transaction a peer relayed (it is not passed on again);
+    /// returns its hash.
+    pub fn submit_relayed(&self, raw: Bytes) -> Result<B256, PoolError> {
         let env = self.next_env(0);
         let rules = Rules {
             chain_id: self.config.chain_id,

@@ -1,7 +1,7 @@
 //! A validator network of real `molt node` processes on loopback, made by
 //! `molt testnet init`: agreement, a contract deployed through one node read through
 //! another, a validator killed with SIGKILL that restarts and catches up, and a full
-//! node that syncs the chain from an empty data directory, a wrong proposer outvoted,
+//! node that syncs the chain from an empty data directory and relays transactions, a wrong proposer outvoted,
 //! and an execution upgrade that takes over at its height on every validator.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -245,6 +245,17 @@ fn four_validators_agree_serve_the_same_chain_and_a_killed_one_catches_up() {
     net.assert_agree(head + 2);
     let code = net.node(4).ok("eth_getCode", json!([contract, "latest"]));
     assert_eq!(code, "0x602a60005260206000f3");
+
+    // Step 6: a full node never proposes: a transaction sent through it reaches the
+    // chain because it relays it to the validators' pools.
+    let tx = net.node(4).ok(
+        "eth_sendTransaction",
+        json!([{ "from": ACCOUNT0, "to": common::ACCOUNT1, "value": "0x1" }]),
+    );
+    let receipt = net
+        .node(0)
+        .wait_for("eth_getTransactionReceipt", json!([tx]));
+    assert_eq!(receipt["status"], "0x1", "{receipt}");
 }
 
 #[test]

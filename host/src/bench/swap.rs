@@ -98,6 +98,7 @@ pub fn run(calls: usize, swaps: usize) -> anyhow::Result<SwapFigures> {
             ledger: Ledger::new(crate::node::audit(&db), Arc::new(Metrics::default())),
             sample: Arc::new(Sample::default()),
             budget: Default::default(),
+            relay: None,
         },
     ));
     // Two versions to swap between, loaded ahead (loading is not activation).

@@ -91,6 +91,10 @@ pub(super) struct P2pSection {
     pub listen: String,
     /// The peers to keep connections to.
     pub peers: Vec<String>,
+    /// The peers' JSON-RPC addresses: transactions this node's clients submit are
+    /// relayed to their pools.
+    #[serde(default)]
+    pub relay: Vec<SocketAddr>,
 }
 
 /// `[consensus]`.
@@ -196,6 +200,7 @@ pub(super) fn start(
         driver: Driver::Network {
             network: Box::new(network),
             alloc: genesis.alloc.clone(),
+            relay: file.p2p.relay.clone(),
         },
         ..NodeConfig::default()
     })

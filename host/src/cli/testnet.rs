@@ -143,6 +143,10 @@ fn init(out: &Path, layout: &Layout) -> anyhow::Result<Vec<PathBuf>> {
             p2p: P2pSection {
                 listen: p2p(i),
                 peers: (0..nodes).filter(|j| *j != i).map(p2p).collect(),
+                relay: (0..nodes)
+                    .filter(|j| *j != i)
+                    .map(|j| ([127, 0, 0, 1], layout.base_port + 1000 + j as u16).into())
+                    .collect(),
             },
             consensus: ConsensusSection {
                 block_time_ms: layout.block_time_ms,

@@ -33,6 +33,12 @@ pub trait RpcHandler: Send + Sync + 'static {
     /// The response body for `body` (JSON in, JSON out).
     fn handle(&self, body: &[u8]) -> Vec<u8>;
 
+    /// The response body for a POST of `body` to `path`; [`handle`](Self::handle) by
+    /// default, whatever the path.
+    fn post(&self, _path: &str, body: &[u8]) -> Vec<u8> {
+        self.handle(body)
+    }
+
     /// The answer to `GET path`, if the handler serves one: content type and body
     /// (the admin API's `/metrics`). Called on the server's thread: keep it cheap.
     fn get(&self, _path: &str) -> Option<(&'static str, Vec<u8>)> {
@@ -254,6 +260,7 @@ async fn respond(
         Method::OPTIONS => plain(StatusCode::NO_CONTENT, ""),
         _ if !authorized => json_error(StatusCode::UNAUTHORIZED, -32600, "missing or wrong token"),
         Method::POST => {
+            let path = req.uri().path().to_owned();
             match Limited::new(req.into_body(), config.max_body)
                 .collect()
                 .await
@@ -261,8 +268,10 @@ async fn respond(
                 Ok(body) => {
                     let body = body.to_bytes();
                     let answered = match inline {
-                        true => Ok(handler.handle(&body)),
-                        false => tokio::task::spawn_blocking(move || handler.handle(&body)).await,
+                        true => Ok(handler.post(&path, &body)),
+                        false => {
+                            tokio::task::spawn_blocking(move || handler.post(&path, &body)).await
+                        }
                     };
                     match answered {
                         Ok(out) => json(StatusCode::OK, out),

@@ -20,6 +20,7 @@
 pub mod admin;
 pub mod gate;
 pub mod pipeline;
+pub mod relay;
 pub mod rpc;
 pub mod staging;
 
@@ -104,6 +105,8 @@ pub enum Driver {
         network: Box<molt_bft::NetworkConfig>,
         /// The funded accounts of the genesis.
         alloc: Vec<(alloy_primitives::Address, U256)>,
+        /// The peers' JSON-RPC addresses, to relay client transactions to.
+        relay: Vec<SocketAddr>,
     },
 }
 
@@ -157,8 +160,13 @@ pub struct Node {
 
 /// What decides blocks while the node runs, held to be stopped with the node.
 enum Running {
-    Dev { _producer: Producer },
-    Network { _engine: molt_bft::Network },
+    Dev {
+        _producer: Producer,
+    },
+    Network {
+        _engine: molt_bft::Network,
+        _relay: relay::Relay,
+    },
 }
 
 impl std::fmt::Debug for Node {
@@ -284,9 +292,10 @@ impl Node {
             Driver::Dev => Running::Dev {
                 _producer: Producer::start(chain.clone(), config.block_time)?,
             },
-            Driver::Network { network, .. } => Running::Network {
+            Driver::Network { network, relay, .. } => Running::Network {
                 _engine: molt_bft::Network::start(chain.clone(), (**network).clone())
                     .context("starting the consensus engine")?,
+                _relay: relay::Relay::start(&chain, relay.clone())?,
             },
         };
         // Dev helpers (evm_mine, snapshots, setBalance) edit the chain: only a node
@@ -328,6 +337,7 @@ impl Node {
                     ledger: ledger.clone(),
                     sample: sample.clone(),
                     budget: config.budget,
+                    relay: (!dev).then(|| chain.clone()),
                 },
             )),
         )

@@ -44,7 +44,14 @@ pub struct RpcParts {
     pub sample: Arc<Sample>,
     /// The red lines the canary's watch holds it to.
     pub budget: Budget,
+    /// On a network node: the chain that takes the transactions peers relay to
+    /// [`RELAY_PATH`].
+    pub relay: Option<Arc<molt_chain::Chain>>,
 }
+
+/// Where a network node's peers POST the transactions their clients submitted: a JSON
+/// array of raw transactions (hex). The answer counts those pooled.
+pub const RELAY_PATH: &str = "/molt/relay";
 
 impl RpcModule {
     /// Serves whatever `slot` holds, answering with `chain`'s data.
@@ -64,6 +71,13 @@ impl RpcModule {
 }
 
 impl RpcHandler for RpcModule {
+    fn post(&self, path: &str, body: &[u8]) -> Vec<u8> {
+        match (path, &self.parts.relay) {
+            (RELAY_PATH, Some(chain)) => relayed(chain, body),
+            _ => self.handle(body),
+        }
+    }
+
     fn handle(&self, body: &[u8]) -> Vec<u8> {
         self.parts.sample.offer(body);
         let lease = self.slot.lease();
@@ -144,4 +158,17 @@ fn watch_figures(f: &Figures) -> Value {
         "peakMemory": f.canary_peak_memory,
         "activePeakMemory": f.active_peak_memory,
     })
+}
+
+/// Pools the transactions a peer relayed; the answer counts those taken (a transaction
+/// the pool already holds, or refuses, is not).
+fn relayed(chain: &molt_chain::Chain, body: &[u8]) -> Vec<u8> {
+    let Ok(txs) = serde_json::from_slice::<Vec<alloy_primitives::Bytes>>(body) else {
+        return error_body(-32600, "expected a JSON array of raw transactions");
+    };
+    let pooled = txs
+        .into_iter()
+        .filter(|raw| chain.submit_relayed(raw.clone()).is_ok())
+        .count();
+    json!({ "pooled": pooled }).to_string().into_bytes()
 }
