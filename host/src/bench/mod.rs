@@ -7,6 +7,7 @@
 //! crate installs as the global allocator).
 
 pub mod alloc;
+pub mod network;
 pub mod rpc;
 pub mod swap;
 pub mod workloads;

@@ -85,7 +85,7 @@ impl Drop for Running {
     }
 }
 
-fn free_port() -> anyhow::Result<u16> {
+pub(super) fn free_port() -> anyhow::Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
@@ -120,13 +120,13 @@ fn start(target: &Target) -> anyhow::Result<Running> {
 }
 
 /// A keep-alive HTTP/1.1 JSON-RPC connection.
-struct Conn {
+pub(super) struct Conn {
     reader: BufReader<TcpStream>,
     addr: SocketAddr,
 }
 
 impl Conn {
-    fn open(addr: SocketAddr) -> std::io::Result<Conn> {
+    pub(super) fn open(addr: SocketAddr) -> std::io::Result<Conn> {
         let stream = TcpStream::connect(addr)?;
         stream.set_nodelay(true)?;
         stream.set_read_timeout(Some(Duration::from_secs(60)))?;
@@ -137,7 +137,7 @@ impl Conn {
     }
 
     /// One call; if the server closed the idle connection, reconnects once.
-    fn call(&mut self, method: &str, params: Value) -> anyhow::Result<Value> {
+    pub(super) fn call(&mut self, method: &str, params: Value) -> anyhow::Result<Value> {
         let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
         let body = body.to_string();
         match self.exchange(&body) {
@@ -191,16 +191,16 @@ impl Conn {
     }
 }
 
-fn hex(b: &[u8]) -> String {
+pub(super) fn hex(b: &[u8]) -> String {
     format!("0x{}", alloy_primitives::hex::encode(b))
 }
 
-fn quantity(v: &Value) -> anyhow::Result<u64> {
+pub(super) fn quantity(v: &Value) -> anyhow::Result<u64> {
     let s = v.as_str().context("expected a hex quantity")?;
     Ok(u64::from_str_radix(s.trim_start_matches("0x"), 16)?)
 }
 
-fn percentiles(mut samples: Vec<Duration>) -> Latency {
+pub(super) fn percentiles(mut samples: Vec<Duration>) -> Latency {
     if samples.is_empty() {
         return Latency::default();
     }

@@ -18,6 +18,9 @@ pub(super) enum BenchCommand {
     /// JSON-RPC load: transfer throughput and read latency of `molt dev` (both
     /// engines) and of anvil, in the same run.
     Rpc(RpcArgs),
+    /// Validator networks of several sizes on loopback against `molt dev`: finalised
+    /// blocks/s, transfers/s, submit-to-receipt latency.
+    Network(NetworkArgs),
     /// Hot swaps of the rpc slot: activation latency, call p99 across swaps vs steady
     /// state, and the gate's cost.
     Swap(SwapArgs),
@@ -31,6 +34,29 @@ pub(super) struct SwapArgs {
     /// Timed swaps for the activation latency.
     #[arg(long, default_value_t = 1_000)]
     swaps: usize,
+}
+
+#[derive(Debug, Args)]
+pub(super) struct NetworkArgs {
+    /// Network sizes to measure, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "1,4,7")]
+    validators: Vec<usize>,
+    /// Concurrent clients, each sending from its own dev account (1-10); client i
+    /// sends to node i mod n.
+    #[arg(long, default_value_t = 4)]
+    workers: usize,
+    /// Transfers per client.
+    #[arg(long, default_value_t = 200)]
+    txs: u64,
+    /// The networks' least time between blocks, ms.
+    #[arg(long, default_value_t = 100)]
+    block_time_ms: u64,
+    /// Engine for the guests: wasm or native.
+    #[arg(long, default_value = "wasm")]
+    engine: String,
+    /// Also write the figures as JSON to this file.
+    #[arg(long)]
+    json: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -69,6 +95,7 @@ pub(super) fn run(cmd: BenchCommand) -> anyhow::Result<ExitCode> {
     let (args, name) = match cmd {
         BenchCommand::Execution(args) => (args, "execution"),
         BenchCommand::Rpc(args) => return rpc(args),
+        BenchCommand::Network(args) => return network(args),
         BenchCommand::Swap(args) => {
             warn_if_debug("swap");
             let f = bench::swap::run(args.calls, args.swaps)?;
@@ -116,6 +143,29 @@ fn warn_if_debug(bench: &str) {
              cargo run --release -p molt-host -- bench {bench}"
         );
     }
+}
+
+fn network(args: NetworkArgs) -> anyhow::Result<ExitCode> {
+    let config = bench::network::Config {
+        sizes: args.validators.clone(),
+        workers: args.workers,
+        txs_per_worker: args.txs,
+        block_time_ms: args.block_time_ms,
+        engine: args.engine.clone(),
+    };
+    eprintln!(
+        "{} clients x {} transfers; networks of {:?} validators (block time {} ms) against molt dev, engine {}",
+        config.workers, config.txs_per_worker, config.sizes, config.block_time_ms, config.engine
+    );
+    let mut rows = vec![bench::network::measure(None, &config)?];
+    for n in &config.sizes {
+        rows.push(bench::network::measure(Some(*n), &config)?);
+    }
+    print!("{}", bench::network::table(&rows));
+    if let Some(path) = &args.json {
+        std::fs::write(path, serde_json::to_string_pretty(&rows)?)?;
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn rpc(args: RpcArgs) -> anyhow::Result<ExitCode> {
