@@ -8,9 +8,11 @@
 
 mod common;
 
-use std::net::TcpListener;
+use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -353,4 +355,122 @@ fn an_execution_upgrade_takes_over_at_its_height_and_a_validator_without_it_stal
     assert!(ok, "stage on node3: {out}");
     net.wait_height(at + 5, Duration::from_secs(120));
     net.assert_agree(at + 5);
+}
+
+/// A TCP relay from a local port to `target` that the test can cut (closing what it
+/// carries and refusing new connections) and heal.
+struct Link {
+    addr: std::net::SocketAddr,
+    cut: Arc<AtomicBool>,
+    open: Arc<Mutex<Vec<TcpStream>>>,
+}
+
+impl Link {
+    fn new(target: std::net::SocketAddr) -> Link {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let cut = Arc::new(AtomicBool::new(false));
+        let open: Arc<Mutex<Vec<TcpStream>>> = Arc::default();
+        let (c, o) = (cut.clone(), open.clone());
+        std::thread::spawn(move || {
+            for inbound in listener.incoming().flatten() {
+                if c.load(Ordering::SeqCst) {
+                    continue; // dropped: refused
+                }
+                let Ok(outbound) = TcpStream::connect(target) else {
+                    continue;
+                };
+                let mut open = o.lock().unwrap();
+                open.push(inbound.try_clone().unwrap());
+                open.push(outbound.try_clone().unwrap());
+                for (mut from, mut to) in [
+                    (inbound.try_clone().unwrap(), outbound.try_clone().unwrap()),
+                    (outbound, inbound),
+                ] {
+                    std::thread::spawn(move || {
+                        let _ = std::io::copy(&mut from, &mut to);
+                        let _ = to.shutdown(std::net::Shutdown::Both);
+                    });
+                }
+            }
+        });
+        Link { addr, cut, open }
+    }
+
+    fn set_cut(&self, cut: bool) {
+        self.cut.store(cut, Ordering::SeqCst);
+        if cut {
+            for s in self.open.lock().unwrap().drain(..) {
+                let _ = s.shutdown(std::net::Shutdown::Both);
+            }
+        }
+    }
+}
+
+#[test]
+#[ignore = "slow: a partition and its healing take a minute (run with --ignored)"]
+fn a_two_two_partition_decides_nothing_forks_nothing_and_heals() {
+    // Step 1: init; every node reaches every other through a relay of the test's.
+    let tmp = tempfile::tempdir().unwrap();
+    let base = free_base_port(4);
+    let turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let out = Command::new(env!("CARGO_BIN_EXE_molt"))
+        .args(["testnet", "init", "--out"])
+        .arg(tmp.path())
+        .args(["--validators", "4", "--base-port", &base.to_string()])
+        .args(["--block-time-ms", "200"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let dirs: Vec<PathBuf> = (0..4)
+        .map(|i| tmp.path().join(format!("node{i}")))
+        .collect();
+    let mut links = std::collections::HashMap::new();
+    for (i, dir) in dirs.iter().enumerate() {
+        let path = dir.join("molt.toml");
+        let mut config: toml::Table = std::fs::read_to_string(&path).unwrap().parse().unwrap();
+        let peers: Vec<toml::Value> = (0..4)
+            .filter(|j| *j != i)
+            .map(|j| {
+                let link = Link::new(([127, 0, 0, 1], base + j as u16).into());
+                let addr = format!("/ip4/127.0.0.1/tcp/{}", link.addr.port());
+                links.insert((i, j), link);
+                toml::Value::String(addr)
+            })
+            .collect();
+        config["p2p"]["peers"] = toml::Value::Array(peers);
+        std::fs::write(&path, toml::to_string(&config).unwrap()).unwrap();
+    }
+    let net = Net {
+        nodes: dirs.iter().map(|d| Some(start_node(d))).collect(),
+        dirs,
+        tmp,
+        _turn: turn,
+    };
+    net.wait_height(5, Duration::from_secs(120));
+
+    // Step 2: cut {0, 1} from {2, 3}, both ways; with half the power on each side
+    // nothing can be decided (a height already decided may still land).
+    let across = |i: usize, j: usize| (i < 2) != (j < 2);
+    for ((i, j), link) in &links {
+        if across(*i, *j) {
+            link.set_cut(true);
+        }
+    }
+    let before = (0..4).map(|i| net.head(i)).max().unwrap();
+    std::thread::sleep(Duration::from_secs(8));
+    let during: Vec<u64> = (0..4).map(|i| net.head(i)).collect();
+    assert!(
+        during.iter().all(|h| *h <= before + 1),
+        "a partitioned network went on: {before} then {during:?}"
+    );
+    net.assert_agree(*during.iter().min().unwrap());
+
+    // Step 3: healed, it goes on, every node the same.
+    for link in links.values() {
+        link.set_cut(false);
+    }
+    let healed = *during.iter().max().unwrap();
+    net.wait_height(healed + 5, Duration::from_secs(120));
+    net.assert_agree(healed + 5);
 }
