@@ -31,6 +31,7 @@ use molt_storage::SealedBlock;
 use crate::codec::BorshCodec;
 use crate::context::{Address, BlockId, Height, MoltContext, PublicKey, Validator, ValidatorSet};
 use crate::error::BftError;
+use crate::metrics::BftMetrics;
 use crate::parts::{Assembled, Streams, split};
 use crate::store::ProposalStore;
 use crate::wire;
@@ -39,6 +40,10 @@ use molt_abi::consensus::ValidatorEntry;
 
 /// Most decided blocks served in one sync response.
 const MAX_SYNC_BATCH: u64 = 64;
+/// How many heights ahead of the one being decided a proposal is kept for later.
+const MAX_AHEAD: u64 = 2;
+/// Most proposals kept for later heights.
+const MAX_LATER: usize = 32;
 
 /// What the loop knows between messages.
 pub(crate) struct App {
@@ -62,6 +67,8 @@ pub(crate) struct App {
     pub later: Vec<Assembled>,
     /// Test only: propose blocks with a wrong state root.
     pub bad_proposals: bool,
+    /// The network's counters.
+    pub metrics: Arc<BftMetrics>,
 }
 
 impl App {
@@ -178,7 +185,16 @@ impl App {
                 reply,
             } => {
                 let value = match self.streams.insert(published_by.unwrap_or(from), part) {
-                    Some(assembled) if assembled.height > self.height => {
+                    // A proposal a little ahead (this node is still committing) waits
+                    // for its height; one far ahead is dropped, so that a peer cannot
+                    // fill memory with them.
+                    Some(assembled)
+                        if assembled.height > self.height
+                            && assembled.height.0 <= self.height.0 + MAX_AHEAD =>
+                    {
+                        if self.later.len() >= MAX_LATER {
+                            self.later.remove(0);
+                        }
                         self.later.push(assembled);
                         None
                     }
@@ -292,6 +308,7 @@ impl App {
         self.store
             .put_block(height.0, &block.hash, &wire::encode(&block))?;
         self.store.put_own(height.0, r, &block.hash)?;
+        BftMetrics::inc(&self.metrics.proposed);
         tracing::info!(
             target: "molt::bft",
             %height, %round, block = %block.hash, transactions = block.transactions.len(),
@@ -336,12 +353,14 @@ impl App {
                 claimed = %assembled.proposer, %expected,
                 "dropped a proposal from a validator that is not the round's proposer"
             );
+            BftMetrics::inc(&self.metrics.proposals_dropped);
             return None;
         }
         let block = match wire::decode(&assembled.block) {
             Ok(block) => block,
             Err(e) => {
                 tracing::warn!(target: "molt::bft", height = %assembled.height, "dropped an undecodable proposal: {e}");
+                BftMetrics::inc(&self.metrics.proposals_dropped);
                 return None;
             }
         };
@@ -357,6 +376,7 @@ impl App {
                     proposer = %assembled.proposer,
                     "voting nil on an invalid proposal: {reason}"
                 );
+                BftMetrics::inc(&self.metrics.proposals_invalid);
                 Validity::Invalid
             }
             // Not the block's fault (a module this node lacks, a storage error): no
@@ -425,6 +445,7 @@ impl App {
             }
         })
         .await??;
+        BftMetrics::inc(&self.metrics.committed);
         tracing::info!(
             target: "molt::bft",
             height, round = %certificate.round, block = %block.hash,
@@ -480,6 +501,7 @@ impl App {
         bytes: &[u8],
     ) -> SyncedValueOutcome<MoltContext> {
         let Ok(block) = wire::decode(bytes) else {
+            BftMetrics::inc(&self.metrics.synced_refused);
             return SyncedValueOutcome::PeerFault;
         };
         let value = |validity| {
@@ -502,6 +524,7 @@ impl App {
                 if let Err(e) = self.store.put_block(height.0, &block.hash, bytes) {
                     tracing::error!(target: "molt::bft", "keeping a synced block: {e}");
                 }
+                BftMetrics::inc(&self.metrics.synced);
                 value(Validity::Valid)
             }
             Ok(Err(ChainError::Invalid { reason, .. })) => {
@@ -510,6 +533,7 @@ impl App {
                     %height, block = %block.hash,
                     "a synced block does not re-execute to itself here: {reason}"
                 );
+                BftMetrics::inc(&self.metrics.synced_refused);
                 value(Validity::Invalid)
             }
             Ok(Err(e)) => {

@@ -6,7 +6,7 @@
 //! votes on block hashes, proposals — [`context`]), validator signatures
 //! ([`signing`]), the engine's encoding ([`codec`], borsh), blocks on the wire
 //! ([`wire`]), proposal streams ([`parts`]), proposals kept across a crash
-//! ([`store`]), the network's [`genesis`], and the loop that answers the engine
+//! ([`store`]), the network's [`genesis`], its counters ([`metrics`]), and the loop that answers the engine
 //! ([`app`]), started by [`network::Network::start`].
 //!
 //! What it must not touch: rounds, votes, timeouts, gossip and block sync are the
@@ -19,6 +19,7 @@ pub mod codec;
 pub mod context;
 pub mod error;
 pub mod genesis;
+pub mod metrics;
 pub mod network;
 pub mod parts;
 pub mod signing;
@@ -30,4 +31,5 @@ pub use error::BftError;
 pub use genesis::{Genesis, GenesisValidator};
 pub use malachitebft_app_channel::app::net::Multiaddr;
 pub use malachitebft_app_channel::app::types::core::LinearTimeouts;
+pub use metrics::BftMetrics;
 pub use network::{Network, NetworkConfig};

@@ -25,6 +25,7 @@ use crate::app::App;
 use crate::codec::BorshCodec;
 use crate::context::{Height, MoltContext, ValidatorSet};
 use crate::error::BftError;
+use crate::metrics::BftMetrics;
 use crate::parts::Streams;
 use crate::signing::{KeySigner, KeyVerifier, address};
 use crate::store::ProposalStore;
@@ -54,6 +55,8 @@ pub struct NetworkConfig {
     /// For tests of the others' defences only: propose blocks whose state root is
     /// wrong, as a faulty or malicious validator would.
     pub bad_proposals: bool,
+    /// Where the network counts what it does.
+    pub metrics: Arc<BftMetrics>,
 }
 
 /// Malachite's node configuration, as molt sets it.
@@ -238,6 +241,7 @@ async fn build(
         proposals: Default::default(),
         later: Vec::new(),
         bad_proposals: config.bad_proposals,
+        metrics: config.metrics,
     };
     Ok((channels, handle, app))
 }

@@ -17,7 +17,7 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use common::{ACCOUNT0, DevNode, quantity};
-use molt_abi::{ABI_VERSION, Budgets, Kind, Manifest};
+use molt_abi::{ABI_VERSION, Budgets, Manifest};
 use molt_upgrade_proxy::{keys, package};
 use serde_json::json;
 
@@ -128,21 +128,65 @@ impl Net {
         }
     }
 
+    /// A built-in module as version `version`, signed by the network's module
+    /// publisher; the package's path.
+    fn publish(&self, builtin: &molt_host::builtin::Builtin, version: &str) -> String {
+        let publisher = keys::read_signing_key(&self.tmp.path().join("publisher.key")).unwrap();
+        let manifest = Manifest {
+            abi_version: ABI_VERSION,
+            kind: builtin.kind,
+            name: builtin.name.into(),
+            version: version.into(),
+            budgets: Budgets::default(),
+            capabilities: vec![],
+        };
+        let file = self
+            .tmp
+            .path()
+            .join(format!("{}-{version}.wasm", builtin.name));
+        std::fs::write(
+            &file,
+            package::sign(builtin.wasm, &manifest, &publisher).unwrap(),
+        )
+        .unwrap();
+        file.to_str().unwrap().to_string()
+    }
+
     /// The head of node `i`.
     fn head(&self, i: usize) -> u64 {
         quantity(&self.node(i).ok("eth_blockNumber", json!([])))
     }
 
-    /// `molt module ARGS…` against node `i`'s admin API.
-    fn module(&self, i: usize, args: &[&str]) -> (bool, String) {
-        let admin = self
-            .node(i)
+    /// Node `i`'s admin API address, from its banner.
+    fn admin(&self, i: usize) -> String {
+        self.node(i)
             .banner
             .lines()
             .find_map(|l| l.strip_prefix("Admin API: http://"))
             .and_then(|l| l.split_whitespace().next())
             .expect("the banner names the admin API")
-            .to_string();
+            .to_string()
+    }
+
+    /// Node `i`'s `GET /metrics` (the admin API's).
+    fn metrics(&self, i: usize) -> String {
+        use std::io::{Read, Write};
+        let token = std::fs::read_to_string(self.dirs[i].join("admin.token")).unwrap();
+        let admin = self.admin(i);
+        let mut stream = TcpStream::connect(&admin).unwrap();
+        write!(
+            stream,
+            "GET /metrics HTTP/1.1\r\nHost: {admin}\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        response
+    }
+
+    /// `molt module ARGS…` against node `i`'s admin API.
+    fn module(&self, i: usize, args: &[&str]) -> (bool, String) {
+        let admin = self.admin(i);
         let out = Command::new(env!("CARGO_BIN_EXE_molt"))
             .arg("module")
             .args(args)
@@ -278,6 +322,19 @@ fn a_validator_proposing_wrong_blocks_is_outvoted_and_the_chain_goes_on() {
             .contains("voting nil on an invalid proposal")
     });
     assert!(warned, "no validator voted nil on the bad proposals");
+    // ... and counted it in their metrics.
+    let counted: u64 = [0, 2, 3]
+        .iter()
+        .map(|i| {
+            let metrics = net.metrics(*i);
+            let line = metrics
+                .lines()
+                .find_map(|l| l.strip_prefix("molt_bft_proposals_invalid_total "))
+                .expect("the network's counters in /metrics");
+            line.parse::<u64>().unwrap()
+        })
+        .sum();
+    assert!(counted > 0, "no invalid proposal counted");
     // Step 3: every block on the chain re-executes to itself (no wrong root got in).
     for n in 1..=12u64 {
         let block = net
@@ -297,22 +354,8 @@ fn an_execution_upgrade_takes_over_at_its_height_and_a_validator_without_it_stal
     net.wait_height(2, Duration::from_secs(120));
 
     // Step 1: the network's module publisher signs execution 0.2.0.
-    let publisher = keys::read_signing_key(&net.tmp.path().join("publisher.key")).unwrap();
-    let manifest = Manifest {
-        abi_version: ABI_VERSION,
-        kind: Kind::Execution,
-        name: "execution-revm".into(),
-        version: "0.2.0".into(),
-        budgets: Budgets::default(),
-        capabilities: vec![],
-    };
-    let file = net.tmp.path().join("exec-0.2.0.wasm");
-    std::fs::write(
-        &file,
-        package::sign(molt_host::builtin::EXECUTION.wasm, &manifest, &publisher).unwrap(),
-    )
-    .unwrap();
-    let file = file.to_str().unwrap();
+    let file = net.publish(&molt_host::builtin::EXECUTION, "0.2.0");
+    let file = file.as_str();
 
     // Step 2: staged on validators 0, 1 and 2 only.
     for i in 0..3 {
@@ -473,4 +516,58 @@ fn a_two_two_partition_decides_nothing_forks_nothing_and_heals() {
     let healed = *during.iter().max().unwrap();
     net.wait_height(healed + 5, Duration::from_secs(120));
     net.assert_agree(healed + 5);
+}
+
+#[test]
+#[ignore = "slow: two upgrades and a validator down across them (run with --ignored)"]
+fn consensus_and_execution_upgrades_take_over_together_and_a_validator_down_across_them_catches_up()
+{
+    let mut net = Net::start(4, 0);
+    net.wait_height(2, Duration::from_secs(120));
+
+    // Step 1: consensus 0.2.0 and execution 0.2.0, staged on every validator.
+    let consensus = net.publish(&molt_host::builtin::CONSENSUS, "0.2.0");
+    let execution = net.publish(&molt_host::builtin::EXECUTION, "0.2.0");
+    for i in 0..4 {
+        for file in [&consensus, &execution] {
+            let (ok, out) = net.module(i, &["stage", file]);
+            assert!(ok, "stage on node{i}: {out}");
+        }
+    }
+
+    // Step 2: both scheduled for the same height, through different nodes.
+    let at = net.head(0) + 20;
+    for (i, file) in [(0, &consensus), (1, &execution)] {
+        let (ok, out) = net.module(i, &["schedule", file, "--height", &at.to_string()]);
+        assert!(ok, "{out}");
+    }
+
+    // Step 3: validator 2 is killed before the height and comes back after it.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while net.head(0) + 3 < at {
+        assert!(Instant::now() < deadline, "no progress towards {at}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    net.nodes[2].take().unwrap().kill();
+    net.wait_height(at + 3, Duration::from_secs(120));
+    net.nodes[2] = Some(start_node(&net.dirs[2]));
+
+    // Step 4: it catches up through the height, executing it with the new modules,
+    // and every node agrees; each reports both upgrades in force from `at`.
+    net.wait_height(at + 6, Duration::from_secs(120));
+    net.assert_agree(at + 6);
+    for i in 0..4 {
+        let (ok, out) = net.module(i, &["status"]);
+        assert!(ok, "{out}");
+        let status: serde_json::Value = serde_json::from_str(&out).unwrap();
+        for kind in ["consensus", "execution"] {
+            let schedule = status[kind]["schedule"].as_array().unwrap();
+            assert!(
+                schedule
+                    .iter()
+                    .any(|s| s["height"] == at && s["version"] == "0.2.0"),
+                "node{i} {kind}: {out}"
+            );
+        }
+    }
 }

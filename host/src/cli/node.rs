@@ -183,6 +183,7 @@ pub(super) fn start(
             .then(|| Duration::from_millis(file.consensus.block_time_ms)),
         dir: datadir.join("consensus"),
         bad_proposals,
+        metrics: Default::default(),
     };
     let admin = match &file.admin {
         Some(section) => Some(super::dev::admin_api(datadir, section.addr)?),

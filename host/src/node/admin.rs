@@ -70,6 +70,8 @@ pub struct AdminParts {
     pub sample: Arc<Sample>,
     /// The gate's red lines.
     pub budget: Budget,
+    /// A network node's consensus counters, for `/metrics`.
+    pub network: Option<Arc<molt_bft::BftMetrics>>,
 }
 
 /// The versions of the built-in modules.
@@ -334,6 +336,9 @@ impl Admin {
                 label(|v| &v.version),
                 label(|v| &v.digest)
             ));
+        }
+        if let Some(network) = &self.p.network {
+            extra.push_str(&network.prometheus());
         }
         self.p.ledger.metrics().prometheus(&extra)
     }

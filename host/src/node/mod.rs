@@ -362,6 +362,10 @@ impl Node {
                     accounts: accounts.clone(),
                     sample,
                     budget: config.budget,
+                    network: match &config.driver {
+                        Driver::Dev => None,
+                        Driver::Network { network, .. } => Some(network.metrics.clone()),
+                    },
                 });
                 Some(
                     crate::http::serve(http.clone(), Arc::new(handler))

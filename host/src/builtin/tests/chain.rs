@@ -329,6 +329,55 @@ mod driver {
             .validate(&swapped)
             .unwrap();
         assert_eq!(v.reason, "number 1 does not follow parent 2");
+
+        // With no authorities (a network's commit certificate is the evidence) the
+        // header alone is judged, on both engines alike.
+        let header_only = ValidateInput {
+            seal: Bytes::new(),
+            authorities: Vec::new(),
+            ..swapped
+        };
+        let wasm = Consensus::Wasm(load(crate::builtin::CONSENSUS))
+            .validate(&header_only)
+            .unwrap();
+        assert_eq!(
+            wasm,
+            crate::builtin::native_consensus()
+                .validate(&header_only)
+                .unwrap()
+        );
+        assert_eq!(wasm.reason, "number 1 does not follow parent 2");
+        let good = ValidateInput {
+            parent: header_only.header.clone(),
+            header: header_only.parent.clone(),
+            ..header_only
+        };
+        assert!(
+            crate::builtin::native_consensus()
+                .validate(&good)
+                .unwrap()
+                .valid
+        );
+
+        // The validators of a height: the module keeps the genesis set, on both
+        // engines; the chain asks the module in force.
+        let genesis = vec![molt_abi::consensus::ValidatorEntry {
+            public_key: Bytes::from(vec![7u8; 32]),
+            power: 3,
+        }];
+        let input = molt_abi::consensus::ValidatorsInput {
+            height: 5,
+            genesis: genesis.clone(),
+        };
+        let wasm = Consensus::Wasm(load(crate::builtin::CONSENSUS))
+            .validators(&input)
+            .unwrap();
+        let native = crate::builtin::native_consensus()
+            .validators(&input)
+            .unwrap();
+        assert_eq!(wasm, native);
+        assert_eq!(wasm.map(|v| v.validators), Some(genesis.clone()));
+        assert_eq!(chain.validators_at(3, &genesis).unwrap(), genesis);
     }
 
     #[test]

@@ -1,0 +1,90 @@
+//! What the validator network counts: blocks proposed and committed, proposals
+//! refused, synced blocks — for the node's `/metrics` (Prometheus text).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// The network's counters.
+#[derive(Debug, Default)]
+pub struct BftMetrics {
+    /// Blocks this node proposed.
+    pub proposed: AtomicU64,
+    /// Decided blocks committed.
+    pub committed: AtomicU64,
+    /// Proposals that re-executed differently or broke a rule (voted nil).
+    pub proposals_invalid: AtomicU64,
+    /// Proposals dropped unjudged: not from the round's proposer, or undecodable.
+    pub proposals_dropped: AtomicU64,
+    /// Blocks received by block sync and verified.
+    pub synced: AtomicU64,
+    /// Synced blocks refused: undecodable, or different on re-execution.
+    pub synced_refused: AtomicU64,
+}
+
+impl BftMetrics {
+    /// Adds one to `counter`.
+    pub fn inc(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn counters(&self) -> [(&'static str, &'static str, u64); 6] {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        [
+            ("proposed", "blocks this node proposed", get(&self.proposed)),
+            (
+                "committed",
+                "decided blocks committed",
+                get(&self.committed),
+            ),
+            (
+                "proposals_invalid",
+                "proposals voted nil: a broken rule or a different re-execution",
+                get(&self.proposals_invalid),
+            ),
+            (
+                "proposals_dropped",
+                "proposals dropped: not from the round's proposer, or undecodable",
+                get(&self.proposals_dropped),
+            ),
+            (
+                "synced",
+                "blocks verified from block sync",
+                get(&self.synced),
+            ),
+            (
+                "synced_refused",
+                "synced blocks refused: undecodable or different on re-execution",
+                get(&self.synced_refused),
+            ),
+        ]
+    }
+
+    /// The counters in Prometheus' text format, as `molt_bft_<name>_total`.
+    pub fn prometheus(&self) -> String {
+        self.counters()
+            .iter()
+            .map(|(name, help, value)| {
+                format!(
+                    "# HELP molt_bft_{name}_total {help}\n# TYPE molt_bft_{name}_total counter\nmolt_bft_{name}_total {value}\n"
+                )
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counters_read_as_prometheus_text() {
+        let m = BftMetrics::default();
+        BftMetrics::inc(&m.proposals_invalid);
+        BftMetrics::inc(&m.proposals_invalid);
+        let text = m.prometheus();
+        assert!(
+            text.contains("\nmolt_bft_proposals_invalid_total 2\n"),
+            "{text}"
+        );
+        assert!(text.contains("\nmolt_bft_committed_total 0\n"), "{text}");
+    }
+}
