@@ -115,19 +115,15 @@ impl App {
         Height(self.chain.head_number() + 1)
     }
 
-    /// Answers the engine until it stops.
-    pub async fn run(mut self, channels: &mut Channels<MoltContext>) -> Result<(), BftError> {
+    /// Answers the engine until it stops. No failure here stops the node: what cannot
+    /// be done is logged, and the engine's timeouts move consensus on.
+    pub async fn run(mut self, channels: &mut Channels<MoltContext>) {
         while let Some(msg) = channels.consensus.recv().await {
-            self.handle(msg, channels).await?;
+            self.handle(msg, channels).await;
         }
-        Ok(())
     }
 
-    async fn handle(
-        &mut self,
-        msg: AppMsg<MoltContext>,
-        channels: &mut Channels<MoltContext>,
-    ) -> Result<(), BftError> {
+    async fn handle(&mut self, msg: AppMsg<MoltContext>, channels: &mut Channels<MoltContext>) {
         match msg {
             AppMsg::ConsensusReady { reply } => {
                 self.height = self.next_height();
@@ -170,7 +166,7 @@ impl App {
                     Ok(block) => block,
                     Err(e) => {
                         tracing::error!(target: "molt::bft", %height, %round, "cannot propose: {e}");
-                        return Ok(());
+                        return;
                     }
                 };
                 let value = BlockId::from(block.hash);
@@ -276,7 +272,6 @@ impl App {
                 let _ = reply.send(extensions.into_iter().map(|(a, _)| (a, Ok(()))).collect());
             }
         }
-        Ok(())
     }
 
     /// The block this node proposes at `height` and `round`: the one it proposed

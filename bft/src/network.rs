@@ -161,10 +161,8 @@ async fn run(
     };
     let _ = ready.send(Ok(()));
     tokio::select! {
-        result = app.run(&mut channels) => {
-            if let Err(e) = result {
-                tracing::error!(target: "molt::bft", "consensus stopped: {e}");
-            }
+        () = app.run(&mut channels) => {
+            tracing::error!(target: "molt::bft", "the consensus engine stopped");
         }
         _ = stop => {}
     }
