@@ -80,9 +80,8 @@ impl App {
     async fn params(&mut self, height: Height) -> HeightParams<MoltContext> {
         let mut last_said: Option<std::time::Instant> = None;
         loop {
-            let chain = self.chain.clone();
             let genesis = self.genesis.clone();
-            let ready = blocking(move || -> Result<ValidatorSet, String> {
+            let ready = on_chain(&self.chain, move |chain| -> Result<ValidatorSet, String> {
                 chain.executor_at(height.0).map_err(|e| e.to_string())?;
                 let entries = chain
                     .validators_at(height.0, &genesis)
@@ -288,13 +287,13 @@ impl App {
             && let Ok(block) = wire::decode(&bytes)
             && !self.bad_proposals
         {
-            let chain = self.chain.clone();
-            let checked = block.clone();
-            blocking(move || chain.verify(&checked)).await??;
+            verify(&self.chain, &block).await??;
             return Ok(block);
         }
-        let chain = self.chain.clone();
-        let mut block = blocking(move || chain.propose_next(molt_chain::clock::now())).await??;
+        let mut block = on_chain(&self.chain, |chain| {
+            chain.propose_next(molt_chain::clock::now())
+        })
+        .await??;
         if self.bad_proposals {
             block.header.state_root = alloy_primitives::B256::repeat_byte(0xbd);
             block.hash = block.header.hash_slow();
@@ -359,9 +358,7 @@ impl App {
                 return None;
             }
         };
-        let chain = self.chain.clone();
-        let checked = block.clone();
-        let verdict = blocking(move || chain.verify(&checked)).await;
+        let verdict = verify(&self.chain, &block).await;
         let validity = match verdict {
             Ok(Ok(())) => Validity::Valid,
             Ok(Err(ChainError::Invalid { reason, .. })) => {
@@ -426,19 +423,22 @@ impl App {
                 .to_vec()
                 .into(),
         );
-        let chain = self.chain.clone();
         let stored = self.store.block(height, &hash);
-        let block = blocking(move || -> Result<SealedBlock, ChainError> {
-            match chain.commit(&hash, finality.clone()) {
-                Err(ChainError::NotExecuted(_)) => {
-                    let bytes = stored.ok_or(ChainError::NotExecuted(hash))?;
-                    let block = wire::decode(&bytes).map_err(|_| ChainError::NotExecuted(hash))?;
-                    chain.verify(&block)?;
-                    chain.commit(&hash, finality)
+        let block = on_chain(
+            &self.chain,
+            move |chain| -> Result<SealedBlock, ChainError> {
+                match chain.commit(&hash, finality.clone()) {
+                    Err(ChainError::NotExecuted(_)) => {
+                        let bytes = stored.ok_or(ChainError::NotExecuted(hash))?;
+                        let block =
+                            wire::decode(&bytes).map_err(|_| ChainError::NotExecuted(hash))?;
+                        chain.verify(&block)?;
+                        chain.commit(&hash, finality)
+                    }
+                    other => other,
                 }
-                other => other,
-            }
-        })
+            },
+        )
         .await??;
         BftMetrics::inc(&self.metrics.committed);
         tracing::info!(
@@ -512,9 +512,7 @@ impl App {
         if height != self.next_height() {
             return SyncedValueOutcome::LocalTransientError;
         }
-        let chain = self.chain.clone();
-        let checked = block.clone();
-        match blocking(move || chain.verify(&checked)).await {
+        match verify(&self.chain, &block).await {
             Ok(Ok(())) => {
                 if let Err(e) = self.store.put_block(height.0, &block.hash, bytes) {
                     tracing::error!(target: "molt::bft", "keeping a synced block: {e}");
@@ -540,13 +538,24 @@ impl App {
     }
 }
 
-/// Runs `f` on the blocking pool.
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> T + Send + 'static,
+/// Runs `f` on `chain`, on the blocking pool.
+async fn on_chain<T: Send + 'static>(
+    chain: &Arc<Chain>,
+    f: impl FnOnce(&Chain) -> T + Send + 'static,
 ) -> Result<T, BftError> {
-    tokio::task::spawn_blocking(f)
+    let chain = chain.clone();
+    tokio::task::spawn_blocking(move || f(&chain))
         .await
         .map_err(|e| BftError::Task(e.to_string()))
+}
+
+/// [`Chain::verify`] of `block`, on the blocking pool.
+async fn verify(
+    chain: &Arc<Chain>,
+    block: &SealedBlock,
+) -> Result<Result<(), ChainError>, BftError> {
+    let block = block.clone();
+    on_chain(chain, move |chain| chain.verify(&block)).await
 }
 
 /// The validator set of `entries`; an error says why there is none.

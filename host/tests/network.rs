@@ -157,53 +157,22 @@ impl Net {
         quantity(&self.node(i).ok("eth_blockNumber", json!([])))
     }
 
-    /// Node `i`'s admin API address, from its banner.
+    /// Node `i`'s admin API address.
     fn admin(&self, i: usize) -> String {
-        self.node(i)
-            .banner
-            .lines()
-            .find_map(|l| l.strip_prefix("Admin API: http://"))
-            .and_then(|l| l.split_whitespace().next())
-            .expect("the banner names the admin API")
-            .to_string()
+        common::admin_addr(self.node(i))
     }
 
     /// Node `i`'s `GET /metrics` (the admin API's).
     fn metrics(&self, i: usize) -> String {
-        use std::io::{Read, Write};
         let token = std::fs::read_to_string(self.dirs[i].join("admin.token")).unwrap();
-        let admin = self.admin(i);
-        let mut stream = TcpStream::connect(&admin).unwrap();
-        write!(
-            stream,
-            "GET /metrics HTTP/1.1\r\nHost: {admin}\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
-        )
-        .unwrap();
-        let mut response = String::new();
-        stream.read_to_string(&mut response).unwrap();
-        response
+        let (status, body) = common::http_get(&self.admin(i), "/metrics", Some(&token));
+        assert_eq!(status, 200, "{body}");
+        body
     }
 
     /// `molt module ARGS…` against node `i`'s admin API.
     fn module(&self, i: usize, args: &[&str]) -> (bool, String) {
-        let admin = self.admin(i);
-        let out = Command::new(env!("CARGO_BIN_EXE_molt"))
-            .arg("module")
-            .args(args)
-            .args([
-                "--admin",
-                &admin,
-                "--datadir",
-                self.dirs[i].to_str().unwrap(),
-            ])
-            .output()
-            .unwrap();
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        (out.status.success(), text)
+        common::molt_module(args, &self.admin(i), &self.dirs[i])
     }
 
     /// Every block up to `height` has the same hash on every running node.

@@ -11,7 +11,7 @@ use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use common::DevNode;
+use common::{DevNode, admin_addr, http_get, molt_module};
 use molt_abi::{ABI_VERSION, Budgets, Kind, Manifest};
 use molt_upgrade_proxy::{keys, package};
 use serde_json::json;
@@ -33,50 +33,6 @@ fn manifest(kind: Kind, name: &str, version: &str) -> Manifest {
         budgets: Budgets::default(),
         capabilities: vec![],
     }
-}
-
-fn molt_module(args: &[&str], admin: &str, datadir: &Path) -> (bool, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_molt"))
-        .arg("module")
-        .args(args)
-        .args(["--admin", admin, "--datadir", datadir.to_str().unwrap()])
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
-}
-
-/// `GET path` on `addr`, with a bearer token: status and body.
-fn http_get(addr: &str, path: &str, token: Option<&str>) -> (u16, String) {
-    use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(addr).unwrap();
-    let auth = token
-        .map(|t| format!("Authorization: Bearer {t}\r\n"))
-        .unwrap_or_default();
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Connection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    let (head, body) = response.split_once("\r\n\r\n").unwrap();
-    let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
-    (status, body.to_string())
-}
-
-/// The admin API's address, from the banner.
-fn admin_addr(node: &DevNode) -> String {
-    node.banner
-        .lines()
-        .find_map(|l| l.strip_prefix("Admin API: http://"))
-        .and_then(|l| l.split_whitespace().next())
-        .expect("the banner names the admin API")
-        .to_string()
 }
 
 #[test]

@@ -23,11 +23,13 @@ use alloy_primitives::{Address, B256, Bytes, TxKind, U256, keccak256};
 use anyhow::{Context, bail};
 use serde_json::json;
 
-use super::rpc::{Conn, Latency, free_port, hex, percentiles, quantity};
+use super::rpc::{Conn, Latency, free_port, hex, percentiles, quantity, wait_serving};
 use molt_chain::signer::Signer;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 const GWEI: u128 = 1_000_000_000;
+/// How long a node may take to start serving (it compiles its modules first).
+const SERVING_WITHIN: Duration = Duration::from_secs(180);
 
 /// What to run.
 #[derive(Clone, Debug)]
@@ -82,22 +84,6 @@ fn spawn(args: &[&str], log: &Path) -> anyhow::Result<Child> {
         .with_context(|| format!("starting {} {}", exe.display(), args.join(" ")))
 }
 
-/// Waits until `addr` answers JSON-RPC.
-fn wait_serving(addr: SocketAddr) -> anyhow::Result<()> {
-    let deadline = Instant::now() + Duration::from_secs(180);
-    loop {
-        if let Ok(mut c) = Conn::open(addr)
-            && c.call("eth_chainId", json!([])).is_ok()
-        {
-            return Ok(());
-        }
-        if Instant::now() > deadline {
-            bail!("no node answered on {addr}");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 /// A p2p base port with the ports a network of `n` needs free (p2p, RPC, admin).
 fn free_base(n: usize) -> anyhow::Result<u16> {
     for attempt in 0..50u32 {
@@ -147,7 +133,7 @@ fn start_network(
         addrs.push(SocketAddr::from(([127, 0, 0, 1], base + 1000 + i as u16)));
     }
     for addr in &addrs {
-        wait_serving(*addr)?;
+        wait_serving(*addr, SERVING_WITHIN)?;
     }
     // Measure a network that decides: its peers connected and a few heights behind it.
     let mut conn = Conn::open(addrs[0])?;
@@ -186,7 +172,7 @@ pub fn measure(n: Option<usize>, config: &Config) -> anyhow::Result<Figures> {
             )?;
             let addr = SocketAddr::from(([127, 0, 0, 1], port));
             let processes = Processes(vec![child]);
-            wait_serving(addr)?;
+            wait_serving(addr, SERVING_WITHIN)?;
             (processes, vec![addr], "molt dev".to_string())
         }
     };

@@ -105,15 +105,21 @@ fn start(target: &Target) -> anyhow::Result<Running> {
         .with_context(|| format!("starting {}", args.join(" ")))?;
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse()?;
     let running = Running { child, addr };
-    let deadline = Instant::now() + Duration::from_secs(120);
+    wait_serving(addr, Duration::from_secs(120)).with_context(|| target.name.clone())?;
+    Ok(running)
+}
+
+/// Waits until `addr` answers JSON-RPC, at most `within`.
+pub(super) fn wait_serving(addr: SocketAddr, within: Duration) -> anyhow::Result<()> {
+    let deadline = Instant::now() + within;
     loop {
         if let Ok(mut c) = Conn::open(addr)
             && c.call("eth_chainId", json!([])).is_ok()
         {
-            return Ok(running);
+            return Ok(());
         }
         if Instant::now() > deadline {
-            bail!("{} did not answer on {addr}", target.name);
+            bail!("nothing answered on {addr} within {within:?}");
         }
         std::thread::sleep(Duration::from_millis(50));
     }

@@ -199,3 +199,48 @@ pub const ACCOUNT1: &str = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8";
 pub fn quantity(v: &Value) -> u64 {
     u64::from_str_radix(v.as_str().unwrap().trim_start_matches("0x"), 16).unwrap()
 }
+
+/// The admin API's address, from a node's banner.
+pub fn admin_addr(node: &DevNode) -> String {
+    node.banner
+        .lines()
+        .find_map(|l| l.strip_prefix("Admin API: http://"))
+        .and_then(|l| l.split_whitespace().next())
+        .expect("the banner names the admin API")
+        .to_string()
+}
+
+/// `molt module ARGS… --admin ADMIN --datadir DATADIR`: whether it succeeded, and
+/// what it printed (stdout, then stderr).
+pub fn molt_module(args: &[&str], admin: &str, datadir: &Path) -> (bool, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_molt"))
+        .arg("module")
+        .args(args)
+        .args(["--admin", admin, "--datadir", datadir.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+/// `GET path` on `addr`, with a bearer token: status and body.
+pub fn http_get(addr: &str, path: &str, token: Option<&str>) -> (u16, String) {
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Connection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap();
+    let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+    (status, body.to_string())
+}
