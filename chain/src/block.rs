@@ -16,44 +16,48 @@ use alloy_rlp::BufMut;
 use alloy_trie::EMPTY_ROOT_HASH;
 use alloy_trie::root::ordered_trie_root_with_encoder;
 use ed25519_dalek::{Signer as _, SigningKey};
-use molt_abi::execution::{AccountChange, BlockEnv, BlockInput, BlockOutput, NewCode, TxOutcome};
+use molt_abi::execution::{BlockEnv, BlockInput, BlockOutput, TxOutcome};
 use molt_runtime::Executor;
-use molt_storage::{Db, SealedBlock};
+use molt_storage::{Db, SealedBlock, StateUpdate};
 
 use crate::error::ChainError;
 
 /// Executes `candidates` on the state in `db` as block `env.number`, child of
-/// `parent_hash`, and assembles the block from what was included. Rejected candidates are
-/// returned with their outcome so the caller (the pool) can drop or keep them.
+/// `parent_hash`, and assembles the block from what was included, with its state
+/// update (the state root along the changed paths). Rejected candidates are returned
+/// with their outcome so the caller (the pool) can drop or keep them; the output's
+/// state diff has moved into the update.
 pub fn build_block(
     db: &Db,
     executor: &Executor,
     parent_hash: B256,
     env: BlockEnv,
     candidates: Vec<Bytes>,
-) -> Result<(SealedBlock, BlockOutput), ChainError> {
+) -> Result<(SealedBlock, BlockOutput, StateUpdate), ChainError> {
     let input = BlockInput {
         env: env.clone(),
         txs: candidates,
     };
-    let output = executor.execute_block(Arc::new(db.clone()), &input)?;
+    let mut output = executor.execute_block(Arc::new(db.clone()), &input)?;
     let (transactions, senders, receipts) = included(&input.txs, &output);
-    let mut post = db.snapshot()?;
-    post.apply(&output.accounts, &output.codes);
     // Every included transaction was decoded by the module; check the host agrees.
     for t in &transactions {
         <alloy_consensus::TxEnvelope as alloy_eips::eip2718::Decodable2718>::decode_2718_exact(t)
             .map_err(|e| ChainError::Decode(e.to_string()))?;
     }
+    let update = db.state_update(
+        std::mem::take(&mut output.accounts),
+        std::mem::take(&mut output.codes),
+    )?;
     let block = assemble(
         parent_hash,
         &env,
         (transactions, senders),
         receipts,
         output.gas_used,
-        post.state_root(),
+        update.root,
     );
-    Ok((block, output))
+    Ok((block, output, update))
 }
 
 /// Whether fork `spec` has EIP-7702 set-code transactions and EIP-7685 requests
@@ -163,8 +167,7 @@ pub fn env_of(spec: &str, chain_id: u64, header: &Header) -> BlockEnv {
 #[derive(Clone, Debug)]
 pub struct Executed {
     pub(crate) block: SealedBlock,
-    pub(crate) accounts: Vec<AccountChange>,
-    pub(crate) codes: Vec<NewCode>,
+    pub(crate) update: StateUpdate,
     /// Proposed here: the finality evidence is this node's own.
     pub(crate) own: bool,
 }

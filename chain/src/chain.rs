@@ -23,7 +23,7 @@ use crate::pool::{Pool, PoolError, PoolTx, Rules};
 use crate::upgrades::{self, ModuleStore, Schedule, UPGRADE_ADDRESS, Upgrade};
 use crate::wake::Wake;
 use molt_runtime::{Consensus, Executor};
-use molt_storage::state::{MemState, StateView};
+use molt_storage::state::StateView;
 use molt_storage::{Db, SealedBlock, StorageError};
 
 /// The chain's fixed parameters.
@@ -172,13 +172,6 @@ impl Chain {
             .db
             .storage(&UPGRADE_ADDRESS, &upgrades::authority_slot(who))?
             .is_zero())
-    }
-
-    /// The state before block `first` (after `first - 1`), rebuilt from the undo
-    /// records while no block commits.
-    pub fn state_before(&self, first: u64) -> Result<MemState, ChainError> {
-        let _write = self.write.lock();
-        Ok(self.db.state_before(first)?)
     }
 
     /// The database.
@@ -421,7 +414,6 @@ fn genesis(
         })
         .collect();
     accounts.push(upgrades);
-    let codes = [upgrades_code];
     let env = BlockEnv {
         spec: config.spec.clone(),
         chain_id: config.chain_id,
@@ -432,18 +424,17 @@ fn genesis(
         base_fee: config.initial_base_fee,
         ..BlockEnv::default()
     };
-    let mut post = db.snapshot()?;
-    post.apply(&accounts, &codes);
+    let update = db.state_update(accounts, vec![upgrades_code])?;
     let genesis = assemble(
         B256::ZERO,
         &env,
         Default::default(),
         Vec::new(),
         0,
-        post.state_root(),
+        update.root,
     );
     let seal = Finality::sealed_by(seal_key, &genesis.hash);
-    db.commit_block(&genesis, &seal.to_bytes(), &accounts, &codes)?;
+    db.commit_block(&genesis, &seal.to_bytes(), &update)?;
     Ok(genesis)
 }
 

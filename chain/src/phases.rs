@@ -132,7 +132,7 @@ impl Chain {
         };
         // A transaction on which the module itself fails (a trap, out of fuel) must not
         // stop the chain: find it, drop it from the pool, and build without it.
-        let (block, output) = loop {
+        let (block, output, update) = loop {
             match build(&pending) {
                 Err(ChainError::Exec(e)) if e.is_module_failure() && !pending.is_empty() => {
                     let culprit = first_failing(
@@ -175,8 +175,7 @@ impl Chain {
             block.hash,
             Executed {
                 block: block.clone(),
-                accounts: output.accounts,
-                codes: output.codes,
+                update,
                 own: true,
             },
         );
@@ -237,7 +236,7 @@ impl Chain {
         if !verdict.valid {
             return Err(invalid(InvalidBlock::Rules(verdict.reason)));
         }
-        let (rebuilt, output) = build_block(
+        let (rebuilt, output, update) = build_block(
             &self.db,
             &self.executor_at(header.number)?,
             parent_hash,
@@ -277,8 +276,7 @@ impl Chain {
             hash,
             Executed {
                 block: rebuilt,
-                accounts: output.accounts,
-                codes: output.codes,
+                update,
                 own: false,
             },
         );
@@ -287,7 +285,7 @@ impl Chain {
 
     /// **Commit**: writes block `hash` — proposed or verified here on the current head —
     /// with `finality`, atomically (state, header, evidence, transactions, senders,
-    /// receipts, indexes, an undo record) and flushed before the head moves to it. The
+    /// receipts, indexes, its change sets) and flushed before the head moves to it. The
     /// consensus module in force judges the evidence of a block from elsewhere. Then
     /// the announcements it carries are scheduled and the pool forgets what it
     /// included.
@@ -324,12 +322,8 @@ impl Chain {
                 });
             }
         }
-        self.db.commit_block(
-            &block,
-            &finality.to_bytes(),
-            &executed.accounts,
-            &executed.codes,
-        )?;
+        self.db
+            .commit_block(&block, &finality.to_bytes(), &executed.update)?;
         // Durable before anyone hears of it: readers see blocks up to the head only.
         self.db.flush()?;
         for a in upgrades::announcements(&block) {

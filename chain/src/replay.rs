@@ -2,7 +2,7 @@
 //! force at their heights and checks them against their headers, as an importing node
 //! would. [`Chain::replay`] and [`Chain::replay_consensus`] run a candidate module next
 //! to the module in force: the gates of consensus-critical upgrades. For execution, both modules execute the
-//! last blocks on the state before them (rebuilt from undo records) and their outputs
+//! last blocks on the state before them (read from the state history) and their outputs
 //! must be identical byte for byte; for consensus, both validate the last headers and
 //! decide the last sealings, and their verdicts and proposals must be identical.
 
@@ -10,13 +10,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use molt_abi::consensus::{Candidate, Head, ProposeInput};
-use molt_abi::execution::{self, BlockEnv, BlockInput, BlockOutput};
+use molt_abi::execution::{self, BlockEnv, BlockInput};
+use molt_storage::state::StateView;
 
 use alloy_consensus::Header;
 use alloy_consensus::proofs::calculate_receipt_root;
 
-use molt_abi::Kind;
-use molt_runtime::{Consensus, EngineError, Executor};
+use molt_runtime::{Consensus, Executor};
 
 use crate::block::{env_of, included};
 use crate::chain::Chain;
@@ -49,7 +49,6 @@ impl Chain {
     pub fn replay(&self, blocks: u64, candidate: &Executor) -> Result<Replay, ChainError> {
         let head = self.head_number();
         let first = head.saturating_sub(blocks.saturating_sub(1)).max(1);
-        let mut state = self.state_before(first)?;
         let mut replay = Replay::default();
         let ms = |d: Duration| d.as_secs_f64() * 1e3;
         for n in first..=head {
@@ -61,7 +60,7 @@ impl Chain {
                 env: self.env_of(&header),
                 txs,
             });
-            let pre = Arc::new(state.clone());
+            let pre: Arc<dyn StateView> = Arc::new(self.db().state_at(n - 1)?);
             let run = |e: &Executor| -> Result<(Vec<u8>, Duration, u64), ChainError> {
                 let t = Instant::now();
                 let (out, stats) = e.execute_block_raw(pre.clone(), &input)?;
@@ -83,13 +82,6 @@ impl Chain {
                 ));
                 break;
             }
-            let out: BlockOutput =
-                execution::decode(&active_out).map_err(|e| EngineError::Output {
-                    kind: Kind::Execution,
-                    reason: e.to_string(),
-                })?;
-            state.apply(&out.accounts, &out.codes);
-            state.set_block_hash(n, header.hash_slow());
         }
         Ok(replay)
     }
@@ -99,15 +91,14 @@ impl Chain {
         env_of(&self.config().spec, self.config().chain_id, header)
     }
 
-    /// Re-executes blocks `first..=last` from the state before `first` with the
-    /// modules in force at each height — as a node importing them would — and checks
+    /// Re-executes each of blocks `first..=last` on the stored state before it with
+    /// the modules in force at each height — as a node importing them would — and checks
     /// every result against what is stored: the transactions all included, the
     /// receipts root, logs bloom, gas used and state root of each header, and each
     /// seal accepted by the consensus module in force.
     pub fn verify_history(&self, first: u64, last: u64) -> Result<Verification, ChainError> {
         let first = first.max(1);
         let last = last.min(self.head_number());
-        let mut state = self.state_before(first)?;
         let mut report = Verification::default();
         for n in first..=last {
             let missing = || {
@@ -122,12 +113,9 @@ impl Chain {
                 env: self.env_of(&header),
                 txs,
             };
-            let pre = Arc::new(std::mem::take(&mut state));
-            let out = self.executor_at(n)?.execute_block(pre.clone(), &input)?;
-            state = Arc::try_unwrap(pre).unwrap_or_else(|shared| (*shared).clone());
+            let pre = Arc::new(self.db().state_at(n - 1)?);
+            let out = self.executor_at(n)?.execute_block(pre, &input)?;
             let (included, _, receipts) = included(&input.txs, &out);
-            state.apply(&out.accounts, &out.codes);
-            state.set_block_hash(n, header.hash_slow());
             let bloom = receipts
                 .iter()
                 .fold(alloy_primitives::Bloom::ZERO, |acc, r| {
@@ -149,7 +137,7 @@ impl Chain {
                     "gas used {} differs from the header's {}",
                     out.gas_used, header.gas_used
                 ))
-            } else if state.state_root() != header.state_root {
+            } else if self.db().state_root_after(n - 1, &out.accounts)? != header.state_root {
                 Some("the state root differs".into())
             } else if !verdict.valid {
                 Some(format!(

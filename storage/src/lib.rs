@@ -1,14 +1,15 @@
 //! # molt-storage — the node's database and its state
 //!
 //! Owns what the chain keeps on disk: accounts, storage and code, blocks with their
-//! transactions, senders, receipts and seals, the indexes, the undo records that revert
-//! a block, the chain's fork and the router's audit log — in sled, committed one block
+//! transactions, senders, receipts and seals, the indexes, the state trie, the change
+//! sets that revert a block and give the state after any kept block, the chain's fork and the router's audit log — in sled, committed one block
 //! per atomic batch. Also the [`state`] the execution module reads ([`StateView`], with
-//! the in-memory [`MemState`]) and real Ethereum state roots (`alloy-trie`).
+//! the in-memory [`MemState`]), the state [`trie`] on disk (roots updated per block
+//! along the changed paths, proofs) and the state [`history`].
 //!
 //! It must not know how blocks are built or decided (that is `molt-chain`) nor touch
-//! wasmtime or the guests. Start reading at [`Db`]: [`Db::commit_block`] and
-//! [`Db::revert_to`]; then [`state`].
+//! wasmtime or the guests. Start reading at [`Db`]: [`Db::state_update`],
+//! [`Db::commit_block`] and [`Db::revert_to`]; then [`state`], [`trie`], [`history`].
 //!
 //! One sled tree under the data directory holds it all.
 //!
@@ -29,21 +30,33 @@
 //! | `r` | block number (8) | receipts: RLP list of EIP-2718 receipt encodings |
 //! | `t` | transaction hash (32) | block number (8) ‖ index (4) |
 //! | `e` | block number (8) | the block's finality evidence: today the proposer's seal, ed25519 signature (64) ‖ public key (32) over the block hash |
-//! | `u` | block number (8) | how to undo the block's state diff: RLP list of the touched accounts as they were before it (an `AccountChange` each) |
+//! | `o` | address (20) | the account's storage root (32), absent when its storage is empty |
+//! | `T` | node hash (32) | a state trie node ([`trie`]) |
+//! | `d` | address (20) | (empty): an account edited outside any block, not yet in the trie |
+//! | `A` `S` `x` `y` | | state history: change sets and their index ([`history`]) |
 //! | `m` | `head` | number of the last committed block (8) |
 //! | `m` | `spec` | the fork the chain was created with (`Prague`, …) |
+//! | `m` | `root` | the state trie's root for the stored state, less the edited accounts (32) |
+//! | `m` | `floor` | the oldest block whose state is kept (8; absent: 0) |
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
-use alloy_primitives::{Address, B256, Bytes, U256};
+use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
+use alloy_trie::{EMPTY_ROOT_HASH, KECCAK_EMPTY, TrieAccount};
 use molt_abi::execution::{self, AccountChange, AccountInfo, NewCode, StorageChange};
 use molt_abi::imports::Account;
 
 mod block;
+pub mod history;
 pub mod state;
+pub mod trie;
 
 pub use block::SealedBlock;
+pub use history::StateAt;
+pub use trie::StateUpdate;
 
+use crate::history::{ACCOUNT_CHANGES, ACCOUNT_HISTORY, STORAGE_CHANGES, STORAGE_HISTORY};
 use crate::state::{MemState, StateError, StateView};
 
 const ACCOUNT: u8 = b'a';
@@ -57,9 +70,17 @@ const RECEIPTS: u8 = b'r';
 const SENDERS: u8 = b'f';
 const TX_LOCATION: u8 = b't';
 const SEAL: u8 = b'e';
-const UNDO: u8 = b'u';
+const STORAGE_ROOT: u8 = b'o';
+const EDITED: u8 = b'd';
+/// Undo records of data directories from before the state history (removed on open).
+const OLD_UNDO: u8 = b'u';
 const META_HEAD: &[u8] = b"mhead";
 const META_SPEC: &[u8] = b"mspec";
+const META_ROOT: &[u8] = b"mroot";
+const META_FLOOR: &[u8] = b"mfloor";
+/// At most this many blocks' history is pruned per committed block, so that turning
+/// pruning on for a long archive does not make one batch of it all.
+const PRUNE_PER_BLOCK: u64 = 64;
 
 /// A database failure.
 #[derive(Debug, thiserror::Error)]
@@ -75,6 +96,49 @@ pub enum StorageError {
         /// What is wrong with the value.
         reason: String,
     },
+    /// The state trie is missing a node or holds one that does not decode.
+    #[error("state trie: {0}")]
+    Trie(#[from] eth_trie::TrieError),
+    /// The state at a block older than the kept history was asked for.
+    #[error(
+        "the state at block {number} is not kept: this node keeps the state of blocks \
+         {floor} to {head} (--history)"
+    )]
+    Pruned {
+        /// The block asked for.
+        number: u64,
+        /// The oldest block whose state is kept.
+        floor: u64,
+        /// The head.
+        head: u64,
+    },
+    /// The state at a block above the head was asked for.
+    #[error("block {number} is not on the chain yet (the head is {head})")]
+    AboveHead {
+        /// The block asked for.
+        number: u64,
+        /// The head.
+        head: u64,
+    },
+    /// A state update was computed on another state than the stored one (a block
+    /// committed in between): compute it again.
+    #[error("the state update was computed on root {computed_on}, the state is at {current}")]
+    StaleUpdate {
+        /// The root the update started from.
+        computed_on: B256,
+        /// The stored state's root.
+        current: B256,
+    },
+    /// A block's header and its state update disagree on the state root.
+    #[error("block {number}'s header has state root {header}, its state diff gives {computed}")]
+    RootMismatch {
+        /// The block.
+        number: u64,
+        /// The header's root.
+        header: B256,
+        /// The update's root.
+        computed: B256,
+    },
 }
 
 impl From<StorageError> for StateError {
@@ -83,12 +147,25 @@ impl From<StorageError> for StateError {
     }
 }
 
+/// An account's Merkle proof and its storage slots' (EIP-1186), at some block.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AccountProof {
+    /// The account at the block (`None`: absent).
+    pub account: Option<TrieAccount>,
+    /// The state trie's nodes from the root to the account.
+    pub proof: Vec<Bytes>,
+    /// The slots asked for: value and the storage trie's nodes to it.
+    pub storage: Vec<(U256, U256, Vec<Bytes>)>,
+}
+
 /// The node's database.
 #[derive(Clone, Debug)]
 pub struct Db {
     tree: sled::Tree,
     /// The router's audit log: id (8, big-endian, increasing) → JSON entry.
     audit: sled::Tree,
+    /// Keep the state of the last this many blocks only (`None`: all of them).
+    history: Option<u64>,
     _db: sled::Db,
 }
 
@@ -115,11 +192,75 @@ impl Db {
     }
 
     fn with(db: sled::Db) -> Result<Db, StorageError> {
-        Ok(Db {
+        let db = Db {
             tree: db.open_tree("chain")?,
             audit: db.open_tree("audit")?,
+            history: None,
             _db: db,
-        })
+        };
+        db.build_trie_if_missing()?;
+        Ok(db)
+    }
+
+    /// Keeps the state of the last `blocks` blocks below the head only (`None`: of every
+    /// block); older history is pruned as blocks commit.
+    pub fn with_history(mut self, blocks: Option<u64>) -> Db {
+        self.history = blocks;
+        self
+    }
+
+    /// A data directory from before the state trie: build the trie from the stored
+    /// state once; its history starts at its head.
+    fn build_trie_if_missing(&self) -> Result<(), StorageError> {
+        let Some(head) = self.head()? else {
+            return Ok(());
+        };
+        if self.tree.get(META_ROOT)?.is_some() {
+            return Ok(());
+        }
+        let all: Vec<AccountChange> = self
+            .snapshot()?
+            .accounts()
+            .map(|(address, a)| AccountChange {
+                address: *address,
+                info: AccountInfo {
+                    nonce: a.nonce,
+                    balance: a.balance,
+                    code_hash: a.code_hash,
+                },
+                storage_wiped: true,
+                storage: self
+                    .snapshot_storage(address)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|(slot, value)| StorageChange { slot, value })
+                    .collect(),
+                deleted: false,
+            })
+            .collect();
+        let changes = trie::update(&self.tree, EMPTY_ROOT_HASH, &[], &all, &|_| {
+            Ok(EMPTY_ROOT_HASH)
+        })?;
+        let mut batch = sled::Batch::default();
+        write_trie(&mut batch, &changes.nodes, &changes.storage_roots);
+        for k in self.tree.scan_prefix([OLD_UNDO]).keys() {
+            batch.remove(k?);
+        }
+        batch.insert(META_ROOT, changes.root.as_slice());
+        batch.insert(META_FLOOR, head.to_be_bytes().as_slice());
+        self.tree.apply_batch(batch)?;
+        self.tree.flush()?;
+        Ok(())
+    }
+
+    fn snapshot_storage(&self, address: &Address) -> Result<Vec<(U256, U256)>, StorageError> {
+        self.tree
+            .scan_prefix(key(STORAGE, &[address.as_slice()]))
+            .map(|e| {
+                let (k, v) = e?;
+                Ok((U256::from_be_slice(&k[21..]), U256::from_be_slice(&v)))
+            })
+            .collect()
     }
 
     /// Appends an entry (JSON) to the router's audit log and flushes it.
@@ -143,7 +284,159 @@ impl Db {
         Ok(entries)
     }
 
-    /// Applies a block's state diff (and records its hash) in one atomic batch.
+    /// The state trie's root for the stored state, less the accounts edited outside
+    /// any block since.
+    fn trie_root(&self) -> Result<B256, StorageError> {
+        Ok(match self.tree.get(META_ROOT)? {
+            Some(v) if v.len() == 32 => B256::from_slice(&v),
+            Some(_) => return Err(corrupt(META_ROOT, "expected 32 bytes")),
+            None => EMPTY_ROOT_HASH,
+        })
+    }
+
+    /// The oldest block whose state is kept.
+    pub fn history_floor(&self) -> Result<u64, StorageError> {
+        self.tree
+            .get(META_FLOOR)?
+            .map(|v| be_u64(META_FLOOR, &v))
+            .transpose()
+            .map(Option::unwrap_or_default)
+    }
+
+    /// The state after block `number`, which must be kept (from
+    /// [`history_floor`](Self::history_floor) to the head).
+    pub fn state_at(&self, number: u64) -> Result<StateAt, StorageError> {
+        let head = self.head()?.unwrap_or_default();
+        if number > head {
+            return Err(StorageError::AboveHead { number, head });
+        }
+        let floor = self.history_floor()?;
+        if number < floor {
+            return Err(StorageError::Pruned {
+                number,
+                floor,
+                head,
+            });
+        }
+        Ok(StateAt::new(self.clone(), number))
+    }
+
+    /// The account as the state trie holds it now (with its storage root).
+    pub(crate) fn current_trie_account(
+        &self,
+        address: &Address,
+    ) -> Result<Option<TrieAccount>, StorageError> {
+        let k = key(ACCOUNT, &[address.as_slice()]);
+        let Some(v) = self.tree.get(&k)? else {
+            return Ok(None);
+        };
+        let info = decode_account(&k, &v)?;
+        Ok(Some(trie::leaf(&info, self.storage_root(address)?)))
+    }
+
+    fn storage_root(&self, address: &Address) -> Result<B256, StorageError> {
+        Ok(
+            match self.tree.get(key(STORAGE_ROOT, &[address.as_slice()]))? {
+                Some(v) => B256::from_slice(&v),
+                None => EMPTY_ROOT_HASH,
+            },
+        )
+    }
+
+    pub(crate) fn current_slot(
+        &self,
+        address: &Address,
+        slot: &U256,
+    ) -> Result<U256, StorageError> {
+        let k = key(STORAGE, &[address.as_slice(), &slot.to_be_bytes::<32>()]);
+        Ok(self
+            .tree
+            .get(k)?
+            .map(|v| U256::from_be_slice(&v))
+            .unwrap_or_default())
+    }
+
+    /// What applying a block's state diff to the stored state does to the state trie:
+    /// its root after, the nodes to write. Reads only; commit the result with the
+    /// block ([`commit_block`](Self::commit_block)).
+    pub fn state_update(
+        &self,
+        accounts: Vec<AccountChange>,
+        codes: Vec<NewCode>,
+    ) -> Result<StateUpdate, StorageError> {
+        let edits = self
+            .tree
+            .scan_prefix([EDITED])
+            .keys()
+            .map(|k| {
+                let address = Address::from_slice(&k?[1..]);
+                Ok((address, self.current_trie_account(&address)?))
+            })
+            .collect::<Result<Vec<_>, StorageError>>()?;
+        let parent_root = self.trie_root()?;
+        let changes = trie::update(&self.tree, parent_root, &edits, &accounts, &|a| {
+            self.storage_root(a)
+        })?;
+        Ok(StateUpdate {
+            accounts,
+            codes,
+            parent_root,
+            root: changes.root,
+            nodes: changes.nodes,
+            storage_roots: changes.storage_roots,
+            edits: edits.into_iter().map(|(a, _)| a).collect(),
+        })
+    }
+
+    /// The state root after applying `accounts` to the state after kept block
+    /// `number` (re-execution of block `number + 1`); writes nothing.
+    pub fn state_root_after(
+        &self,
+        number: u64,
+        accounts: &[AccountChange],
+    ) -> Result<B256, StorageError> {
+        let at = self.state_at(number)?;
+        let changes = trie::update(&self.tree, at.state_root()?, &[], accounts, &|a| {
+            Ok(at
+                .trie_account(a)?
+                .map_or(EMPTY_ROOT_HASH, |a| a.storage_root))
+        })?;
+        Ok(changes.root)
+    }
+
+    /// The proof of `address` and its `slots` at kept block `number`, against that
+    /// block's state root.
+    pub fn proof(
+        &self,
+        number: u64,
+        address: &Address,
+        slots: &[U256],
+    ) -> Result<AccountProof, StorageError> {
+        let at = self.state_at(number)?;
+        let account = at.trie_account(address)?;
+        let proof = trie::proof(&self.tree, at.state_root()?, keccak256(address))?;
+        let storage_root = account.map_or(EMPTY_ROOT_HASH, |a| a.storage_root);
+        let storage = slots
+            .iter()
+            .map(|slot| {
+                let value = at.slot(address, slot)?;
+                let nodes = trie::proof(
+                    &self.tree,
+                    storage_root,
+                    keccak256(slot.to_be_bytes::<32>()),
+                )?;
+                Ok((*slot, value, nodes))
+            })
+            .collect::<Result<Vec<_>, StorageError>>()?;
+        Ok(AccountProof {
+            account,
+            proof,
+            storage,
+        })
+    }
+
+    /// Applies a state diff (and records block `number`'s hash) in one atomic batch,
+    /// outside the block history (tests, genesis allocations).
     pub fn apply(
         &self,
         number: u64,
@@ -151,28 +444,37 @@ impl Db {
         accounts: &[AccountChange],
         codes: &[NewCode],
     ) -> Result<(), StorageError> {
+        let update = self.state_update(accounts.to_vec(), codes.to_vec())?;
         let mut batch = sled::Batch::default();
-        self.state_into(&mut batch, accounts, codes)?;
+        self.state_into(&mut batch, &update)?;
         batch.insert(key(BLOCK_HASH, &[&number.to_be_bytes()]), hash.as_slice());
         self.tree.apply_batch(batch)?;
         Ok(())
     }
 
     /// Commits a block — header, seal, transactions, receipts, indexes, its state
-    /// diff and the new head — in one atomic batch.
+    /// update with its change sets, and the new head — in one atomic batch. `update`
+    /// must have been computed on the state as it is, and give the header's root.
     pub fn commit_block(
         &self,
         block: &SealedBlock,
         seal: &[u8],
-        accounts: &[AccountChange],
-        codes: &[NewCode],
+        update: &StateUpdate,
     ) -> Result<(), StorageError> {
         use alloy_eips::eip2718::Encodable2718;
         let number = block.header.number;
+        if update.root != block.header.state_root {
+            return Err(StorageError::RootMismatch {
+                number,
+                header: block.header.state_root,
+                computed: update.root,
+            });
+        }
         let n = number.to_be_bytes();
         let mut batch = sled::Batch::default();
-        batch.insert(key(UNDO, &[&n]), alloy_rlp::encode(self.undo_of(accounts)?));
-        self.state_into(&mut batch, accounts, codes)?;
+        self.change_sets_into(&mut batch, number, update)?;
+        self.state_into(&mut batch, update)?;
+        self.prune_into(&mut batch, number)?;
         batch.insert(key(BLOCK_HASH, &[&n]), block.hash.as_slice());
         batch.insert(key(HEADER, &[&n]), alloy_rlp::encode(&block.header));
         batch.insert(key(SEAL, &[&n]), seal);
@@ -187,13 +489,121 @@ impl Db {
         batch.insert(key(RECEIPTS, &[&n]), alloy_rlp::encode(&receipts));
         for (i, tx) in block.transactions.iter().enumerate() {
             let location = [n.as_slice(), &(i as u32).to_be_bytes()].concat();
-            batch.insert(
-                key(TX_LOCATION, &[alloy_primitives::keccak256(tx).as_slice()]),
-                location,
-            );
+            batch.insert(key(TX_LOCATION, &[keccak256(tx).as_slice()]), location);
         }
         batch.insert(META_HEAD, n.as_slice());
         self.tree.apply_batch(batch)?;
+        Ok(())
+    }
+
+    /// The head's state as the trie must hold it, unless an update was computed on
+    /// another state.
+    fn check_parent(&self, update: &StateUpdate) -> Result<(), StorageError> {
+        let current = self.trie_root()?;
+        if update.parent_root != current {
+            return Err(StorageError::StaleUpdate {
+                computed_on: update.parent_root,
+                current,
+            });
+        }
+        Ok(())
+    }
+
+    /// Block `number`'s change sets: what each account and slot it changes is now.
+    /// Accounts edited outside blocks that the update folds into the trie get an entry
+    /// too (as they are now: the edit belongs to the state before the block), so that
+    /// reverting the block marks them edited again.
+    fn change_sets_into(
+        &self,
+        batch: &mut sled::Batch,
+        number: u64,
+        update: &StateUpdate,
+    ) -> Result<(), StorageError> {
+        let n = number.to_be_bytes();
+        for address in &update.edits {
+            if update.accounts.iter().any(|c| c.address == *address) {
+                continue;
+            }
+            let now = self.current_trie_account(address)?;
+            let address = address.as_slice();
+            batch.insert(
+                key(ACCOUNT_CHANGES, &[&n, address]),
+                history::encode_account(now.as_ref()),
+            );
+            batch.insert(key(ACCOUNT_HISTORY, &[address, &n]), &[]);
+        }
+        for change in &update.accounts {
+            let address = change.address.as_slice();
+            let before = self.current_trie_account(&change.address)?;
+            batch.insert(
+                key(ACCOUNT_CHANGES, &[&n, address]),
+                history::encode_account(before.as_ref()),
+            );
+            batch.insert(key(ACCOUNT_HISTORY, &[address, &n]), &[]);
+            let mut slots: BTreeMap<U256, U256> = BTreeMap::new();
+            if change.deleted || change.storage_wiped {
+                slots.extend(self.snapshot_storage(&change.address)?);
+            }
+            for s in &change.storage {
+                if let std::collections::btree_map::Entry::Vacant(e) = slots.entry(s.slot) {
+                    e.insert(self.current_slot(&change.address, &s.slot)?);
+                }
+            }
+            for (slot, before) in slots {
+                let s = slot.to_be_bytes::<32>();
+                batch.insert(
+                    key(STORAGE_CHANGES, &[&n, address, &s]),
+                    history::encode_slot(before),
+                );
+                batch.insert(key(STORAGE_HISTORY, &[address, &s, &n]), &[]);
+            }
+        }
+        Ok(())
+    }
+
+    /// With a history limit, drops the change sets of blocks that fell out of it (a
+    /// bounded number per block) and raises the floor.
+    fn prune_into(&self, batch: &mut sled::Batch, head: u64) -> Result<(), StorageError> {
+        let Some(keep) = self.history else {
+            return Ok(());
+        };
+        let floor = self.history_floor()?;
+        let target = head.saturating_sub(keep).min(floor + PRUNE_PER_BLOCK);
+        if target <= floor {
+            return Ok(());
+        }
+        // The state after block b needs the change sets of the blocks above it.
+        for b in floor + 1..=target {
+            self.block_history(b, |k, address, slot, _| {
+                let n = b.to_be_bytes();
+                batch.remove(k);
+                match slot {
+                    None => batch.remove(key(ACCOUNT_HISTORY, &[address, &n])),
+                    Some(s) => batch.remove(key(STORAGE_HISTORY, &[address, s, &n])),
+                }
+                Ok(())
+            })?;
+        }
+        batch.insert(META_FLOOR, target.to_be_bytes().as_slice());
+        Ok(())
+    }
+
+    /// Calls `f` with each change set entry of block `number`: its key, the address,
+    /// the slot (`None` for the account) and the value before the block.
+    fn block_history(
+        &self,
+        number: u64,
+        mut f: impl FnMut(&[u8], &[u8], Option<&[u8]>, &[u8]) -> Result<(), StorageError>,
+    ) -> Result<(), StorageError> {
+        let n = number.to_be_bytes();
+        for entry in self.tree.scan_prefix(key(ACCOUNT_CHANGES, &[&n])) {
+            let (k, v) = entry?;
+            f(&k, &k[9..29], None, &v)?;
+        }
+        for entry in self.tree.scan_prefix(key(STORAGE_CHANGES, &[&n])) {
+            let (k, v) = entry?;
+            f(&k, &k[9..29], Some(&k[29..61]), &v)?;
+        }
         Ok(())
     }
 
@@ -291,116 +701,82 @@ impl Db {
         Ok(Some((number, index)))
     }
 
-    /// The accounts `changes` touch, as they are now: applying this diff later undoes
-    /// `changes`. A wiped account's undo restores all its slots.
-    fn undo_of(&self, changes: &[AccountChange]) -> Result<Vec<AccountChange>, StorageError> {
-        changes
-            .iter()
-            .map(|change| {
-                let address = change.address.as_slice();
-                let k = key(ACCOUNT, &[address]);
-                let before = self
-                    .tree
-                    .get(&k)?
-                    .map(|v| decode_account(&k, &v))
-                    .transpose()?;
-                let wiped = change.deleted || change.storage_wiped;
-                let storage = if wiped {
-                    self.tree
-                        .scan_prefix(key(STORAGE, &[address]))
-                        .map(|e| {
-                            let (k, v) = e?;
-                            Ok(StorageChange {
-                                slot: U256::from_be_slice(&k[21..]),
-                                value: U256::from_be_slice(&v),
-                            })
-                        })
-                        .collect::<Result<Vec<_>, StorageError>>()?
-                } else {
-                    change
-                        .storage
-                        .iter()
-                        .map(|s| {
-                            let k = key(STORAGE, &[address, &s.slot.to_be_bytes::<32>()]);
-                            Ok(StorageChange {
-                                slot: s.slot,
-                                value: self
-                                    .tree
-                                    .get(k)?
-                                    .map(|v| U256::from_be_slice(&v))
-                                    .unwrap_or_default(),
-                            })
-                        })
-                        .collect::<Result<Vec<_>, StorageError>>()?
-                };
-                Ok(AccountChange {
-                    address: change.address,
-                    deleted: before.is_none(),
-                    info: before.unwrap_or_default(),
-                    storage_wiped: wiped,
-                    storage,
-                })
-            })
-            .collect()
-    }
-
-    /// Removes every block above `number` and undoes their state changes, in one
-    /// atomic batch; `number` becomes the head. Does nothing if `number` is the head or
-    /// above it.
+    /// Removes every block above `number` and undoes their state changes from their
+    /// change sets, in one atomic batch; `number` becomes the head. Does nothing if
+    /// `number` is the head or above it; refuses if `number`'s state is not kept.
     pub fn revert_to(&self, number: u64) -> Result<(), StorageError> {
         let Some(head) = self.head()? else {
             return Ok(());
         };
+        if number >= head {
+            return Ok(());
+        }
+        let floor = self.history_floor()?;
+        if number < floor {
+            return Err(StorageError::Pruned {
+                number,
+                floor,
+                head,
+            });
+        }
         let mut batch = sled::Batch::default();
         // From the head down: for a key several blocks touched, the lowest block's
-        // undo is written last and wins, which is the state after block `number`.
+        // change set is written last and wins, which is the state after block `number`.
         for b in (number + 1..=head).rev() {
             let n = b.to_be_bytes();
-            let k = key(UNDO, &[&n]);
-            let undo: Vec<AccountChange> = match self.tree.get(&k)? {
-                Some(v) => decode_rlp(&k, &v)?,
-                None => return Err(corrupt(&k, "no undo record for a committed block")),
-            };
-            self.state_into(&mut batch, &undo, &[])?;
+            self.block_history(b, |k, address, slot, before| {
+                batch.remove(k);
+                match slot {
+                    None => {
+                        batch.remove(key(ACCOUNT_HISTORY, &[address, &n]));
+                        // The trie of block `number` may lack edits made outside
+                        // blocks since: take the account from the state again.
+                        batch.insert(key(EDITED, &[address]), &[]);
+                        match history::decode_account(k, before)? {
+                            Some(a) => {
+                                let info = AccountInfo {
+                                    nonce: a.nonce,
+                                    balance: a.balance,
+                                    code_hash: a.code_hash,
+                                };
+                                batch.insert(key(ACCOUNT, &[address]), execution::encode(&info));
+                                set_storage_root(&mut batch, address, a.storage_root);
+                            }
+                            None => {
+                                batch.remove(key(ACCOUNT, &[address]));
+                                batch.remove(key(STORAGE_ROOT, &[address]));
+                            }
+                        }
+                    }
+                    Some(s) => {
+                        batch.remove(key(STORAGE_HISTORY, &[address, s, &n]));
+                        let k = key(STORAGE, &[address, s]);
+                        match before.is_empty() {
+                            true => batch.remove(k),
+                            false => batch.insert(k, before),
+                        }
+                    }
+                }
+                Ok(())
+            })?;
             for tx in self.transactions(b)?.unwrap_or_default() {
-                batch.remove(key(
-                    TX_LOCATION,
-                    &[alloy_primitives::keccak256(&tx).as_slice()],
-                ));
+                batch.remove(key(TX_LOCATION, &[keccak256(&tx).as_slice()]));
             }
             if let Some(hash) = self.block_hash_at(b)? {
                 batch.remove(key(NUMBER_BY_HASH, &[hash.as_slice()]));
             }
-            for prefix in [BLOCK_HASH, HEADER, SEAL, BODY, SENDERS, RECEIPTS, UNDO] {
+            for prefix in [BLOCK_HASH, HEADER, SEAL, BODY, SENDERS, RECEIPTS] {
                 batch.remove(key(prefix, &[&n]));
             }
         }
-        if number < head {
-            batch.insert(META_HEAD, number.to_be_bytes().as_slice());
-            self.tree.apply_batch(batch)?;
-        }
+        let k = key(HEADER, &[&number.to_be_bytes()]);
+        let header = self
+            .header(number)?
+            .ok_or_else(|| corrupt(&k, "a kept block without a header"))?;
+        batch.insert(META_ROOT, header.state_root.as_slice());
+        batch.insert(META_HEAD, number.to_be_bytes().as_slice());
+        self.tree.apply_batch(batch)?;
         Ok(())
-    }
-
-    /// The state as it was before block `first` (from the head's state and the undo
-    /// records of blocks `first..=head`), in memory, with the known block hashes.
-    pub fn state_before(&self, first: u64) -> Result<MemState, StorageError> {
-        let mut state = self.snapshot()?;
-        let head = self.head()?.unwrap_or_default();
-        for b in (first..=head).rev() {
-            let k = key(UNDO, &[&b.to_be_bytes()]);
-            let undo: Vec<AccountChange> = match self.tree.get(&k)? {
-                Some(v) => decode_rlp(&k, &v)?,
-                None => return Err(corrupt(&k, "no undo record for a committed block")),
-            };
-            state.apply(&undo, &[]);
-        }
-        for n in first.saturating_sub(256)..first {
-            if let Some(h) = self.block_hash_at(n)? {
-                state.set_block_hash(n, h);
-            }
-        }
-        Ok(state)
     }
 
     /// Sets an account's balance outside any block (`anvil_setBalance`). Returns the
@@ -417,11 +793,14 @@ impl Db {
             .map(|v| decode_account(&k, &v))
             .transpose()?;
         let mut info = before.unwrap_or(AccountInfo {
-            code_hash: alloy_trie::KECCAK_EMPTY,
+            code_hash: KECCAK_EMPTY,
             ..AccountInfo::default()
         });
         info.balance = balance;
-        self.tree.insert(k, execution::encode(&info))?;
+        let mut batch = sled::Batch::default();
+        batch.insert(k, execution::encode(&info));
+        batch.insert(key(EDITED, &[address.as_slice()]), &[]);
+        self.tree.apply_batch(batch)?;
         Ok(before)
     }
 
@@ -433,10 +812,13 @@ impl Db {
         before: Option<&AccountInfo>,
     ) -> Result<(), StorageError> {
         let k = key(ACCOUNT, &[address.as_slice()]);
+        let mut batch = sled::Batch::default();
         match before {
-            Some(info) => self.tree.insert(k, execution::encode(info))?,
-            None => self.tree.remove(k)?,
+            Some(info) => batch.insert(k, execution::encode(info)),
+            None => batch.remove(k),
         };
+        batch.insert(key(EDITED, &[address.as_slice()]), &[]);
+        self.tree.apply_batch(batch)?;
         Ok(())
     }
 
@@ -447,16 +829,18 @@ impl Db {
             .map(|v| B256::from_slice(&v)))
     }
 
+    /// Writes a state update: the accounts, slots and code, the trie's new nodes and
+    /// roots, and clears the edits it folded in.
     fn state_into(
         &self,
         batch: &mut sled::Batch,
-        accounts: &[AccountChange],
-        codes: &[NewCode],
+        update: &StateUpdate,
     ) -> Result<(), StorageError> {
-        for code in codes {
+        self.check_parent(update)?;
+        for code in &update.codes {
             batch.insert(key(CODE, &[code.hash.as_slice()]), code.code.as_ref());
         }
-        for change in accounts {
+        for change in &update.accounts {
             let address = change.address.as_slice();
             if change.deleted || change.storage_wiped {
                 for k in self.tree.scan_prefix(key(STORAGE, &[address])).keys() {
@@ -477,6 +861,11 @@ impl Db {
                 }
             }
         }
+        write_trie(batch, &update.nodes, &update.storage_roots);
+        for address in &update.edits {
+            batch.remove(key(EDITED, &[address.as_slice()]));
+        }
+        batch.insert(META_ROOT, update.root.as_slice());
         Ok(())
     }
 
@@ -486,21 +875,14 @@ impl Db {
         Ok(())
     }
 
-    /// The whole state, in memory (for roots and tests; the dev node's state is small).
+    /// The whole state, in memory (tests and a one-time trie build: it is O(state)).
     pub fn snapshot(&self) -> Result<MemState, StorageError> {
         let mut state = MemState::new();
         for entry in self.tree.scan_prefix([ACCOUNT]) {
             let (k, v) = entry?;
             let address = Address::from_slice(&k[1..]);
             let info = decode_account(&k, &v)?;
-            let storage = self
-                .tree
-                .scan_prefix(key(STORAGE, &[address.as_slice()]))
-                .map(|e| {
-                    let (k, v) = e?;
-                    Ok((U256::from_be_slice(&k[21..]), U256::from_be_slice(&v)))
-                })
-                .collect::<Result<Vec<_>, StorageError>>()?;
+            let storage = self.snapshot_storage(&address)?;
             let code = match self.tree.get(key(CODE, &[info.code_hash.as_slice()]))? {
                 Some(c) => Bytes::copy_from_slice(&c),
                 None => Bytes::new(),
@@ -510,9 +892,30 @@ impl Db {
         Ok(state)
     }
 
-    /// The Ethereum state root of the stored state.
+    /// The Ethereum state root of the stored state (with edits made outside blocks).
     pub fn state_root(&self) -> Result<B256, StorageError> {
-        Ok(self.snapshot()?.state_root())
+        Ok(self.state_update(Vec::new(), Vec::new())?.root)
+    }
+}
+
+fn set_storage_root(batch: &mut sled::Batch, address: &[u8], root: B256) {
+    let k = key(STORAGE_ROOT, &[address]);
+    match root == EMPTY_ROOT_HASH {
+        true => batch.remove(k),
+        false => batch.insert(k, root.as_slice()),
+    }
+}
+
+fn write_trie(
+    batch: &mut sled::Batch,
+    nodes: &std::collections::HashMap<Vec<u8>, Vec<u8>>,
+    storage_roots: &[(Address, Option<B256>)],
+) {
+    for (hash, node) in nodes {
+        batch.insert(trie::node_key(hash), node.as_slice());
+    }
+    for (address, root) in storage_roots {
+        set_storage_root(batch, address.as_slice(), root.unwrap_or(EMPTY_ROOT_HASH));
     }
 }
 

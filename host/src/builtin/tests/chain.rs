@@ -60,7 +60,7 @@ fn a_committed_block_reads_back_consistently_after_a_reopen() {
             ..AccountChange::default()
         };
         db.apply(0, B256::ZERO, &[alloc], &[]).unwrap();
-        let (block, out) = build_block(
+        let (block, _, update) = build_block(
             &db,
             &crate::builtin::native_executor(),
             B256::ZERO,
@@ -68,8 +68,7 @@ fn a_committed_block_reads_back_consistently_after_a_reopen() {
             txs.clone(),
         )
         .unwrap();
-        db.commit_block(&block, b"seal", &out.accounts, &out.codes)
-            .unwrap();
+        db.commit_block(&block, b"seal", &update).unwrap();
         db.flush().unwrap();
         (block, db.state_root().unwrap())
     };
