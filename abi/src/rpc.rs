@@ -65,6 +65,22 @@ pub mod op {
     /// transaction hash (`B256`) → [`BodyTx`](super::BodyTx), or empty if the node's
     /// pool does not hold it (pending transactions, not yet in a block).
     pub const POOL_TX: u8 = 17;
+    /// [`AccountAt`](super::AccountAt) → [`AccountState`](super::AccountState) after
+    /// that block (zero if absent); an error names why the node cannot tell (a block
+    /// it does not have, or whose state it no longer keeps).
+    pub const ACCOUNT_AT: u8 = 18;
+    /// [`StorageAt`](super::StorageAt) → the slot's value (`U256`) after that block.
+    pub const STORAGE_AT: u8 = 19;
+    /// [`AccountAt`](super::AccountAt) → the account's code after that block.
+    pub const CODE_AT: u8 = 20;
+    /// [`CallAt`](super::CallAt) → [`CallOutput`](crate::execution::CallOutput):
+    /// executed on the state after that block, in that block's environment (number,
+    /// timestamp, base fee), committing nothing.
+    pub const CALL_AT: u8 = 21;
+    /// [`ProofQuery`](super::ProofQuery) → [`AccountProof`](super::AccountProof): the
+    /// account's and the slots' Merkle proofs (EIP-1186) against that block's state
+    /// root.
+    pub const PROOF: u8 = 22;
 
     /// Whether `op` only reads: it changes nothing (chain, pool, snapshots) and uses
     /// no key of the node's. A host may refuse every other operation where a module
@@ -85,6 +101,11 @@ pub mod op {
                 | PENDING_NONCE
                 | ACCOUNTS
                 | POOL_TX
+                | ACCOUNT_AT
+                | STORAGE_AT
+                | CODE_AT
+                | CALL_AT
+                | PROOF
         )
     }
 }
@@ -201,6 +222,76 @@ pub struct CallRequest {
     /// The EIP-7702 authorization list, RLP-encoded as in a type-4 transaction: the
     /// message is executed as a set-code transaction.
     pub authorization_list: Option<Bytes>,
+}
+
+/// An account after a block.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, RlpEncodable, RlpDecodable)]
+pub struct AccountAt {
+    /// The block number.
+    pub block: u64,
+    /// The account.
+    pub address: Address,
+}
+
+/// A storage slot after a block.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, RlpEncodable, RlpDecodable)]
+pub struct StorageAt {
+    /// The block number.
+    pub block: u64,
+    /// The account.
+    pub address: Address,
+    /// The slot.
+    pub slot: U256,
+}
+
+/// A message to execute on the state after a block.
+#[derive(Clone, Debug, Default, PartialEq, Eq, RlpEncodable, RlpDecodable)]
+pub struct CallAt {
+    /// The block number.
+    pub block: u64,
+    /// The message.
+    pub request: CallRequest,
+}
+
+/// An account and some of its slots to prove after a block (`eth_getProof`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, RlpEncodable, RlpDecodable)]
+pub struct ProofQuery {
+    /// The block number.
+    pub block: u64,
+    /// The account.
+    pub address: Address,
+    /// The slots.
+    pub slots: Vec<U256>,
+}
+
+/// A storage slot's value and the storage trie's nodes from its root to it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, RlpEncodable, RlpDecodable)]
+pub struct SlotProof {
+    /// The slot.
+    pub slot: U256,
+    /// Its value (zero if unset).
+    pub value: U256,
+    /// The nodes, root first.
+    pub proof: Vec<Bytes>,
+}
+
+/// An account's fields and the state trie's nodes from the root to it, with its
+/// slots' proofs (EIP-1186). An absent account has zero fields, the empty code hash
+/// and the empty storage root; its proof shows it is absent.
+#[derive(Clone, Debug, Default, PartialEq, Eq, RlpEncodable, RlpDecodable)]
+pub struct AccountProof {
+    /// Balance, wei.
+    pub balance: U256,
+    /// Nonce.
+    pub nonce: u64,
+    /// Keccak-256 of the code.
+    pub code_hash: B256,
+    /// The root of its storage trie.
+    pub storage_root: B256,
+    /// The nodes, root first.
+    pub proof: Vec<Bytes>,
+    /// The slots asked for.
+    pub storage: Vec<SlotProof>,
 }
 
 /// A hash to sign with an unlocked account's key.
@@ -343,6 +434,36 @@ pub trait ChainQueries {
     fn set_balance(&self, request: &SetBalance) -> Answer<NoArgs>;
     /// [`op::POOL_TX`].
     fn pool_tx(&self, hash: &B256) -> Answer<Option<BodyTx>>;
+    /// [`op::ACCOUNT_AT`].
+    fn account_at(&self, query: &AccountAt) -> Answer<AccountState> {
+        let _ = query;
+        Err(unsupported("the state of past blocks"))
+    }
+    /// [`op::STORAGE_AT`].
+    fn storage_at(&self, query: &StorageAt) -> Answer<U256> {
+        let _ = query;
+        Err(unsupported("the state of past blocks"))
+    }
+    /// [`op::CODE_AT`].
+    fn code_at(&self, query: &AccountAt) -> Answer<Bytes> {
+        let _ = query;
+        Err(unsupported("the state of past blocks"))
+    }
+    /// [`op::CALL_AT`].
+    fn call_at(&self, request: &CallAt) -> Answer<CallOutput> {
+        let _ = request;
+        Err(unsupported("the state of past blocks"))
+    }
+    /// [`op::PROOF`].
+    fn proof(&self, query: &ProofQuery) -> Answer<AccountProof> {
+        let _ = query;
+        Err(unsupported("proofs"))
+    }
+}
+
+/// The answer of a node that does not serve an operation.
+fn unsupported(what: &str) -> QueryError {
+    QueryError::Node(alloc::format!("this node does not serve {what}"))
 }
 
 /// Answers one request (operation byte ‖ RLP arguments) from `chain`: the node's side
@@ -390,6 +511,11 @@ pub fn serve<Q: ChainQueries + ?Sized>(chain: &Q, request: &[u8]) -> Vec<u8> {
         op::REVERT => with(args, |id: u64| reply(chain.revert(id))),
         op::SET_BALANCE => with(args, |r: SetBalance| reply(chain.set_balance(&r))),
         op::POOL_TX => with(args, |h: B256| found(chain.pool_tx(&h))),
+        op::ACCOUNT_AT => with(args, |q: AccountAt| reply(chain.account_at(&q))),
+        op::STORAGE_AT => with(args, |q: StorageAt| reply(chain.storage_at(&q))),
+        op::CODE_AT => with(args, |q: AccountAt| reply(chain.code_at(&q))),
+        op::CALL_AT => with(args, |r: CallAt| reply(chain.call_at(&r))),
+        op::PROOF => with(args, |q: ProofQuery| reply(chain.proof(&q))),
         other => err(&alloc::format!("unknown chain query {other}")),
     }
 }
@@ -470,6 +596,21 @@ impl<H: crate::imports::ChainHost + ?Sized> ChainQueries for H {
     }
     fn pool_tx(&self, hash: &B256) -> Answer<Option<BodyTx>> {
         self.query(op::POOL_TX, hash)
+    }
+    fn account_at(&self, query: &AccountAt) -> Answer<AccountState> {
+        self.get(op::ACCOUNT_AT, query)
+    }
+    fn storage_at(&self, query: &StorageAt) -> Answer<U256> {
+        self.get(op::STORAGE_AT, query)
+    }
+    fn code_at(&self, query: &AccountAt) -> Answer<Bytes> {
+        self.get(op::CODE_AT, query)
+    }
+    fn call_at(&self, request: &CallAt) -> Answer<CallOutput> {
+        self.get(op::CALL_AT, request)
+    }
+    fn proof(&self, query: &ProofQuery) -> Answer<AccountProof> {
+        self.get(op::PROOF, query)
     }
 }
 

@@ -296,29 +296,34 @@ impl Chain {
         limits: &CallLimits,
     ) -> Result<CallOutput, ChainError> {
         let env = self.next_env(now);
-        let gas_limit = match request.gas_limit {
-            0 => env.gas_limit,
-            g => g,
-        };
-        let input = CallInput {
-            gas_limit: match limits.gas_cap {
-                0 => gas_limit,
-                cap => gas_limit.min(cap),
-            },
+        let executor = self.executor_at(env.number)?;
+        call_in(&executor, env, Arc::new(self.db.clone()), request, limits)
+    }
+
+    /// [`call_limited`](Self::call_limited) on the state after block `number`, in that
+    /// block's environment, with the execution module in force there — `eth_call`
+    /// at a past block. An error if the node does not keep that block's state.
+    pub fn call_at(
+        &self,
+        number: u64,
+        request: &CallRequest,
+        limits: &CallLimits,
+    ) -> Result<CallOutput, ChainError> {
+        let state = self.db.state_at(number)?;
+        let header = self.db.header(number)?.ok_or_else(|| {
+            ChainError::Storage(StorageError::Corrupt {
+                key: format!("block {number}"),
+                reason: "a kept block without a header".into(),
+            })
+        })?;
+        let env = crate::block::env_of(&self.config.spec, self.config.chain_id, &header);
+        call_in(
+            &self.executor_at(number)?,
             env,
-            from: request.from,
-            to: request.to.clone(),
-            value: request.value,
-            data: request.data.clone(),
-            gas_price: request.gas_price,
-            access_list: request.access_list.clone(),
-            authorization_list: request.authorization_list.clone(),
-        };
-        Ok(self.executor_at(input.env.number)?.execute_call_until(
-            Arc::new(self.db.clone()),
-            &input,
-            limits.timeout,
-        )?)
+            Arc::new(state),
+            request,
+            limits,
+        )
     }
 
     /// The execution module that executes block `height`; an error if an upgrade in
@@ -388,6 +393,35 @@ pub struct CallLimits {
     pub gas_cap: u64,
     /// Longest a call may run (`None`: no limit).
     pub timeout: Option<std::time::Duration>,
+}
+
+/// Executes `request` with `executor` on `state` in `env`, within `limits`.
+fn call_in(
+    executor: &Executor,
+    env: BlockEnv,
+    state: Arc<dyn StateView>,
+    request: &CallRequest,
+    limits: &CallLimits,
+) -> Result<CallOutput, ChainError> {
+    let gas_limit = match request.gas_limit {
+        0 => env.gas_limit,
+        g => g,
+    };
+    let input = CallInput {
+        gas_limit: match limits.gas_cap {
+            0 => gas_limit,
+            cap => gas_limit.min(cap),
+        },
+        env,
+        from: request.from,
+        to: request.to.clone(),
+        value: request.value,
+        data: request.data.clone(),
+        gas_price: request.gas_price,
+        access_list: request.access_list.clone(),
+        authorization_list: request.authorization_list.clone(),
+    };
+    Ok(executor.execute_call_until(state, &input, limits.timeout)?)
 }
 
 /// Creates block 0 in an empty `db`: the funded accounts of `alloc` and the upgrade

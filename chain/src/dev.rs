@@ -58,6 +58,8 @@ impl Chain {
         if snapshot.head < self.head_number() {
             self.revert_blocks(snapshot.head)?;
         }
+        // Durable before the client hears it went back.
+        self.db.flush()?;
         self.executed.lock().clear();
         let mut pool = self.pool.lock();
         *pool = snapshot.pool.clone();

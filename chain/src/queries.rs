@@ -13,8 +13,9 @@ use alloy_eips::eip2718::Encodable2718;
 use alloy_primitives::{Address, B256, Bytes, U256};
 use molt_abi::execution::CallOutput;
 use molt_abi::rpc::{
-    self, AccountState, Answer, BlockQuery, BodyTx, CallRequest, ChainInfo, ChainQueries,
-    MineRequest, NoArgs, QueryError, SetBalance, SignRequest, StorageQuery, TxLocation,
+    self, AccountAt, AccountProof, AccountState, Answer, BlockQuery, BodyTx, CallAt, CallRequest,
+    ChainInfo, ChainQueries, MineRequest, NoArgs, ProofQuery, QueryError, SetBalance, SignRequest,
+    SlotProof, StorageAt, StorageQuery, TxLocation,
 };
 use molt_runtime::services::ChainService;
 use molt_storage::state::StateView;
@@ -151,18 +152,7 @@ impl ChainQueries for Queries {
     }
 
     fn account(&self, address: &Address) -> Answer<AccountState> {
-        let account = self.chain.db().account(address).map_err(fail)?;
-        Ok(account.map_or(
-            AccountState {
-                code_hash: alloy_trie::KECCAK_EMPTY,
-                ..AccountState::default()
-            },
-            |a| AccountState {
-                balance: a.balance,
-                nonce: a.nonce,
-                code_hash: a.code_hash,
-            },
-        ))
+        account_state(self.chain.db(), address)
     }
 
     fn storage(&self, q: &StorageQuery) -> Answer<U256> {
@@ -170,23 +160,12 @@ impl ChainQueries for Queries {
     }
 
     fn code(&self, address: &Address) -> Answer<Bytes> {
-        let db = self.chain.db();
-        let code = match db.account(address).map_err(fail)? {
-            Some(a) => db.code(&a.code_hash).map_err(fail)?,
-            None => None,
-        };
-        Ok(code.unwrap_or_default())
+        code_of(self.chain.db(), address)
     }
 
     fn call(&self, request: &CallRequest) -> Answer<CallOutput> {
-        self.chain
-            .call_limited(now(), request, &self.limits)
-            .map_err(|e| match (e, self.limits.timeout) {
-                (ChainError::Exec(e), Some(t)) if e.is_timeout() => {
-                    fail(format!("execution aborted (timeout = {t:?})"))
-                }
-                (e, _) => fail(e),
-            })
+        let out = self.chain.call_limited(now(), request, &self.limits);
+        out.map_err(|e| self.call_failed(e))
     }
 
     fn send_raw(&self, raw: &Bytes) -> Answer<B256> {
@@ -254,6 +233,91 @@ impl ChainQueries for Queries {
             raw: tx.raw,
         }))
     }
+
+    fn account_at(&self, q: &AccountAt) -> Answer<AccountState> {
+        account_state(&self.state_at(q.block)?, &q.address)
+    }
+
+    fn storage_at(&self, q: &StorageAt) -> Answer<U256> {
+        self.state_at(q.block)?
+            .storage(&q.address, &q.slot)
+            .map_err(fail)
+    }
+
+    fn code_at(&self, q: &AccountAt) -> Answer<Bytes> {
+        code_of(&self.state_at(q.block)?, &q.address)
+    }
+
+    fn call_at(&self, r: &CallAt) -> Answer<CallOutput> {
+        let out = self.chain.call_at(r.block, &r.request, &self.limits);
+        out.map_err(|e| self.call_failed(e))
+    }
+
+    fn proof(&self, q: &ProofQuery) -> Answer<AccountProof> {
+        let p = self
+            .chain
+            .db()
+            .proof(q.block, &q.address, &q.slots)
+            .map_err(fail)?;
+        let account = p.account.unwrap_or(alloy_trie::TrieAccount {
+            code_hash: alloy_trie::KECCAK_EMPTY,
+            ..Default::default()
+        });
+        Ok(AccountProof {
+            balance: account.balance,
+            nonce: account.nonce,
+            code_hash: account.code_hash,
+            storage_root: account.storage_root,
+            proof: p.proof,
+            storage: p
+                .storage
+                .into_iter()
+                .map(|(slot, value, proof)| SlotProof { slot, value, proof })
+                .collect(),
+        })
+    }
+}
+
+impl Queries {
+    /// The state after block `number`, or why the node cannot give it.
+    fn state_at(&self, number: u64) -> Answer<molt_storage::StateAt> {
+        self.chain.db().state_at(number).map_err(fail)
+    }
+
+    /// A failed call in the words a client expects (geth's for a timeout).
+    fn call_failed(&self, e: ChainError) -> QueryError {
+        match (e, self.limits.timeout) {
+            (ChainError::Exec(e), Some(t)) if e.is_timeout() => {
+                fail(format!("execution aborted (timeout = {t:?})"))
+            }
+            (e, _) => fail(e),
+        }
+    }
+}
+
+/// An account as the rpc ABI gives it (a missing one reads as zero, empty code).
+fn account_state(state: &dyn StateView, address: &Address) -> Answer<AccountState> {
+    let account = state.account(address).map_err(fail)?;
+    Ok(account.map_or(
+        AccountState {
+            code_hash: alloy_trie::KECCAK_EMPTY,
+            ..AccountState::default()
+        },
+        |a| AccountState {
+            balance: a.balance,
+            nonce: a.nonce,
+            code_hash: a.code_hash,
+        },
+    ))
+}
+
+/// An account's code (empty if none).
+fn code_of(state: &dyn StateView, address: &Address) -> Answer<Bytes> {
+    let code = match state.account(address).map_err(fail)? {
+        Some(a) => state.code(&a.code_hash).map_err(fail)?,
+        None => None,
+    };
+    Ok(code.unwrap_or_default())
 }
 
 impl ChainService for Queries {

@@ -702,7 +702,7 @@ impl Db {
     }
 
     /// Removes every block above `number` and undoes their state changes from their
-    /// change sets, in one atomic batch; `number` becomes the head. Does nothing if
+    /// change sets, in one atomic batch, flushed; `number` becomes the head. Does nothing if
     /// `number` is the head or above it; refuses if `number`'s state is not kept.
     pub fn revert_to(&self, number: u64) -> Result<(), StorageError> {
         let Some(head) = self.head()? else {
@@ -776,6 +776,7 @@ impl Db {
         batch.insert(META_ROOT, header.state_root.as_slice());
         batch.insert(META_HEAD, number.to_be_bytes().as_slice());
         self.tree.apply_batch(batch)?;
+        self.tree.flush()?;
         Ok(())
     }
 

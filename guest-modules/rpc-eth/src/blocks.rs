@@ -47,27 +47,6 @@ pub fn resolve(host: &(impl ChainHost + ?Sized), id: BlockId) -> Result<Option<u
     }
 }
 
-/// Checks that `id` names the head: the node keeps only the head's state.
-pub fn require_head_state(
-    host: &(impl ChainHost + ?Sized),
-    id: Option<BlockId>,
-) -> Result<(), RpcError> {
-    let head = info(host)?.head;
-    let number = match id.unwrap_or(BlockId::Number(BlockNumberOrTag::Latest)) {
-        // A tag means the head read just now, even if a block lands meanwhile.
-        BlockId::Number(tag) => number_of(tag, head),
-        hash => resolve(host, hash)?,
-    };
-    match number {
-        Some(n) if n == head => Ok(()),
-        Some(n) => Err(RpcError::server(format!(
-            "historical state is not available: this node keeps the state of its head \
-             (block {head}), not of block {n}"
-        ))),
-        None => Err(RpcError::server("header not found")),
-    }
-}
-
 /// A header and its RLP, if the node has the block.
 pub fn header(
     host: &(impl ChainHost + ?Sized),

@@ -10,14 +10,15 @@ use molt_abi::execution::CallOutput;
 use molt_abi::imports::ChainHost;
 use molt_abi::rpc::{
     AccountState, BlockQuery, CallRequest, ChainInfo, ChainQueries, MineRequest, SetBalance,
-    SignRequest, StorageQuery,
+    SignRequest,
 };
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::blocks::{self, info, load, location, number_of, receipts, require_head_state, resolve};
+use crate::blocks::{self, info, load, location, number_of, receipts, resolve};
 use crate::params::Params;
 use crate::request::CallParams;
+use crate::state::{self, At};
 use crate::{CLIENT_VERSION, RpcError};
 
 /// The priority fee the node suggests (`eth_maxPriorityFeePerGas`), wei: 1 gwei, as
@@ -70,16 +71,22 @@ pub fn dispatch(host: &(impl ChainHost + ?Sized), method: &str, p: Params) -> An
         "eth_getCode" => {
             p.at_most(2)?;
             let address: Address = p.required(0)?;
-            require_head_state(host, p.optional(1)?)?;
-            to(host.code(&address)?)
+            let at = At::of(host, p.optional(1)?)?;
+            to(state::code(host, at, address)?)
         }
         "eth_getStorageAt" => {
             p.at_most(3)?;
             let address: Address = p.required(0)?;
             let slot: U256 = p.required(1)?;
-            require_head_state(host, p.optional(2)?)?;
-            let value: U256 = host.storage(&StorageQuery { address, slot })?;
-            to(B256::from(value))
+            let at = At::of(host, p.optional(2)?)?;
+            to(B256::from(state::storage(host, at, address, slot)?))
+        }
+        "eth_getProof" => {
+            p.at_most(3)?;
+            let address: Address = p.required(0)?;
+            let keys = p.required(1)?;
+            let at = At::of(host, p.optional(2)?)?;
+            to(state::proof(host, at, address, keys)?)
         }
         "eth_call" => {
             p.at_most(3)?;
@@ -89,16 +96,16 @@ pub fn dispatch(host: &(impl ChainHost + ?Sized), method: &str, p: Params) -> An
                 ));
             }
             let request = p.required::<CallParams>(0)?.into_request()?;
-            require_head_state(host, p.optional(1)?)?;
+            let at = At::of(host, p.optional(1)?)?;
             let info = info(host)?;
-            let out = call(host, &call_request(&request, &info)?)?;
+            let out = state::call(host, at, &call_request(&request, &info)?)?;
             to(succeeded(out)?)
         }
         "eth_estimateGas" => {
             p.at_most(3)?;
             let request = p.required::<CallParams>(0)?.into_request()?;
-            require_head_state(host, p.optional(1)?)?;
-            to(U64::from(estimate_gas(host, &request)?))
+            let at = At::of(host, p.optional(1)?)?;
+            to(U64::from(estimate_gas(host, at, &request)?))
         }
         "eth_gasPrice" => to(U256::from(
             u128::from(info(host)?.next_base_fee) + SUGGESTED_TIP,
@@ -245,11 +252,10 @@ fn quantity(v: Option<&Value>) -> Result<Option<u64>, RpcError> {
     }
 }
 
-/// The account of parameter 0 at the block of parameter 1 (which must be the head).
+/// The account of parameter 0 at the block of parameter 1.
 fn account(host: &(impl ChainHost + ?Sized), p: &Params) -> Result<AccountState, RpcError> {
     let address: Address = p.required(0)?;
-    require_head_state(host, p.optional(1)?)?;
-    Ok(host.account(&address)?)
+    state::account(host, At::of(host, p.optional(1)?)?, address)
 }
 
 /// The block parameter 0 names (by hash or by number/tag), loaded.
@@ -306,10 +312,6 @@ fn call_request(request: &TransactionRequest, info: &ChainInfo) -> Result<CallRe
     })
 }
 
-fn call(host: &(impl ChainHost + ?Sized), request: &CallRequest) -> Result<CallOutput, RpcError> {
-    Ok(host.call(request)?)
-}
-
 /// The return data of a successful call, or the error a client expects.
 fn succeeded(out: CallOutput) -> Result<Bytes, RpcError> {
     match out.status {
@@ -328,30 +330,31 @@ const TRANSFER_GAS: u64 = 21_000;
 /// what it was allowed, as anvil does (geth stops within 1.5%).
 fn estimate_gas(
     host: &(impl ChainHost + ?Sized),
+    at: At,
     request: &TransactionRequest,
 ) -> Result<u64, RpcError> {
     let info = info(host)?;
-    let mut call_at = call_request(request, &info)?;
+    let mut msg = call_request(request, &info)?;
     let mut hi = match request.gas {
         Some(g) => g.min(info.gas_limit),
         None => info.gas_limit,
     };
-    let plain = call_at.data.is_empty()
-        && call_at.to.len() == 20
-        && call_at.access_list.is_none()
-        && call_at.authorization_list.is_none();
+    let plain = msg.data.is_empty()
+        && msg.to.len() == 20
+        && msg.access_list.is_none()
+        && msg.authorization_list.is_none();
     if plain && hi >= TRANSFER_GAS {
-        let to = Address::from_slice(&call_at.to);
-        if host.code(&to)?.is_empty() {
-            call_at.gas_limit = TRANSFER_GAS;
-            let out = call(host, &call_at)?;
+        let to = Address::from_slice(&msg.to);
+        if state::code(host, at, to)?.is_empty() {
+            msg.gas_limit = TRANSFER_GAS;
+            let out = state::call(host, at, &msg)?;
             if out.status == 0 {
                 return Ok(TRANSFER_GAS);
             }
         }
     }
-    call_at.gas_limit = hi;
-    let first = call(host, &call_at)?;
+    msg.gas_limit = hi;
+    let first = state::call(host, at, &msg)?;
     if first.status == 2 {
         return Err(RpcError::server(format!(
             "gas required exceeds allowance ({hi}): {}",
@@ -361,8 +364,8 @@ fn estimate_gas(
     let mut lo = first.gas_used.saturating_sub(1);
     succeeded(first)?;
     let mut works = |gas: u64| -> Result<bool, RpcError> {
-        call_at.gas_limit = gas;
-        Ok(call(host, &call_at)?.status == 0)
+        msg.gas_limit = gas;
+        Ok(state::call(host, at, &msg)?.status == 0)
     };
     // Most calls need a little more than they use (refunds, the 63/64 rule): try that
     // first, then bisect.
@@ -411,7 +414,7 @@ fn send_transaction(host: &(impl ChainHost + ?Sized), mut request: TransactionRe
             .get_or_insert(2 * u128::from(info.next_base_fee) + tip);
     }
     if request.gas.is_none() {
-        request.gas = Some(estimate_gas(host, &request)?);
+        request.gas = Some(estimate_gas(host, At::Head, &request)?);
     }
     let tx = request
         .build_typed_tx()

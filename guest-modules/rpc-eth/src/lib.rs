@@ -20,6 +20,7 @@ mod error;
 mod eth;
 mod params;
 mod request;
+mod state;
 
 use molt_abi::GuestError;
 use molt_abi::imports::ChainHost;

@@ -9,6 +9,7 @@
 pub mod alloc;
 pub mod network;
 pub mod rpc;
+pub mod state;
 pub mod swap;
 pub mod workloads;
 

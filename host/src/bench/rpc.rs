@@ -73,9 +73,9 @@ pub struct Figures {
 }
 
 /// A running target; killed on drop.
-struct Running {
+pub(super) struct Running {
     child: Child,
-    addr: SocketAddr,
+    pub(super) addr: SocketAddr,
 }
 
 impl Drop for Running {
@@ -89,7 +89,7 @@ pub(super) fn free_port() -> anyhow::Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
-fn start(target: &Target) -> anyhow::Result<Running> {
+pub(super) fn start(target: &Target) -> anyhow::Result<Running> {
     let port = free_port()?.to_string();
     let args: Vec<String> = target
         .command
@@ -241,7 +241,7 @@ fn timed<T>(f: impl FnOnce() -> anyhow::Result<T>) -> anyhow::Result<Duration> {
 
 /// Runs `client(connection, i)` on `n` threads, each with its own keep-alive
 /// connection, and gathers their round-trip times.
-fn clients(
+pub(super) fn clients(
     addr: SocketAddr,
     n: usize,
     client: impl Fn(&mut Conn, usize) -> anyhow::Result<Vec<Duration>> + Sync,

@@ -18,6 +18,9 @@ pub(super) enum BenchCommand {
     /// JSON-RPC load: transfer throughput and read latency of `molt dev` (both
     /// engines) and of anvil, in the same run.
     Rpc(RpcArgs),
+    /// Transfer throughput and time per block as the state grows (storage slots and
+    /// accounts), of `molt dev` and of anvil, in the same run.
+    State(StateArgs),
     /// Validator networks of several sizes on loopback against `molt dev`: finalised
     /// blocks/s, transfers/s, submit-to-receipt latency.
     Network(NetworkArgs),
@@ -82,6 +85,37 @@ pub(super) struct RpcArgs {
 }
 
 #[derive(Debug, Args)]
+pub(super) struct StateArgs {
+    /// Storage slots to fill (in one contract).
+    #[arg(long, default_value_t = 1_000_000)]
+    slots: u64,
+    /// Accounts to create.
+    #[arg(long, default_value_t = 100_000)]
+    accounts: u64,
+    /// Fill steps; throughput is measured before the first and after each.
+    #[arg(long, default_value_t = 4)]
+    steps: u64,
+    /// Concurrent transfer clients (1-8).
+    #[arg(long, default_value_t = 4)]
+    workers: usize,
+    /// Transfers per client per measurement.
+    #[arg(long, default_value_t = 250)]
+    txs: u64,
+    /// The molt engine to measure.
+    #[arg(long, value_enum, default_value_t = crate::node::EngineKind::Wasm)]
+    engine: crate::node::EngineKind,
+    /// The anvil binary (`npm ci` in host/tests/e2e installs it there).
+    #[arg(long, default_value_os_t = bench::rpc::default_anvil())]
+    anvil: PathBuf,
+    /// Measure molt only.
+    #[arg(long)]
+    no_anvil: bool,
+    /// Also write the figures as JSON to this file.
+    #[arg(long)]
+    json: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
 pub(super) struct ExecutionArgs {
     /// Rounds per workload and engine (the median is reported).
     #[arg(long, default_value_t = 7)]
@@ -95,6 +129,7 @@ pub(super) fn run(cmd: BenchCommand) -> anyhow::Result<ExitCode> {
     let (args, name) = match cmd {
         BenchCommand::Execution(args) => (args, "execution"),
         BenchCommand::Rpc(args) => return rpc(args),
+        BenchCommand::State(args) => return state(args),
         BenchCommand::Network(args) => return network(args),
         BenchCommand::Swap(args) => {
             warn_if_debug("swap");
@@ -164,6 +199,55 @@ fn network(args: NetworkArgs) -> anyhow::Result<ExitCode> {
     print!("{}", bench::network::table(&rows));
     if let Some(path) = &args.json {
         std::fs::write(path, serde_json::to_string_pretty(&rows)?)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn state(args: StateArgs) -> anyhow::Result<ExitCode> {
+    warn_if_debug("state");
+    let molt = std::env::current_exe()?.display().to_string();
+    let engine = format!("{:?}", args.engine).to_lowercase();
+    let mut targets = vec![bench::rpc::Target {
+        name: format!("molt {engine}"),
+        command: [
+            &molt,
+            "dev",
+            "--ephemeral",
+            "--http.port",
+            "{port}",
+            "--engine",
+            &engine,
+        ]
+        .map(String::from)
+        .to_vec(),
+    }];
+    if !args.no_anvil {
+        targets.push(bench::rpc::Target {
+            name: "anvil".into(),
+            command: vec![
+                args.anvil.display().to_string(),
+                "--port".into(),
+                "{port}".into(),
+                "--silent".into(),
+            ],
+        });
+    }
+    let config = bench::state::Config {
+        workers: args.workers,
+        txs_per_worker: args.txs,
+        slots: args.slots,
+        accounts: args.accounts,
+        steps: args.steps,
+    };
+    let mut rows = Vec::new();
+    for t in &targets {
+        eprintln!("measuring {} ...", t.name);
+        rows.push(bench::state::measure(t, &config)?);
+    }
+    print!("{}", bench::state::table(&rows));
+    if let Some(path) = args.json {
+        std::fs::write(&path, serde_json::to_string_pretty(&rows)?)?;
+        println!("wrote {}", path.display());
     }
     Ok(ExitCode::SUCCESS)
 }

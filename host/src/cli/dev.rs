@@ -85,6 +85,10 @@ pub(super) struct DevArgs {
     /// Longest `eth_call` and `eth_estimateGas` may run ("5s", "500ms"; 0: no limit).
     #[arg(long = "rpc.evmtimeout", default_value = "5s", value_parser = parse_duration)]
     rpc_evmtimeout: std::time::Duration,
+    /// Keep the state of the last N blocks only, for queries at past blocks,
+    /// `eth_getProof` and `evm_revert` (default: every block, as anvil keeps it).
+    #[arg(long, value_name = "N")]
+    history: Option<u64>,
 }
 
 /// A duration as geth writes it: `5s`, `500ms`, `1m`, or plain seconds.
@@ -190,6 +194,7 @@ pub(super) fn run(args: DevArgs) -> anyhow::Result<ExitCode> {
             gas_cap: args.rpc_gascap,
             timeout: (!args.rpc_evmtimeout.is_zero()).then_some(args.rpc_evmtimeout),
         },
+        history: args.history,
         driver: Driver::Dev,
     })?;
     banner(&node, &args, &datadir)?;

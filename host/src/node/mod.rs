@@ -87,6 +87,9 @@ pub struct NodeConfig {
     pub budget: molt_upgrade_proxy::budget::Budget,
     /// Gas cap and timeout of `eth_call` and `eth_estimateGas`.
     pub call_limits: CallLimits,
+    /// Keep the state of the last this many blocks only (`None`: of every block, as an
+    /// archive node and anvil do).
+    pub history: Option<u64>,
     /// Who decides blocks: the node alone (`molt dev`) or a validator network
     /// (`molt node`).
     pub driver: Driver,
@@ -128,6 +131,7 @@ impl Default for NodeConfig {
                 gas_cap: 50_000_000,
                 timeout: Some(std::time::Duration::from_secs(5)),
             },
+            history: None,
             driver: Driver::Dev,
         }
     }
@@ -177,6 +181,25 @@ impl std::fmt::Debug for Node {
     }
 }
 
+/// Where compiled modules are cached: one directory per user (`$MOLT_CACHE_DIR`, else
+/// `$XDG_CACHE_HOME/molt/modules`, else `~/.cache/molt/modules`), shared by every data
+/// directory, so that a fresh node — a new data directory, `--ephemeral` — loads the
+/// built-in modules compiled instead of compiling them again; the data directory's own
+/// without a home. Entries are keyed by the module's hash under the engine's
+/// compatibility fingerprint, written atomically, and checked by wasmtime on load.
+fn module_cache_dir(datadir: &Path) -> PathBuf {
+    if let Some(dir) = std::env::var_os("MOLT_CACHE_DIR") {
+        return PathBuf::from(dir);
+    }
+    let user = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")));
+    match user {
+        Some(base) => base.join("molt").join("modules"),
+        None => datadir.join("module-cache"),
+    }
+}
+
 impl Node {
     /// Opens what a node runs on — keys, runtime, modules, the chain in the data
     /// directory — without producing or serving.
@@ -187,7 +210,7 @@ impl Node {
         let key = dev_key(datadir)?;
         let verifier = Verifier::new([key.verifying_key()]);
         let runtime = Arc::new(Runtime::new(RuntimeConfig {
-            cache_dir: Some(datadir.join("module-cache")),
+            cache_dir: Some(module_cache_dir(datadir)),
             ..RuntimeConfig::default()
         })?);
         let load = |b: &Builtin| load_builtin(&runtime, datadir, &key, &verifier, b);
@@ -221,12 +244,14 @@ impl Node {
             Driver::Network { alloc, .. } => alloc.clone(),
         };
         let db_dir = datadir.join("db");
-        let db = Db::open(&db_dir).with_context(|| {
-            format!(
-                "opening the database in {} (is another node using this data directory?)",
-                db_dir.display()
-            )
-        })?;
+        let db = Db::open(&db_dir)
+            .with_context(|| {
+                format!(
+                    "opening the database in {} (is another node using this data directory?)",
+                    db_dir.display()
+                )
+            })?
+            .with_history(config.history);
         let resumed = db.head()?.is_some();
         let mut chain_config = config.chain.clone();
         if !resumed && chain_config.genesis_timestamp == 0 {
