@@ -244,13 +244,92 @@ pub struct StorageAt {
     pub slot: U256,
 }
 
-/// A message to execute on the state after a block.
+/// A message to execute on the state after a block, with parts of that state and of
+/// the block's environment replaced for this call only (geth's state and block
+/// overrides).
 #[derive(Clone, Debug, Default, PartialEq, Eq, RlpEncodable, RlpDecodable)]
 pub struct CallAt {
     /// The block number.
     pub block: u64,
     /// The message.
     pub request: CallRequest,
+    /// Accounts to replace, at most one entry per address.
+    pub accounts: Vec<AccountOverride>,
+    /// The environment to replace.
+    pub env: EnvOverride,
+}
+
+/// Which fields of an [`AccountOverride`] or an [`EnvOverride`] apply: the bits of
+/// their `set`.
+pub mod set {
+    /// [`AccountOverride::balance`](super::AccountOverride::balance).
+    pub const BALANCE: u8 = 1;
+    /// [`AccountOverride::nonce`](super::AccountOverride::nonce).
+    pub const NONCE: u8 = 2;
+    /// [`AccountOverride::code`](super::AccountOverride::code).
+    pub const CODE: u8 = 4;
+    /// [`AccountOverride::storage`](super::AccountOverride::storage) is the account's
+    /// whole storage (geth's `state`); without it, its entries are laid over the
+    /// account's storage (`stateDiff`).
+    pub const WHOLE_STORAGE: u8 = 8;
+
+    /// [`EnvOverride::number`](super::EnvOverride::number).
+    pub const NUMBER: u8 = 1;
+    /// [`EnvOverride::timestamp`](super::EnvOverride::timestamp).
+    pub const TIMESTAMP: u8 = 2;
+    /// [`EnvOverride::gas_limit`](super::EnvOverride::gas_limit).
+    pub const GAS_LIMIT: u8 = 4;
+    /// [`EnvOverride::coinbase`](super::EnvOverride::coinbase).
+    pub const COINBASE: u8 = 8;
+    /// [`EnvOverride::prevrandao`](super::EnvOverride::prevrandao).
+    pub const PREVRANDAO: u8 = 16;
+    /// [`EnvOverride::base_fee`](super::EnvOverride::base_fee).
+    pub const BASE_FEE: u8 = 32;
+}
+
+/// An account as one call sees it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, RlpEncodable, RlpDecodable)]
+pub struct AccountOverride {
+    /// The account.
+    pub address: Address,
+    /// Which fields apply ([`set`]).
+    pub set: u8,
+    /// Balance, wei.
+    pub balance: U256,
+    /// Nonce.
+    pub nonce: u64,
+    /// Code.
+    pub code: Bytes,
+    /// Storage slots (the whole storage with [`set::WHOLE_STORAGE`]).
+    pub storage: Vec<SlotValue>,
+}
+
+/// A storage slot and its value.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, RlpEncodable, RlpDecodable)]
+pub struct SlotValue {
+    /// The slot.
+    pub slot: U256,
+    /// Its value.
+    pub value: U256,
+}
+
+/// The block environment as one call sees it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, RlpEncodable, RlpDecodable)]
+pub struct EnvOverride {
+    /// Which fields apply ([`set`]).
+    pub set: u8,
+    /// Block number.
+    pub number: u64,
+    /// Timestamp, seconds.
+    pub timestamp: u64,
+    /// Gas limit.
+    pub gas_limit: u64,
+    /// Fee recipient.
+    pub coinbase: Address,
+    /// `PREVRANDAO`.
+    pub prevrandao: B256,
+    /// Base fee, wei.
+    pub base_fee: u64,
 }
 
 /// An account and some of its slots to prove after a block (`eth_getProof`).

@@ -15,7 +15,7 @@ use alloy_primitives::{Address, B256, Bytes, U256};
 use ed25519_dalek::SigningKey;
 use molt_abi::consensus::{ValidatorEntry, ValidatorsInput};
 use molt_abi::execution::{AccountChange, AccountInfo, BlockEnv, CallInput, CallOutput};
-use molt_abi::rpc::CallRequest;
+use molt_abi::rpc::{CallAt, CallRequest, EnvOverride, set};
 
 use crate::block::{Executed, Finality, assemble, has_set_code};
 use crate::error::ChainError;
@@ -23,7 +23,7 @@ use crate::pool::{Pool, PoolError, PoolTx, Rules};
 use crate::upgrades::{self, ModuleStore, Schedule, UPGRADE_ADDRESS, Upgrade};
 use crate::wake::Wake;
 use molt_runtime::{Consensus, Executor};
-use molt_storage::state::StateView;
+use molt_storage::state::{Overridden, StateView};
 use molt_storage::{Db, SealedBlock, StorageError};
 
 /// The chain's fixed parameters.
@@ -300,15 +300,12 @@ impl Chain {
         call_in(&executor, env, Arc::new(self.db.clone()), request, limits)
     }
 
-    /// [`call_limited`](Self::call_limited) on the state after block `number`, in that
-    /// block's environment, with the execution module in force there — `eth_call`
-    /// at a past block. An error if the node does not keep that block's state.
-    pub fn call_at(
-        &self,
-        number: u64,
-        request: &CallRequest,
-        limits: &CallLimits,
-    ) -> Result<CallOutput, ChainError> {
+    /// [`call_limited`](Self::call_limited) on the state after block `call.block`, in
+    /// that block's environment, with the execution module in force there — `eth_call`
+    /// at a past block — and with `call`'s state and environment overrides laid over
+    /// them. An error if the node does not keep that block's state.
+    pub fn call_at(&self, call: &CallAt, limits: &CallLimits) -> Result<CallOutput, ChainError> {
+        let number = call.block;
         let state = self.db.state_at(number)?;
         let header = self.db.header(number)?.ok_or_else(|| {
             ChainError::Storage(StorageError::Corrupt {
@@ -316,12 +313,17 @@ impl Chain {
                 reason: "a kept block without a header".into(),
             })
         })?;
-        let env = crate::block::env_of(&self.config.spec, self.config.chain_id, &header);
+        let mut env = crate::block::env_of(&self.config.spec, self.config.chain_id, &header);
+        override_env(&mut env, &call.env);
+        let state: Arc<dyn StateView> = match call.accounts.is_empty() {
+            true => Arc::new(state),
+            false => Arc::new(Overridden::new(state, &call.accounts)),
+        };
         call_in(
             &self.executor_at(number)?,
             env,
-            Arc::new(state),
-            request,
+            state,
+            &call.request,
             limits,
         )
     }
@@ -393,6 +395,29 @@ pub struct CallLimits {
     pub gas_cap: u64,
     /// Longest a call may run (`None`: no limit).
     pub timeout: Option<std::time::Duration>,
+}
+
+/// Replaces the fields of `env` that `o` sets.
+fn override_env(env: &mut BlockEnv, o: &EnvOverride) {
+    let has = |bit: u8| o.set & bit != 0;
+    if has(set::NUMBER) {
+        env.number = o.number;
+    }
+    if has(set::TIMESTAMP) {
+        env.timestamp = o.timestamp;
+    }
+    if has(set::GAS_LIMIT) {
+        env.gas_limit = o.gas_limit;
+    }
+    if has(set::COINBASE) {
+        env.coinbase = o.coinbase;
+    }
+    if has(set::PREVRANDAO) {
+        env.prevrandao = o.prevrandao;
+    }
+    if has(set::BASE_FEE) {
+        env.base_fee = o.base_fee;
+    }
 }
 
 /// Executes `request` with `executor` on `state` in `env`, within `limits`.

@@ -249,7 +249,7 @@ impl ChainQueries for Queries {
     }
 
     fn call_at(&self, r: &CallAt) -> Answer<CallOutput> {
-        let out = self.chain.call_at(r.block, &r.request, &self.limits);
+        let out = self.chain.call_at(r, &self.limits);
         out.map_err(|e| self.call_failed(e))
     }
 

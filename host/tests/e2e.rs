@@ -1,7 +1,10 @@
-//! Real Ethereum clients against the real `molt dev`: ethers v6 with solc-js, and
-//! Foundry's `cast`. The tools come from the npm registry, pinned by
-//! `host/tests/e2e/package-lock.json`; this test installs them (`npm ci`) into
-//! `host/tests/e2e/node_modules` the first time, so it needs Node.js and npm.
+//! Real Ethereum clients against the real `molt dev`: ethers v6 with solc-js, viem,
+//! Foundry's `cast`, and web3.py. The JavaScript tools come from the npm registry,
+//! pinned by `host/tests/e2e/package-lock.json`, installed (`npm ci`) into
+//! `host/tests/e2e/node_modules` the first time; the Python ones from PyPI, pinned by
+//! `host/tests/e2e/requirements.txt`, into the virtual environment
+//! `host/tests/e2e/.venv`. So these tests need Node.js with npm, and Python 3 with
+//! `venv`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
 
@@ -33,6 +36,50 @@ fn tools() -> &'static Path {
     })
 }
 
+/// The Python of `host/tests/e2e/.venv`, with `requirements.txt` installed.
+fn python() -> &'static Path {
+    static PYTHON: OnceLock<PathBuf> = OnceLock::new();
+    PYTHON.get_or_init(|| {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/e2e");
+        let venv = dir.join(".venv");
+        let python = venv.join("bin/python");
+        let stamp = venv.join("installed.txt");
+        let requirements = dir.join("requirements.txt");
+        let wanted = std::fs::read_to_string(&requirements).unwrap();
+        if std::fs::read_to_string(&stamp).ok().as_deref() != Some(wanted.as_str()) {
+            let status = Command::new("python3")
+                .args(["-m", "venv"])
+                .arg(&venv)
+                .status()
+                .expect("the end-to-end tests need python3 (with venv) on PATH");
+            assert!(
+                status.success(),
+                "python3 -m venv {} failed",
+                venv.display()
+            );
+            let status = Command::new(&python)
+                .args([
+                    "-m",
+                    "pip",
+                    "install",
+                    "--quiet",
+                    "--disable-pip-version-check",
+                    "-r",
+                ])
+                .arg(&requirements)
+                .status()
+                .unwrap();
+            assert!(
+                status.success(),
+                "pip install -r {} failed",
+                requirements.display()
+            );
+            std::fs::write(&stamp, wanted).unwrap();
+        }
+        python
+    })
+}
+
 fn run(cmd: &mut Command) -> String {
     let out = cmd.output().unwrap();
     assert!(
@@ -61,6 +108,25 @@ fn ethers_and_solc_deploy_transfer_query_logs_and_catch_a_revert() {
         .arg(tools().join("ethers.mjs"))
         .arg(node.url()));
     assert!(out.contains(r#""ok":true"#), "{out}");
+}
+
+#[test]
+fn viem_and_ethers_read_past_blocks_and_call_with_state_overrides() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = DevNode::start(dir.path(), &[]);
+    let out = run(Command::new("node")
+        .arg(tools().join("history.mjs"))
+        .arg(node.url()));
+    assert!(out.contains(r#""ok":true"#), "{out}");
+}
+
+#[test]
+fn web3_py_reads_past_blocks_and_its_proofs_verify_with_py_trie() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = DevNode::start(dir.path(), &["--engine", "native"]);
+    let script = tools().join("history.py");
+    let out = run(Command::new(python()).arg(script).arg(node.url()));
+    assert!(out.contains(r#""ok": true"#), "{out}");
 }
 
 #[test]
@@ -288,8 +354,8 @@ fn cast_blob_and_set_code_transactions_on_both_engines() {
 fn cast_reads_past_blocks_replays_a_transaction_and_fetches_proofs() {
     let dir = tempfile::tempdir().unwrap();
     let node = DevNode::start(dir.path(), &[]);
-    // A contract that returns slot 0 when called without data and stores its first
-    // calldata word in slot 0 otherwise.
+    // A contract that returns slot 0 when called with less than a word of data and
+    // stores its first calldata word in slot 0 otherwise.
     let deployed = cast(
         &node,
         &[
@@ -297,7 +363,7 @@ fn cast_reads_past_blocks_replays_a_transaction_and_fetches_proofs() {
             "--private-key",
             KEY0,
             "--create",
-            "0x601780600b6000396000f336600f5760005460005260206000f35b60003560005500",
+            "0x601a80600b6000396000f3601f361160125760005460005260206000f35b60003560005500",
             "--json",
         ],
     );

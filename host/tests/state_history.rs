@@ -14,11 +14,11 @@ use alloy_trie::{Nibbles, TrieAccount};
 use common::{ACCOUNT0, DevNode, quantity};
 use serde_json::{Value, json};
 
-/// A contract that returns slot 0 when called without data and stores its first
-/// calldata word in slot 0 otherwise.
-const RUNTIME: &str = "36600f5760005460005260206000f35b60003560005500";
-/// Init code: copies [`RUNTIME`] (23 bytes, after these 11) out as the contract's code.
-const INIT: &str = "601780600b6000396000f3";
+/// A contract that returns slot 0 when called with less than a word of data (none, or
+/// a selector) and stores its first calldata word in slot 0 otherwise.
+const RUNTIME: &str = "601f361160125760005460005260206000f35b60003560005500";
+/// Init code: copies [`RUNTIME`] (26 bytes, after these 11) out as the contract's code.
+const INIT: &str = "601a80600b6000396000f3";
 
 fn word(n: u64) -> String {
     format!("0x{:064x}", n)
@@ -243,5 +243,72 @@ fn history_n_keeps_the_last_n_blocks_and_says_so_past_them() {
     );
     let e = node.err("eth_getProof", json!([ACCOUNT0, [], "0x1"]));
     assert!(e["message"].as_str().unwrap().contains("not kept"), "{e}");
+    node.stop();
+}
+
+#[test]
+fn eth_call_takes_state_and_block_overrides() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = DevNode::start(dir.path(), &["--engine", "native"]);
+    let h = build(&node);
+    let fresh = "0x00000000000000000000000000000000000000d1";
+    let call = |overrides: Value, block: Value| {
+        u256(&node.ok(
+            "eth_call",
+            json!([{"to": fresh}, "latest", overrides, block]),
+        ))
+    };
+    // Code and one slot laid over an empty account.
+    let code = format!("0x{RUNTIME}");
+    assert_eq!(
+        call(
+            json!({fresh: {"code": code, "stateDiff": {word(0): word(5)}}}),
+            json!({})
+        ),
+        U256::from(5)
+    );
+    // SELFBALANCE, with the balance replaced.
+    assert_eq!(
+        call(
+            json!({fresh: {"code": "0x4760005260206000f3", "balance": "0x1234"}}),
+            json!({})
+        ),
+        U256::from(0x1234)
+    );
+    // NUMBER, with the block's number replaced.
+    assert_eq!(
+        call(
+            json!({fresh: {"code": "0x4360005260206000f3"}}),
+            json!({"number": "0x99"})
+        ),
+        U256::from(0x99)
+    );
+    // The whole storage of a real contract replaced (slot 0 is 2 on the chain), at a
+    // past block too; and the chain is untouched.
+    let on = |block: Value| {
+        u256(&node.ok(
+            "eth_call",
+            json!([{"to": h.contract}, block, {h.contract.clone(): {"state": {}}}]),
+        ))
+    };
+    assert_eq!(on(json!("latest")), U256::ZERO);
+    assert_eq!(on(json!(format!("0x{:x}", h.one))), U256::ZERO);
+    assert_eq!(
+        u256(&node.ok("eth_call", json!([{"to": h.contract}, "latest"]))),
+        U256::from(2)
+    );
+    // Gas estimation sees the overrides too: the fresh account has no code otherwise.
+    let estimate = node.ok(
+        "eth_estimateGas",
+        json!([{"from": ACCOUNT0, "to": fresh, "data": word(7)}, "latest", {fresh: {"code": code}}]),
+    );
+    assert!(quantity(&estimate) > 40_000, "{estimate}");
+
+    let e = node.err(
+        "eth_call",
+        json!([{"to": fresh}, "latest", {fresh: {"state": {}, "stateDiff": {}}}]),
+    );
+    assert_eq!(e["code"], -32602);
+    assert!(e["message"].as_str().unwrap().contains("both"), "{e}");
     node.stop();
 }

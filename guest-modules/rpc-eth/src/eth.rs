@@ -18,7 +18,7 @@ use serde_json::Value;
 use crate::blocks::{self, info, load, location, number_of, receipts, resolve};
 use crate::params::Params;
 use crate::request::CallParams;
-use crate::state::{self, At};
+use crate::state::{self, At, Overrides};
 use crate::{CLIENT_VERSION, RpcError};
 
 /// The priority fee the node suggests (`eth_maxPriorityFeePerGas`), wei: 1 gwei, as
@@ -89,23 +89,20 @@ pub fn dispatch(host: &(impl ChainHost + ?Sized), method: &str, p: Params) -> An
             to(state::proof(host, at, address, keys)?)
         }
         "eth_call" => {
-            p.at_most(3)?;
-            if p.optional::<Value>(2)?.is_some() {
-                return Err(RpcError::invalid_params(
-                    "state overrides are not supported",
-                ));
-            }
+            p.at_most(4)?;
             let request = p.required::<CallParams>(0)?.into_request()?;
             let at = At::of(host, p.optional(1)?)?;
+            let overrides = Overrides::new(p.optional(2)?, p.optional(3)?)?;
             let info = info(host)?;
-            let out = state::call(host, at, &call_request(&request, &info)?)?;
+            let out = state::call(host, at, &overrides, &call_request(&request, &info)?)?;
             to(succeeded(out)?)
         }
         "eth_estimateGas" => {
-            p.at_most(3)?;
+            p.at_most(4)?;
             let request = p.required::<CallParams>(0)?.into_request()?;
             let at = At::of(host, p.optional(1)?)?;
-            to(U64::from(estimate_gas(host, at, &request)?))
+            let overrides = Overrides::new(p.optional(2)?, p.optional(3)?)?;
+            to(U64::from(estimate_gas(host, at, &overrides, &request)?))
         }
         "eth_gasPrice" => to(U256::from(
             u128::from(info(host)?.next_base_fee) + SUGGESTED_TIP,
@@ -331,6 +328,7 @@ const TRANSFER_GAS: u64 = 21_000;
 fn estimate_gas(
     host: &(impl ChainHost + ?Sized),
     at: At,
+    overrides: &Overrides,
     request: &TransactionRequest,
 ) -> Result<u64, RpcError> {
     let info = info(host)?;
@@ -347,14 +345,14 @@ fn estimate_gas(
         let to = Address::from_slice(&msg.to);
         if state::code(host, at, to)?.is_empty() {
             msg.gas_limit = TRANSFER_GAS;
-            let out = state::call(host, at, &msg)?;
+            let out = state::call(host, at, overrides, &msg)?;
             if out.status == 0 {
                 return Ok(TRANSFER_GAS);
             }
         }
     }
     msg.gas_limit = hi;
-    let first = state::call(host, at, &msg)?;
+    let first = state::call(host, at, overrides, &msg)?;
     if first.status == 2 {
         return Err(RpcError::server(format!(
             "gas required exceeds allowance ({hi}): {}",
@@ -365,7 +363,7 @@ fn estimate_gas(
     succeeded(first)?;
     let mut works = |gas: u64| -> Result<bool, RpcError> {
         msg.gas_limit = gas;
-        Ok(state::call(host, at, &msg)?.status == 0)
+        Ok(state::call(host, at, overrides, &msg)?.status == 0)
     };
     // Most calls need a little more than they use (refunds, the 63/64 rule): try that
     // first, then bisect.
@@ -414,7 +412,12 @@ fn send_transaction(host: &(impl ChainHost + ?Sized), mut request: TransactionRe
             .get_or_insert(2 * u128::from(info.next_base_fee) + tip);
     }
     if request.gas.is_none() {
-        request.gas = Some(estimate_gas(host, At::Head, &request)?);
+        request.gas = Some(estimate_gas(
+            host,
+            At::Head,
+            &Overrides::default(),
+            &request,
+        )?);
     }
     let tx = request
         .build_typed_tx()

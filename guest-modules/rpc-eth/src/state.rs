@@ -1,15 +1,18 @@
 //! State reads at a block: the head's state through the plain chain queries, a past
 //! block's through their `_AT` forms (the node keeps the state of every block, or of
-//! the last `--history N`, and says why when it cannot answer), and `eth_getProof`.
+//! the last `--history N`, and says why when it cannot answer), calls with state and
+//! block overrides, and `eth_getProof`.
 
 use alloy_eips::{BlockId, BlockNumberOrTag};
 use alloy_primitives::{Address, Bytes, U256};
-use alloy_rpc_types_eth::{EIP1186AccountProofResponse, EIP1186StorageProof};
+use alloy_rpc_types_eth::state::StateOverride;
+use alloy_rpc_types_eth::{BlockOverrides, EIP1186AccountProofResponse, EIP1186StorageProof};
 use alloy_serde::storage::JsonStorageKey;
 use molt_abi::execution::CallOutput;
 use molt_abi::imports::ChainHost;
 use molt_abi::rpc::{
-    AccountAt, AccountState, CallAt, CallRequest, ChainQueries, ProofQuery, StorageAt, StorageQuery,
+    AccountAt, AccountOverride, AccountState, CallAt, CallRequest, ChainQueries, EnvOverride,
+    ProofQuery, SlotValue, StorageAt, StorageQuery, set,
 };
 
 use crate::RpcError;
@@ -90,19 +93,122 @@ pub fn storage(
     })
 }
 
+/// What one call replaces of the state and of the block (geth's state and block
+/// overrides, as `eth_call` and `eth_estimateGas` take them).
+#[derive(Clone, Debug, Default)]
+pub struct Overrides {
+    accounts: Vec<AccountOverride>,
+    env: EnvOverride,
+}
+
+impl Overrides {
+    /// From the JSON-RPC parameters; an error names what molt cannot override.
+    pub fn new(
+        state: Option<StateOverride>,
+        block: Option<BlockOverrides>,
+    ) -> Result<Overrides, RpcError> {
+        let mut accounts = Vec::new();
+        for (address, o) in state.unwrap_or_default() {
+            if o.move_precompile_to.is_some() {
+                return Err(RpcError::invalid_params(
+                    "movePrecompileToAddress is not supported",
+                ));
+            }
+            let (storage, whole) = match (o.state, o.state_diff) {
+                (Some(_), Some(_)) => {
+                    return Err(RpcError::invalid_params(format!(
+                        "account {address} has both 'state' and 'stateDiff'"
+                    )));
+                }
+                (Some(s), None) => (s, true),
+                (None, Some(s)) => (s, false),
+                (None, None) => (Default::default(), false),
+            };
+            let mut bits = 0;
+            let mut flag = |on: bool, bit: u8| bits |= if on { bit } else { 0 };
+            flag(o.balance.is_some(), set::BALANCE);
+            flag(o.nonce.is_some(), set::NONCE);
+            flag(o.code.is_some(), set::CODE);
+            flag(whole, set::WHOLE_STORAGE);
+            accounts.push(AccountOverride {
+                address,
+                set: bits,
+                balance: o.balance.unwrap_or_default(),
+                nonce: o.nonce.unwrap_or_default(),
+                code: o.code.unwrap_or_default(),
+                storage: storage
+                    .into_iter()
+                    .map(|(slot, value)| SlotValue {
+                        slot: slot.into(),
+                        value: value.into(),
+                    })
+                    .collect(),
+            });
+        }
+        let mut env = EnvOverride::default();
+        if let Some(b) = block {
+            if b.difficulty.is_some()
+                || b.blob_base_fee.is_some()
+                || b.beacon_root.is_some()
+                || b.block_hash.is_some()
+            {
+                return Err(RpcError::invalid_params(
+                    "block overrides: only number, time, gasLimit, feeRecipient (coinbase),                      prevRandao (random) and baseFeePerGas are supported",
+                ));
+            }
+            let small = |v: alloy_primitives::U256, what: &str| -> Result<u64, RpcError> {
+                u64::try_from(v)
+                    .map_err(|_| RpcError::invalid_params(format!("{what} is too large")))
+            };
+            if let Some(n) = b.number {
+                env.number = small(n, "number")?;
+                env.set |= set::NUMBER;
+            }
+            if let Some(t) = b.time {
+                env.timestamp = t;
+                env.set |= set::TIMESTAMP;
+            }
+            if let Some(g) = b.gas_limit {
+                env.gas_limit = g;
+                env.set |= set::GAS_LIMIT;
+            }
+            if let Some(c) = b.coinbase {
+                env.coinbase = c;
+                env.set |= set::COINBASE;
+            }
+            if let Some(r) = b.random {
+                env.prevrandao = r;
+                env.set |= set::PREVRANDAO;
+            }
+            if let Some(f) = b.base_fee {
+                env.base_fee = small(f, "baseFeePerGas")?;
+                env.set |= set::BASE_FEE;
+            }
+        }
+        Ok(Overrides { accounts, env })
+    }
+
+    fn is_empty(&self) -> bool {
+        self.accounts.is_empty() && self.env.set == 0
+    }
+}
+
 /// A message executed on the state, committing nothing.
 pub fn call(
     host: &(impl ChainHost + ?Sized),
     at: At,
+    overrides: &Overrides,
     request: &CallRequest,
 ) -> Result<CallOutput, RpcError> {
-    Ok(match at {
-        At::Head => host.call(request)?,
-        At::Block(block) => host.call_at(&CallAt {
-            block,
-            request: request.clone(),
-        })?,
-    })
+    if at == At::Head && overrides.is_empty() {
+        return Ok(host.call(request)?);
+    }
+    Ok(host.call_at(&CallAt {
+        block: at.number(host)?,
+        request: request.clone(),
+        accounts: overrides.accounts.clone(),
+        env: overrides.env,
+    })?)
 }
 
 /// `eth_getProof`: the account's and the slots' proofs at the block.

@@ -477,9 +477,12 @@ fn load_builtin(
     let signed = package::sign(b.wasm, &b.manifest(), key)?;
     std::fs::write(dir.join(format!("{}-{}.wasm", b.name, b.version)), &signed)?;
     let verified = verifier.verify(Package::parse(signed)?, Some(b.kind), &[])?;
+    // The module itself, without this node's signature sections: the same bytes on
+    // every node, so one compiled artifact in the per-user cache serves every data
+    // directory.
     let loaded = runtime.load(
         &verified.manifest,
-        &verified.bytes,
+        b.wasm,
         &Grants {
             stdio: true,
             dir: None,

@@ -3,12 +3,14 @@
 //!
 //! [`StateView`] is what a block executes on; [`MemState`] is the in-memory
 //! implementation (tests, the conformance runner, benches); the sled-backed one is
-//! [`Db`](crate::Db). Roots are computed here with `alloy-trie`, so they are real
+//! [`Db`](crate::Db), and [`Overridden`] lays one call's state overrides over any. Roots are computed here with `alloy-trie`, so they are real
 //! Ethereum state roots.
 
 mod memory;
+mod overlay;
 
 pub use memory::MemState;
+pub use overlay::Overridden;
 
 use alloy_primitives::{Address, B256, Bytes, U256};
 use molt_abi::imports::Account;
