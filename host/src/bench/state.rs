@@ -5,7 +5,8 @@
 //! `steps` equal steps fill the state up to `slots` storage slots (one contract) and
 //! `accounts` new accounts (funded with 1 wei each by the filler), and after each
 //! step measure transfer throughput as `molt bench rpc` does — `workers` clients
-//! sending pre-signed transfers as fast as the node answers — and the time per block
+//! sending pre-signed transfers as fast as the node answers, each with at most 256 in
+//! flight — and the time per block
 //! (the phase's wall time over the blocks it produced). The first step is the fresh
 //! chain; the last row's throughput over the first's is the figure to watch.
 //!
@@ -31,6 +32,9 @@ const GWEI: u128 = 1_000_000_000;
 const FILLER: &str = "603d80600b6000396000f3\
     6040356000358060203501905b81811015603b5782601f57600181556034565b\
     600060006000600060018562010000016000f1505b600101600c565b00";
+
+/// Most transfers a client has in flight (sent, not yet mined).
+const WINDOW: u64 = 256;
 
 /// New slots per fill transaction (about 13.3 M gas: under half a 30 M block).
 const SLOTS_PER_TX: u64 = 600;
@@ -183,7 +187,17 @@ fn transfers(
     let head_before = head(conn)?;
     let started = Instant::now();
     clients(addr, workers.len(), |c, i| {
-        for raw in &batches[i].2 {
+        let (sender, last, raws) = &batches[i];
+        let first = last - txs;
+        for (k, raw) in raws.iter().enumerate() {
+            // At most WINDOW in flight per sender: anvil stops mining a sender's
+            // transactions when hundreds are pending at once.
+            let k = k as u64;
+            if k >= WINDOW && k % 32 == 0 {
+                while nonce(c, *sender)? + WINDOW < first + k {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+            }
             c.call("eth_sendRawTransaction", json!([hex(raw)]))?;
         }
         Ok(Vec::new())

@@ -98,8 +98,9 @@ pub(super) struct StateArgs {
     /// Concurrent transfer clients (1-8).
     #[arg(long, default_value_t = 4)]
     workers: usize,
-    /// Transfers per client per measurement.
-    #[arg(long, default_value_t = 250)]
+    /// Transfers per client per measurement (shorter measurements are noisy: a
+    /// measurement should span tens of blocks).
+    #[arg(long, default_value_t = 2500)]
     txs: u64,
     /// The molt engine to measure.
     #[arg(long, value_enum, default_value_t = crate::node::EngineKind::Wasm)]
