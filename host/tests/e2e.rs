@@ -1,8 +1,9 @@
 //! Real Ethereum clients against the real `molt dev`: ethers v6 with solc-js, viem,
-//! Foundry's `cast`, and web3.py. The JavaScript tools come from the npm registry,
-//! pinned by `host/tests/e2e/package-lock.json`, installed (`npm ci`) into
-//! `host/tests/e2e/node_modules` the first time; the Python ones from PyPI, pinned by
-//! `host/tests/e2e/requirements.txt`, into the virtual environment
+//! Foundry's `cast` and `forge` (compiling with solc-js through `e2e/solc.cjs`), and
+//! web3.py. The JavaScript tools come from the npm registry, pinned by
+//! `host/tests/e2e/package-lock.json`, installed (`npm ci`) into
+//! `host/tests/e2e/node_modules` the first time; the Python ones from PyPI, pinned
+//! by `host/tests/e2e/requirements.txt`, into the virtual environment
 //! `host/tests/e2e/.venv`. So these tests need Node.js with npm, and Python 3 with
 //! `venv`.
 
@@ -354,38 +355,9 @@ fn cast_blob_and_set_code_transactions_on_both_engines() {
 fn cast_reads_past_blocks_replays_a_transaction_and_fetches_proofs() {
     let dir = tempfile::tempdir().unwrap();
     let node = DevNode::start(dir.path(), &[]);
-    // A contract that returns slot 0 when called with less than a word of data and
-    // stores its first calldata word in slot 0 otherwise.
-    let deployed = cast(
-        &node,
-        &[
-            "send",
-            "--private-key",
-            KEY0,
-            "--create",
-            "0x601a80600b6000396000f3601f361160125760005460005260206000f35b60003560005500",
-            "--json",
-        ],
-    );
-    let deployed: serde_json::Value = serde_json::from_str(&deployed).unwrap();
+    let deployed = deploy_slot0(&node);
     let contract = deployed["contractAddress"].as_str().unwrap().to_string();
-    let set = |n: u8| -> serde_json::Value {
-        let word = format!("0x{:064x}", n);
-        let out = cast(
-            &node,
-            &[
-                "send",
-                "--private-key",
-                KEY0,
-                &contract,
-                &word,
-                "--gas-limit",
-                "100000",
-                "--json",
-            ],
-        );
-        serde_json::from_str(&out).unwrap()
-    };
+    let set = |n: u8| store(&node, &contract, n);
     let first = set(7);
     let at_first = cast(&node, &["block-number"]);
     let second = set(9);
@@ -428,4 +400,85 @@ fn cast_reads_past_blocks_replays_a_transaction_and_fetches_proofs() {
     let proof: serde_json::Value = serde_json::from_str(&proof).unwrap();
     assert_eq!(proof["storageProof"][0]["value"], "0x7");
     assert!(!proof["accountProof"].as_array().unwrap().is_empty());
+}
+
+/// Deploys a contract that returns its slot 0 when called with less than a word of
+/// data and stores its first calldata word in slot 0 otherwise; its receipt.
+fn deploy_slot0(node: &DevNode) -> serde_json::Value {
+    let deployed = cast(
+        node,
+        &[
+            "send",
+            "--private-key",
+            KEY0,
+            "--create",
+            "0x601a80600b6000396000f3601f361160125760005460005260206000f35b60003560005500",
+            "--json",
+        ],
+    );
+    serde_json::from_str(&deployed).unwrap()
+}
+
+/// Stores `n` in slot 0 of the [`deploy_slot0`] contract; the receipt.
+fn store(node: &DevNode, contract: &str, n: u8) -> serde_json::Value {
+    let word = format!("0x{n:064x}");
+    let out = cast(
+        node,
+        &[
+            "send",
+            "--private-key",
+            KEY0,
+            contract,
+            &word,
+            "--gas-limit",
+            "100000",
+            "--json",
+        ],
+    );
+    serde_json::from_str(&out).unwrap()
+}
+
+#[test]
+fn forge_tests_run_on_a_fork_of_a_past_block() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = DevNode::start(dir.path(), &[]);
+    let deployed = deploy_slot0(&node);
+    let contract = deployed["contractAddress"].as_str().unwrap().to_string();
+    store(&node, &contract, 7);
+    let at_first = cast(&node, &["block-number"]);
+    assert_eq!(store(&node, &contract, 9)["status"], "0x1");
+
+    // `forge test --fork-url --fork-block-number` on the project in `e2e/forge`,
+    // compiled by solc-js through `e2e/solc.cjs`; it checks the block number, the
+    // code and slot 0 as they were at that block, then writes inside the fork.
+    let out = tempfile::tempdir().unwrap();
+    let forge = Command::new(tools().join("node_modules/.bin/forge"))
+        .current_dir(tools().join("forge"))
+        .arg("test")
+        .arg("--use")
+        .arg(tools().join("solc.cjs"))
+        .arg("--out")
+        .arg(out.path().join("out"))
+        .arg("--cache-path")
+        .arg(out.path().join("cache"))
+        .args(["--fork-url", &node.url(), "--fork-block-number", &at_first])
+        .arg("--json")
+        .env("MOLT_TARGET", &contract)
+        .env("MOLT_BLOCK", &at_first)
+        .env("MOLT_VALUE", "7")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&forge.stdout);
+    let report = stdout.lines().rev().find(|l| l.starts_with('{'));
+    let report: serde_json::Value = report
+        .and_then(|l| serde_json::from_str(l).ok())
+        .unwrap_or_else(|| {
+            panic!(
+                "forge printed no report:\n{stdout}\n{}",
+                String::from_utf8_lossy(&forge.stderr)
+            )
+        });
+    let result =
+        &report["test/Fork.t.sol:ForkTest"]["test_results"]["testReadsTheStateOfTheForkBlock()"];
+    assert_eq!(result["status"], "Success", "{result}");
 }
