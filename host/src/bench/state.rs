@@ -193,7 +193,7 @@ fn transfers(
             // At most WINDOW in flight per sender: anvil stops mining a sender's
             // transactions when hundreds are pending at once.
             let k = k as u64;
-            if k >= WINDOW && k % 32 == 0 {
+            if k >= WINDOW && k.is_multiple_of(32) {
                 while nonce(c, *sender)? + WINDOW < first + k {
                     std::thread::sleep(Duration::from_millis(1));
                 }
