@@ -81,6 +81,15 @@ pub mod op {
     /// account's and the slots' Merkle proofs (EIP-1186) against that block's state
     /// root.
     pub const PROOF: u8 = 22;
+    /// [`NewFilter`](super::NewFilter) → the new filter's id (`u64`): the node keeps
+    /// it (`eth_newFilter`, `eth_newBlockFilter`, `eth_newPendingTransactionFilter`)
+    /// until it is uninstalled or idle for five minutes.
+    pub const NEW_FILTER: u8 = 23;
+    /// [`FilterPoll`](super::FilterPoll) → [`FilterChanges`](super::FilterChanges);
+    /// an error if the node holds no such filter (`filter not found`).
+    pub const POLL_FILTER: u8 = 24;
+    /// filter id (`u64`) → whether there was such a filter (`bool`).
+    pub const UNINSTALL_FILTER: u8 = 25;
 
     /// Whether `op` only reads: it changes nothing (chain, pool, snapshots) and uses
     /// no key of the node's. A host may refuse every other operation where a module
@@ -373,6 +382,58 @@ pub struct AccountProof {
     pub storage: Vec<SlotProof>,
 }
 
+/// What a filter reports ([`NewFilter::kind`]).
+pub mod filter_kind {
+    /// Logs of new blocks that match the filter's criteria.
+    pub const LOGS: u8 = 0;
+    /// The hashes of new blocks.
+    pub const BLOCKS: u8 = 1;
+    /// The hashes of transactions pooled since.
+    pub const PENDING: u8 = 2;
+}
+
+/// A filter to install.
+#[derive(Clone, Debug, Default, PartialEq, Eq, RlpEncodable, RlpDecodable)]
+pub struct NewFilter {
+    /// What it reports ([`filter_kind`]).
+    pub kind: u8,
+    /// The module's own description of what it matches (for a log filter, its
+    /// criteria as the client gave them); the node keeps it and hands it back.
+    pub criteria: Bytes,
+    /// The first block the filter reports: the head + 1 for "from now on", or an
+    /// earlier block (a log filter whose `fromBlock` is in the past reports the logs
+    /// since then at its first poll, as anvil and reth do). Above the head + 1, the
+    /// head + 1.
+    pub start: u64,
+}
+
+/// A filter to read.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, RlpEncodable, RlpDecodable)]
+pub struct FilterPoll {
+    /// The filter's id.
+    pub id: u64,
+    /// Whether this read moves the filter on (`eth_getFilterChanges`): what it
+    /// reports is not reported again. `false` (`eth_getFilterLogs`) reads the
+    /// criteria only.
+    pub advance: bool,
+}
+
+/// What a filter has to report since it was last polled.
+#[derive(Clone, Debug, Default, PartialEq, Eq, RlpEncodable, RlpDecodable)]
+pub struct FilterChanges {
+    /// What it reports ([`filter_kind`]).
+    pub kind: u8,
+    /// The criteria it was installed with.
+    pub criteria: Bytes,
+    /// The first block not reported before (logs and blocks filters).
+    pub from: u64,
+    /// The last block to report now (the head); none if below `from`.
+    pub to: u64,
+    /// Blocks filter: the hashes of blocks `from..=to`. Pending filter: the hashes of
+    /// the transactions pooled since the last poll.
+    pub hashes: Vec<B256>,
+}
+
 /// A hash to sign with an unlocked account's key.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, RlpEncodable, RlpDecodable)]
 pub struct SignRequest {
@@ -538,6 +599,21 @@ pub trait ChainQueries {
         let _ = query;
         Err(unsupported("proofs"))
     }
+    /// [`op::NEW_FILTER`].
+    fn new_filter(&self, filter: &NewFilter) -> Answer<u64> {
+        let _ = filter;
+        Err(unsupported("filters"))
+    }
+    /// [`op::POLL_FILTER`].
+    fn poll_filter(&self, poll: &FilterPoll) -> Answer<FilterChanges> {
+        let _ = poll;
+        Err(unsupported("filters"))
+    }
+    /// [`op::UNINSTALL_FILTER`].
+    fn uninstall_filter(&self, id: u64) -> Answer<bool> {
+        let _ = id;
+        Err(unsupported("filters"))
+    }
 }
 
 /// The answer of a node that does not serve an operation.
@@ -595,6 +671,9 @@ pub fn serve<Q: ChainQueries + ?Sized>(chain: &Q, request: &[u8]) -> Vec<u8> {
         op::CODE_AT => with(args, |q: AccountAt| reply(chain.code_at(&q))),
         op::CALL_AT => with(args, |r: CallAt| reply(chain.call_at(&r))),
         op::PROOF => with(args, |q: ProofQuery| reply(chain.proof(&q))),
+        op::NEW_FILTER => with(args, |f: NewFilter| reply(chain.new_filter(&f))),
+        op::POLL_FILTER => with(args, |p: FilterPoll| reply(chain.poll_filter(&p))),
+        op::UNINSTALL_FILTER => with(args, |id: u64| reply(chain.uninstall_filter(id))),
         other => err(&alloc::format!("unknown chain query {other}")),
     }
 }
@@ -690,6 +769,15 @@ impl<H: crate::imports::ChainHost + ?Sized> ChainQueries for H {
     }
     fn proof(&self, query: &ProofQuery) -> Answer<AccountProof> {
         self.get(op::PROOF, query)
+    }
+    fn new_filter(&self, filter: &NewFilter) -> Answer<u64> {
+        self.get(op::NEW_FILTER, filter)
+    }
+    fn poll_filter(&self, poll: &FilterPoll) -> Answer<FilterChanges> {
+        self.get(op::POLL_FILTER, poll)
+    }
+    fn uninstall_filter(&self, id: u64) -> Answer<bool> {
+        self.get(op::UNINSTALL_FILTER, &id)
     }
 }
 

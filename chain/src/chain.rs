@@ -19,6 +19,7 @@ use molt_abi::rpc::{CallAt, CallRequest, EnvOverride, set};
 
 use crate::block::{Executed, Finality, assemble, has_set_code};
 use crate::error::ChainError;
+use crate::events::{ChainEvent, Events};
 use crate::pool::{Pool, PoolError, PoolTx, Rules};
 use crate::upgrades::{self, ModuleStore, Schedule, UPGRADE_ADDRESS, Upgrade};
 use crate::wake::Wake;
@@ -98,6 +99,8 @@ pub struct Chain {
     pub(crate) dev_edits: Mutex<Vec<DevEdit>>,
     /// Notified whenever a transaction is pooled.
     wake: Arc<Wake>,
+    /// Told of every block committed and every transaction pooled.
+    events: Arc<Events>,
     /// Where transactions submitted here are also sent: a network node's relay to
     /// its peers' pools.
     relay: std::sync::OnceLock<std::sync::mpsc::Sender<Bytes>>,
@@ -141,6 +144,7 @@ impl Chain {
             dev_edits: Mutex::new(Vec::new()),
             executed: Mutex::new(HashMap::new()),
             wake: Arc::new(Wake::default()),
+            events: Arc::new(Events::default()),
             head: Mutex::new(head),
             write: Mutex::new(()),
             relay: std::sync::OnceLock::new(),
@@ -254,12 +258,18 @@ impl Chain {
         };
         let hash = self.pool.lock().add(raw, &self.db, rules)?;
         self.wake.notify();
+        self.events.emit(ChainEvent::Pending(hash));
         Ok(hash)
     }
 
     /// What the block producer waits on: notified whenever a transaction is pooled.
     pub fn wake(&self) -> &Arc<Wake> {
         &self.wake
+    }
+
+    /// Where to listen for committed blocks and pooled transactions.
+    pub fn events(&self) -> &Arc<Events> {
+        &self.events
     }
 
     /// The pooled (pending) transaction with this hash.

@@ -28,7 +28,9 @@
 //! binary's crate, where the built-in guests are (`host/src/builtin/tests`).
 //!
 //! Where to start reading: [`Chain`] ([`chain`]), then [`phases`] (propose, verify,
-//! commit), [`pool`], [`queries`] and [`upgrades`].
+//! commit), [`pool`], [`queries`] and [`upgrades`]; [`events`] tells listeners of new
+//! heads and pooled transactions, and [`filters`] keeps the JSON-RPC filters modules
+//! install.
 
 #![deny(unsafe_op_in_unsafe_fn)]
 #![deny(missing_docs)]
@@ -39,6 +41,8 @@ pub mod chain;
 pub mod clock;
 pub mod dev;
 pub mod error;
+pub mod events;
+pub mod filters;
 pub mod phases;
 pub mod pool;
 pub mod producer;
@@ -52,3 +56,4 @@ pub mod wake;
 pub use block::Finality;
 pub use chain::{CallLimits, Chain, ChainConfig, Modules};
 pub use error::{ChainError, InvalidBlock};
+pub use events::{ChainEvent, Events};

@@ -31,6 +31,7 @@ use molt_storage::{SealedBlock, StorageError};
 use crate::block::{Executed, Finality, build_block, env_of};
 use crate::chain::Chain;
 use crate::error::{ChainError, InvalidBlock};
+use crate::events::ChainEvent;
 use crate::pool::PoolTx;
 use crate::upgrades;
 
@@ -332,6 +333,10 @@ impl Chain {
         self.pool.lock().prune(&self.db)?;
         *self.head.lock() = block.clone();
         self.executed.lock().clear();
+        self.events().emit(ChainEvent::Block {
+            number,
+            hash: block.hash,
+        });
         Ok(block)
     }
 

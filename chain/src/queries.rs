@@ -14,8 +14,8 @@ use alloy_primitives::{Address, B256, Bytes, U256};
 use molt_abi::execution::CallOutput;
 use molt_abi::rpc::{
     self, AccountAt, AccountProof, AccountState, Answer, BlockQuery, BodyTx, CallAt, CallRequest,
-    ChainInfo, ChainQueries, MineRequest, NoArgs, ProofQuery, QueryError, SetBalance, SignRequest,
-    SlotProof, StorageAt, StorageQuery, TxLocation,
+    ChainInfo, ChainQueries, FilterChanges, FilterPoll, MineRequest, NewFilter, NoArgs, ProofQuery,
+    QueryError, SetBalance, SignRequest, SlotProof, StorageAt, StorageQuery, TxLocation,
 };
 use molt_runtime::services::ChainService;
 use molt_storage::state::StateView;
@@ -24,6 +24,7 @@ use crate::chain::{CallLimits, Chain};
 use crate::clock::now;
 use crate::dev::DevSnapshot;
 use crate::error::ChainError;
+use crate::filters::Filters;
 use crate::signer::Signer;
 
 /// The chain as the rpc module sees it.
@@ -34,6 +35,8 @@ pub struct Queries {
     limits: CallLimits,
     /// `evm_snapshot` ids and what each remembers, oldest first.
     snapshots: Mutex<(u64, Vec<(u64, DevSnapshot)>)>,
+    /// The filters modules installed.
+    filters: Filters,
 }
 
 impl std::fmt::Debug for Queries {
@@ -54,6 +57,7 @@ impl Queries {
     /// calls (`eth_call`, gas estimation) run within `limits`.
     pub fn new(chain: Arc<Chain>, signers: Vec<Signer>, dev: bool, limits: CallLimits) -> Self {
         Queries {
+            filters: Filters::new(chain.events()),
             chain,
             signers,
             dev,
@@ -275,6 +279,29 @@ impl ChainQueries for Queries {
                 .map(|(slot, value, proof)| SlotProof { slot, value, proof })
                 .collect(),
         })
+    }
+
+    fn new_filter(&self, f: &NewFilter) -> Answer<u64> {
+        let head = self.chain.head_number();
+        self.filters
+            .install(f.kind, f.criteria.clone(), f.start, head)
+            .map_err(fail)
+    }
+
+    fn poll_filter(&self, p: &FilterPoll) -> Answer<FilterChanges> {
+        let db = self.chain.db();
+        let hash_of = |n: u64| match db.block_hash(n) {
+            Ok(Some(hash)) => Ok(hash),
+            Ok(None) => Err(fail(format!("block {n} is missing"))),
+            Err(e) => Err(fail(e)),
+        };
+        self.filters
+            .poll(p.id, p.advance, self.chain.head_number(), hash_of)?
+            .map_err(fail)
+    }
+
+    fn uninstall_filter(&self, id: u64) -> Answer<bool> {
+        Ok(self.filters.uninstall(id))
     }
 }
 

@@ -81,6 +81,56 @@ fn python() -> &'static Path {
     })
 }
 
+/// An anvil process (from `node_modules`) on a free port, the reference some scripts
+/// run against before molt; killed when dropped.
+struct Anvil {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl Anvil {
+    fn start() -> Anvil {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        // The platform package's binary, not npm's shim: a killed shim leaves anvil.
+        let binary = std::fs::read_dir(tools().join("node_modules/@foundry-rs"))
+            .unwrap()
+            .filter_map(Result::ok)
+            .map(|e| e.path().join("bin/anvil"))
+            .find(|p| p.is_file())
+            .expect("anvil's platform package in node_modules/@foundry-rs");
+        let child = Command::new(binary)
+            .args(["--port", &port.to_string(), "--silent"])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("anvil from node_modules");
+        let anvil = Anvil { child, port };
+        // Step: anvil answers eth_chainId.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        let ask = br#"{"jsonrpc":"2.0","id":1,"method":"eth_chainId","params":[]}"#;
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+        while common::try_post(addr, ask).is_none() {
+            assert!(std::time::Instant::now() < deadline, "anvil did not start");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        anvil
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for Anvil {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 fn run(cmd: &mut Command) -> String {
     let out = cmd.output().unwrap();
     assert!(
@@ -122,12 +172,36 @@ fn viem_and_ethers_read_past_blocks_and_call_with_state_overrides() {
 }
 
 #[test]
+fn websocket_subscriptions_and_filters_through_ethers_viem_and_a_raw_socket() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = DevNode::start(dir.path(), &[]);
+    // The same script against anvil first: the reference it must agree with.
+    for url in [Anvil::start().url(), node.url()] {
+        let out = run(Command::new("node")
+            .arg(tools().join("pubsub.mjs"))
+            .arg(&url));
+        assert!(out.ends_with("pubsub ok"), "{url}: {out}");
+    }
+}
+
+#[test]
 fn web3_py_reads_past_blocks_and_its_proofs_verify_with_py_trie() {
     let dir = tempfile::tempdir().unwrap();
     let node = DevNode::start(dir.path(), &["--engine", "native"]);
     let script = tools().join("history.py");
     let out = run(Command::new(python()).arg(script).arg(node.url()));
     assert!(out.contains(r#""ok": true"#), "{out}");
+}
+
+#[test]
+fn web3_py_block_pending_and_event_filters() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = DevNode::start(dir.path(), &[]);
+    let script = tools().join("filters.py");
+    for url in [Anvil::start().url(), node.url()] {
+        let out = run(Command::new(python()).arg(&script).arg(&url));
+        assert!(out.contains(r#""ok": true"#), "{url}: {out}");
+    }
 }
 
 #[test]

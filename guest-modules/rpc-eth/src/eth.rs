@@ -222,7 +222,8 @@ pub fn dispatch(host: &(impl ChainHost + ?Sized), method: &str, p: Params) -> An
             host.set_balance(&request)?;
             Ok(Value::Null)
         }
-        _ => Err(RpcError::method_not_found(method)),
+        _ => crate::filters::dispatch(host, method, &p)
+            .unwrap_or_else(|| Err(RpcError::method_not_found(method))),
     }
 }
 
@@ -521,7 +522,11 @@ fn block_rewards(
     Ok(out)
 }
 
-fn logs(host: &(impl ChainHost + ?Sized), filter: &Filter) -> Result<Vec<Log>, RpcError> {
+/// The logs `filter` matches (`eth_getLogs`).
+pub(crate) fn logs(
+    host: &(impl ChainHost + ?Sized),
+    filter: &Filter,
+) -> Result<Vec<Log>, RpcError> {
     let head = info(host)?.head;
     let (from, to) = match filter.block_option {
         FilterBlockOption::AtBlockHash(hash) => {

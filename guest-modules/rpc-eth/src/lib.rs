@@ -18,6 +18,7 @@
 mod blocks;
 mod error;
 mod eth;
+mod filters;
 mod params;
 mod request;
 mod state;

@@ -99,6 +99,7 @@ pub fn run(calls: usize, swaps: usize) -> anyhow::Result<SwapFigures> {
             sample: Arc::new(Sample::default()),
             budget: Default::default(),
             relay: None,
+            events: chain.events().clone(),
         },
     ));
     // Two versions to swap between, loaded ahead (loading is not activation).

@@ -5,7 +5,8 @@
 //! `rpc` guest module) and its answer goes back as the response body. The one piece of
 //! JSON-RPC it writes is the error object of a request refused before any handler saw
 //! it (no token, not a POST, a body too large, a handler that panicked), in the shape
-//! every client parses (`error_body`). Each connection
+//! every client parses (`error_body`). A `GET` with `Upgrade: websocket` becomes a
+//! JSON-RPC WebSocket ([`ws`]) answered by the handler's [`Session`]. Each connection
 //! is served on a thread of its own that runs the handler inline (up to
 //! 64 connections; beyond, on a shared runtime's blocking pool), so a
 //! keep-alive client's requests cost no hand-off between threads.
@@ -28,6 +29,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use tokio::net::TcpListener;
 use tokio::sync::{oneshot, watch};
 
+pub mod ws;
+pub use ws::{Notifier, Session};
+
 /// Answers one request body. Called on a thread that may block; may take its time.
 pub trait RpcHandler: Send + Sync + 'static {
     /// The response body for `body` (JSON in, JSON out).
@@ -43,6 +47,39 @@ pub trait RpcHandler: Send + Sync + 'static {
     /// (the admin API's `/metrics`). Called on the server's thread: keep it cheap.
     fn get(&self, _path: &str) -> Option<(&'static str, Vec<u8>)> {
         None
+    }
+
+    /// The session that answers a new WebSocket connection (`GET` with `Upgrade:
+    /// websocket`), if the handler serves WebSocket; it may push messages of its own
+    /// through `notifier`.
+    fn session(self: Arc<Self>, notifier: Notifier) -> Option<Arc<dyn Session>> {
+        let _ = notifier;
+        None
+    }
+}
+
+/// Tasks a connection started that outlive its HTTP exchange (WebSocket sockets).
+#[derive(Clone, Default)]
+pub(crate) struct Tasks(Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>>);
+
+impl Tasks {
+    fn spawn(&self, task: impl std::future::Future<Output = ()> + Send + 'static) {
+        let handle = tokio::spawn(task);
+        if let Ok(mut tasks) = self.0.lock() {
+            tasks.retain(|t| !t.is_finished());
+            tasks.push(handle);
+        }
+    }
+
+    /// Waits for every task started so far.
+    async fn join(&self) {
+        let tasks = match self.0.lock() {
+            Ok(mut tasks) => std::mem::take(&mut *tasks),
+            Err(_) => return,
+        };
+        for t in tasks {
+            let _ = t.await;
+        }
     }
 }
 
@@ -214,11 +251,24 @@ impl Connection {
     }
 
     /// Serves HTTP/1 on `stream` until the client closes it or the server stops;
-    /// `inline`: run the handler on this task's thread.
+    /// `inline`: run the handler on this task's thread. A WebSocket it turns into is
+    /// served to its end before this returns.
     async fn serve(self, stream: tokio::net::TcpStream, inline: bool) {
         let (handler, config) = (self.handler, self.config);
-        let service = service_fn(move |req| respond(req, handler.clone(), config.clone(), inline));
-        let conn = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+        let tasks = Tasks::default();
+        let (spawned, shutdown) = (tasks.clone(), self.shutdown.clone());
+        let service = service_fn(move |req| {
+            let hand = Hand {
+                handler: handler.clone(),
+                config: config.clone(),
+                tasks: spawned.clone(),
+                shutdown: shutdown.clone(),
+            };
+            respond(req, hand, inline)
+        });
+        let conn = http1::Builder::new()
+            .serve_connection(TokioIo::new(stream), service)
+            .with_upgrades();
         tokio::pin!(conn);
         tokio::select! {
             _ = conn.as_mut() => {}
@@ -227,7 +277,16 @@ impl Connection {
                 let _ = conn.await;
             }
         }
+        tasks.join().await;
     }
+}
+
+/// What answering one request needs.
+struct Hand {
+    handler: Arc<dyn RpcHandler>,
+    config: Arc<HttpConfig>,
+    tasks: Tasks,
+    shutdown: watch::Receiver<bool>,
 }
 
 /// Resolves when the server stops.
@@ -245,10 +304,15 @@ async fn stopped(mut shutdown: watch::Receiver<bool>) {
 
 async fn respond(
     req: Request<Incoming>,
-    handler: Arc<dyn RpcHandler>,
-    config: Arc<HttpConfig>,
+    hand: Hand,
     inline: bool,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
+    let Hand {
+        handler,
+        config,
+        tasks,
+        shutdown,
+    } = hand;
     let authorized = config.bearer_token.as_deref().is_none_or(|token| {
         req.headers()
             .get(hyper::header::AUTHORIZATION)
@@ -259,6 +323,9 @@ async fn respond(
     let mut response = match *req.method() {
         Method::OPTIONS => plain(StatusCode::NO_CONTENT, ""),
         _ if !authorized => json_error(StatusCode::UNAUTHORIZED, -32600, "missing or wrong token"),
+        Method::GET if ws::is_upgrade(&req) => {
+            ws::upgrade(req, handler, config.max_body, &tasks, shutdown)
+        }
         Method::POST => {
             let path = req.uri().path().to_owned();
             match Limited::new(req.into_body(), config.max_body)

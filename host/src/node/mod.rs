@@ -20,6 +20,7 @@
 pub mod admin;
 pub mod gate;
 pub mod pipeline;
+pub mod pubsub;
 pub mod relay;
 pub mod rpc;
 pub mod staging;
@@ -363,6 +364,7 @@ impl Node {
                     sample: sample.clone(),
                     budget: config.budget,
                     relay: (!dev).then(|| chain.clone()),
+                    events: chain.events().clone(),
                 },
             )),
         )

@@ -15,7 +15,8 @@ use molt_upgrade_proxy::shadow::Sample;
 use molt_upgrade_proxy::watch::{Call, Figures, Rules, Watch};
 use serde_json::{Value, json};
 
-use crate::http::{RpcHandler, error_body};
+use crate::http::{Notifier, RpcHandler, Session, error_body};
+use crate::node::pubsub::RpcSession;
 use molt_runtime::RpcEngine;
 use molt_runtime::services::ChainService;
 
@@ -47,6 +48,8 @@ pub struct RpcParts {
     /// On a network node: the chain that takes the transactions peers relay to
     /// [`RELAY_PATH`].
     pub relay: Option<Arc<molt_chain::Chain>>,
+    /// The chain's events, for WebSocket subscriptions.
+    pub events: Arc<molt_chain::Events>,
 }
 
 /// Where a network node's peers POST the transactions their clients submitted: a JSON
@@ -76,6 +79,11 @@ impl RpcHandler for RpcModule {
             (RELAY_PATH, Some(chain)) => relayed(chain, body),
             _ => self.handle(body),
         }
+    }
+
+    fn session(self: Arc<Self>, notifier: Notifier) -> Option<Arc<dyn Session>> {
+        let events = self.parts.events.clone();
+        Some(Arc::new(RpcSession::new(self, events, notifier)))
     }
 
     fn handle(&self, body: &[u8]) -> Vec<u8> {
