@@ -254,18 +254,14 @@ impl Connection {
     /// `inline`: run the handler on this task's thread. A WebSocket it turns into is
     /// served to its end before this returns.
     async fn serve(self, stream: tokio::net::TcpStream, inline: bool) {
-        let (handler, config) = (self.handler, self.config);
         let tasks = Tasks::default();
-        let (spawned, shutdown) = (tasks.clone(), self.shutdown.clone());
-        let service = service_fn(move |req| {
-            let hand = Hand {
-                handler: handler.clone(),
-                config: config.clone(),
-                tasks: spawned.clone(),
-                shutdown: shutdown.clone(),
-            };
-            respond(req, hand, inline)
+        let hand = Arc::new(Hand {
+            handler: self.handler,
+            config: self.config,
+            tasks: tasks.clone(),
+            shutdown: self.shutdown.clone(),
         });
+        let service = service_fn(move |req| respond(req, hand.clone(), inline));
         let conn = http1::Builder::new()
             .serve_connection(TokioIo::new(stream), service)
             .with_upgrades();
@@ -281,7 +277,7 @@ impl Connection {
     }
 }
 
-/// What answering one request needs.
+/// What answering a connection's requests needs.
 struct Hand {
     handler: Arc<dyn RpcHandler>,
     config: Arc<HttpConfig>,
@@ -304,15 +300,10 @@ async fn stopped(mut shutdown: watch::Receiver<bool>) {
 
 async fn respond(
     req: Request<Incoming>,
-    hand: Hand,
+    hand: Arc<Hand>,
     inline: bool,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
-    let Hand {
-        handler,
-        config,
-        tasks,
-        shutdown,
-    } = hand;
+    let config = &hand.config;
     let authorized = config.bearer_token.as_deref().is_none_or(|token| {
         req.headers()
             .get(hyper::header::AUTHORIZATION)
@@ -323,9 +314,13 @@ async fn respond(
     let mut response = match *req.method() {
         Method::OPTIONS => plain(StatusCode::NO_CONTENT, ""),
         _ if !authorized => json_error(StatusCode::UNAUTHORIZED, -32600, "missing or wrong token"),
-        Method::GET if ws::is_upgrade(&req) => {
-            ws::upgrade(req, handler, config.max_body, &tasks, shutdown)
-        }
+        Method::GET if ws::is_upgrade(&req) => ws::upgrade(
+            req,
+            hand.handler.clone(),
+            config.max_body,
+            &hand.tasks,
+            hand.shutdown.clone(),
+        ),
         Method::POST => {
             let path = req.uri().path().to_owned();
             match Limited::new(req.into_body(), config.max_body)
@@ -335,8 +330,9 @@ async fn respond(
                 Ok(body) => {
                     let body = body.to_bytes();
                     let answered = match inline {
-                        true => Ok(handler.post(&path, &body)),
+                        true => Ok(hand.handler.post(&path, &body)),
                         false => {
+                            let handler = hand.handler.clone();
                             tokio::task::spawn_blocking(move || handler.post(&path, &body)).await
                         }
                     };
@@ -354,7 +350,7 @@ async fn respond(
                 ),
             }
         }
-        Method::GET => match handler.get(req.uri().path()) {
+        Method::GET => match hand.handler.get(req.uri().path()) {
             Some((content_type, body)) => {
                 let mut r = Response::new(Full::new(Bytes::from(body)));
                 r.headers_mut()
