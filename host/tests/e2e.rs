@@ -194,6 +194,16 @@ fn web3_py_reads_past_blocks_and_its_proofs_verify_with_py_trie() {
 }
 
 #[test]
+fn ethers_and_viem_sign_messages_typed_data_and_transactions_with_unlocked_accounts() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = DevNode::start(dir.path(), &[]);
+    for url in [Anvil::start().url(), node.url()] {
+        let out = run(Command::new("node").arg(tools().join("sign.mjs")).arg(&url));
+        assert!(out.ends_with("sign ok"), "{url}: {out}");
+    }
+}
+
+#[test]
 fn web3_py_block_pending_and_event_filters() {
     let dir = tempfile::tempdir().unwrap();
     let node = DevNode::start(dir.path(), &[]);

@@ -4,13 +4,12 @@ use alloy_consensus::{SignableTransaction, Transaction as _};
 use alloy_eips::eip1559::BaseFeeParams;
 use alloy_eips::eip2718::Encodable2718;
 use alloy_eips::{BlockId, BlockNumberOrTag};
-use alloy_primitives::{Address, B256, Bytes, Signature, TxKind, U64, U256, keccak256};
+use alloy_primitives::{Address, B256, Bytes, TxKind, U64, U256, keccak256};
 use alloy_rpc_types_eth::{FeeHistory, Filter, FilterBlockOption, Log, TransactionRequest};
 use molt_abi::execution::CallOutput;
 use molt_abi::imports::ChainHost;
 use molt_abi::rpc::{
     AccountState, BlockQuery, CallRequest, ChainInfo, ChainQueries, MineRequest, SetBalance,
-    SignRequest,
 };
 use serde::Serialize;
 use serde_json::Value;
@@ -223,6 +222,7 @@ pub fn dispatch(host: &(impl ChainHost + ?Sized), method: &str, p: Params) -> An
             Ok(Value::Null)
         }
         _ => crate::filters::dispatch(host, method, &p)
+            .or_else(|| crate::sign::dispatch(host, method, &p))
             .unwrap_or_else(|| Err(RpcError::method_not_found(method))),
     }
 }
@@ -385,7 +385,16 @@ fn estimate_gas(
 
 /// `eth_sendTransaction`: fills in what the request leaves out, has the node sign it
 /// with the sender's unlocked key and submits it.
-fn send_transaction(host: &(impl ChainHost + ?Sized), mut request: TransactionRequest) -> Answer {
+fn send_transaction(host: &(impl ChainHost + ?Sized), request: TransactionRequest) -> Answer {
+    to(host.send_raw(&signed_transaction(host, request)?)?)
+}
+
+/// `eth_signTransaction`: the request completed (nonce, fees, gas) and signed by the
+/// node with the sender's unlocked key, EIP-2718 encoded.
+pub(crate) fn signed_transaction(
+    host: &(impl ChainHost + ?Sized),
+    mut request: TransactionRequest,
+) -> Result<Bytes, RpcError> {
     let from = request
         .from
         .ok_or_else(|| RpcError::invalid_params("from is required"))?;
@@ -423,18 +432,8 @@ fn send_transaction(host: &(impl ChainHost + ?Sized), mut request: TransactionRe
     let tx = request
         .build_typed_tx()
         .map_err(|_| RpcError::invalid_params("the transaction request is incomplete"))?;
-    let signature = host.sign(&SignRequest {
-        address: from,
-        hash: tx.signature_hash(),
-    })?;
-    if signature.len() != 65 {
-        return Err(RpcError::internal(
-            "the node returned a malformed signature",
-        ));
-    }
-    let signature = Signature::from_bytes_and_parity(&signature[..64], signature[64] != 0);
-    let raw: Bytes = tx.into_envelope(signature).encoded_2718().into();
-    to(host.send_raw(&raw)?)
+    let signature = crate::sign::sign(host, from, tx.signature_hash())?;
+    Ok(tx.into_envelope(signature).encoded_2718().into())
 }
 
 fn fee_history(host: &(impl ChainHost + ?Sized), p: &Params) -> Answer {

@@ -21,6 +21,7 @@ mod eth;
 mod filters;
 mod params;
 mod request;
+mod sign;
 mod state;
 
 use molt_abi::GuestError;

@@ -397,7 +397,17 @@ pub fn table(rows: &[Figures]) -> String {
     out
 }
 
-/// Where `npm ci` in `host/tests/e2e` puts anvil.
+/// Where `npm ci` in `host/tests/e2e` puts anvil: the platform package's binary if
+/// there is one (npm's `.bin/anvil` shim does not pass a kill on, and would leave
+/// anvil running after the bench), else the shim.
 pub fn default_anvil() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/e2e/node_modules/.bin/anvil")
+    let modules = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/e2e/node_modules");
+    std::fs::read_dir(modules.join("@foundry-rs"))
+        .into_iter()
+        .flatten()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().starts_with("anvil-"))
+        .map(|e| e.path().join("bin/anvil"))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| modules.join(".bin/anvil"))
 }
