@@ -90,6 +90,9 @@ pub mod op {
     pub const POLL_FILTER: u8 = 24;
     /// filter id (`u64`) → whether there was such a filter (`bool`).
     pub const UNINSTALL_FILTER: u8 = 25;
+    /// `()` → [`PoolContent`](super::PoolContent): every pooled transaction, pending
+    /// (its nonce continues its sender's without a gap) or queued.
+    pub const POOL_CONTENT: u8 = 26;
 
     /// Whether `op` only reads: it changes nothing (chain, pool, snapshots) and uses
     /// no key of the node's. A host may refuse every other operation where a module
@@ -115,6 +118,7 @@ pub mod op {
                 | CODE_AT
                 | CALL_AT
                 | PROOF
+                | POOL_CONTENT
         )
     }
 }
@@ -434,6 +438,15 @@ pub struct FilterChanges {
     pub hashes: Vec<B256>,
 }
 
+/// The transaction pool's content (`txpool_content`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, RlpEncodable, RlpDecodable)]
+pub struct PoolContent {
+    /// Transactions the next block can include, by sender then nonce.
+    pub pending: Vec<BodyTx>,
+    /// Transactions waiting for a missing nonce, by sender then nonce.
+    pub queued: Vec<BodyTx>,
+}
+
 /// A hash to sign with an unlocked account's key.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, RlpEncodable, RlpDecodable)]
 pub struct SignRequest {
@@ -614,6 +627,10 @@ pub trait ChainQueries {
         let _ = id;
         Err(unsupported("filters"))
     }
+    /// [`op::POOL_CONTENT`].
+    fn pool_content(&self) -> Answer<PoolContent> {
+        Err(unsupported("the pool's content"))
+    }
 }
 
 /// The answer of a node that does not serve an operation.
@@ -674,6 +691,7 @@ pub fn serve<Q: ChainQueries + ?Sized>(chain: &Q, request: &[u8]) -> Vec<u8> {
         op::NEW_FILTER => with(args, |f: NewFilter| reply(chain.new_filter(&f))),
         op::POLL_FILTER => with(args, |p: FilterPoll| reply(chain.poll_filter(&p))),
         op::UNINSTALL_FILTER => with(args, |id: u64| reply(chain.uninstall_filter(id))),
+        op::POOL_CONTENT => reply(chain.pool_content()),
         other => err(&alloc::format!("unknown chain query {other}")),
     }
 }
@@ -778,6 +796,9 @@ impl<H: crate::imports::ChainHost + ?Sized> ChainQueries for H {
     }
     fn uninstall_filter(&self, id: u64) -> Answer<bool> {
         self.get(op::UNINSTALL_FILTER, &id)
+    }
+    fn pool_content(&self) -> Answer<PoolContent> {
+        self.get(op::POOL_CONTENT, &NoArgs {})
     }
 }
 

@@ -292,6 +292,24 @@ impl Pool {
         Ok(out)
     }
 
+    /// Every pooled transaction by sender then nonce, split into pending (a gapless
+    /// run from the account's nonce) and queued (the rest).
+    pub fn content(&self, state: &dyn StateView) -> Result<(Vec<PoolTx>, Vec<PoolTx>), StateError> {
+        let (mut pending, mut queued) = (Vec::new(), Vec::new());
+        for (sender, txs) in &self.by_sender {
+            let mut next = state.account(sender)?.map(|a| a.nonce).unwrap_or_default();
+            for (nonce, tx) in txs {
+                if *nonce == next {
+                    pending.push(tx.clone());
+                    next += 1;
+                } else {
+                    queued.push(tx.clone());
+                }
+            }
+        }
+        Ok((pending, queued))
+    }
+
     /// Drops transactions whose nonce the state has passed (included, or replaced on
     /// chain).
     pub fn prune(&mut self, state: &dyn StateView) -> Result<(), StateError> {

@@ -14,8 +14,9 @@ use alloy_primitives::{Address, B256, Bytes, U256};
 use molt_abi::execution::CallOutput;
 use molt_abi::rpc::{
     self, AccountAt, AccountProof, AccountState, Answer, BlockQuery, BodyTx, CallAt, CallRequest,
-    ChainInfo, ChainQueries, FilterChanges, FilterPoll, MineRequest, NewFilter, NoArgs, ProofQuery,
-    QueryError, SetBalance, SignRequest, SlotProof, StorageAt, StorageQuery, TxLocation,
+    ChainInfo, ChainQueries, FilterChanges, FilterPoll, MineRequest, NewFilter, NoArgs,
+    PoolContent, ProofQuery, QueryError, SetBalance, SignRequest, SlotProof, StorageAt,
+    StorageQuery, TxLocation,
 };
 use molt_runtime::services::ChainService;
 use molt_storage::state::StateView;
@@ -25,6 +26,7 @@ use crate::clock::now;
 use crate::dev::DevSnapshot;
 use crate::error::ChainError;
 use crate::filters::Filters;
+use crate::pool::PoolTx;
 use crate::signer::Signer;
 
 /// The chain as the rpc module sees it.
@@ -302,6 +304,27 @@ impl ChainQueries for Queries {
 
     fn uninstall_filter(&self, id: u64) -> Answer<bool> {
         Ok(self.filters.uninstall(id))
+    }
+
+    fn pool_content(&self) -> Answer<PoolContent> {
+        let (pending, queued) = self
+            .chain
+            .pool
+            .lock()
+            .content(self.chain.db())
+            .map_err(fail)?;
+        let body = |txs: Vec<PoolTx>| {
+            txs.into_iter()
+                .map(|t| BodyTx {
+                    sender: t.sender,
+                    raw: t.raw,
+                })
+                .collect()
+        };
+        Ok(PoolContent {
+            pending: body(pending),
+            queued: body(queued),
+        })
     }
 }
 

@@ -90,6 +90,11 @@ struct Anvil {
 
 impl Anvil {
     fn start() -> Anvil {
+        Self::start_with(&[])
+    }
+
+    /// Starts anvil with `extra` arguments.
+    fn start_with(extra: &[&str]) -> Anvil {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -104,6 +109,7 @@ impl Anvil {
             .expect("anvil's platform package in node_modules/@foundry-rs");
         let child = Command::new(binary)
             .args(["--port", &port.to_string(), "--silent"])
+            .args(extra)
             .stdout(std::process::Stdio::null())
             .spawn()
             .expect("anvil from node_modules");
@@ -200,6 +206,20 @@ fn ethers_and_viem_sign_messages_typed_data_and_transactions_with_unlocked_accou
     for url in [Anvil::start().url(), node.url()] {
         let out = run(Command::new("node").arg(tools().join("sign.mjs")).arg(&url));
         assert!(out.ends_with("sign ok"), "{url}: {out}");
+    }
+}
+
+#[test]
+fn the_pool_as_txpool_methods_and_sender_nonce_lookups_show_it() {
+    let dir = tempfile::tempdir().unwrap();
+    // Blocks only when asked (evm_mine), so transactions stay pending.
+    let node = DevNode::start(dir.path(), &["--block-time", "3600"]);
+    let anvil = Anvil::start_with(&["--block-time", "3600"]);
+    for (url, which) in [(anvil.url(), "anvil"), (node.url(), "molt")] {
+        let out = run(Command::new("node")
+            .arg(tools().join("pool.mjs"))
+            .args([&url, which]));
+        assert!(out.ends_with("pool ok"), "{url}: {out}");
     }
 }
 

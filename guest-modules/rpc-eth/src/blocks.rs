@@ -105,18 +105,22 @@ pub fn pooled(
     host: &(impl ChainHost + ?Sized),
     hash: B256,
 ) -> Result<Option<Transaction>, RpcError> {
-    let Some(body) = host.pool_tx(&hash)? else {
-        return Ok(None);
-    };
+    host.pool_tx(&hash)?
+        .map(|body| pooled_tx(&body))
+        .transpose()
+}
+
+/// [`pooled`] for a transaction already in hand.
+pub fn pooled_tx(body: &BodyTx) -> Result<Transaction, RpcError> {
     let tx = TxEnvelope::decode_2718_exact(&body.raw).map_err(RpcError::internal)?;
-    Ok(Some(Transaction {
+    Ok(Transaction {
         effective_gas_price: Some(tx.max_fee_per_gas()),
         inner: alloy_consensus::transaction::Recovered::new_unchecked(tx, body.sender),
         block_hash: None,
         block_number: None,
         transaction_index: None,
         block_timestamp: None,
-    }))
+    })
 }
 
 impl Stored {

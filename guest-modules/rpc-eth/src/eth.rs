@@ -223,6 +223,7 @@ pub fn dispatch(host: &(impl ChainHost + ?Sized), method: &str, p: Params) -> An
         }
         _ => crate::filters::dispatch(host, method, &p)
             .or_else(|| crate::sign::dispatch(host, method, &p))
+            .or_else(|| crate::pool::dispatch(host, method, &p))
             .unwrap_or_else(|| Err(RpcError::method_not_found(method))),
     }
 }

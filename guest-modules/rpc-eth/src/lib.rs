@@ -20,6 +20,7 @@ mod error;
 mod eth;
 mod filters;
 mod params;
+mod pool;
 mod request;
 mod sign;
 mod state;
