@@ -93,6 +93,9 @@ pub mod op {
     /// `()` → [`PoolContent`](super::PoolContent): every pooled transaction, pending
     /// (its nonce continues its sender's without a gap) or queued.
     pub const POOL_CONTENT: u8 = 26;
+    /// [`DevControl`](super::DevControl) → `u64` (what [`dev`](super::dev) says each
+    /// control answers). Dev only.
+    pub const DEV_CONTROL: u8 = 27;
 
     /// Whether `op` only reads: it changes nothing (chain, pool, snapshots) and uses
     /// no key of the node's. A host may refuse every other operation where a module
@@ -447,6 +450,44 @@ pub struct PoolContent {
     pub queued: Vec<BodyTx>,
 }
 
+/// The dev node's controls ([`DevControl::what`]): its clock, the next block's
+/// environment, when it mines, and its pool. Each is undone by `REVERT` to a snapshot
+/// taken before.
+pub mod dev {
+    /// Moves the clock `value` seconds forward (`evm_increaseTime`); answers the total
+    /// offset.
+    pub const INCREASE_TIME: u8 = 0;
+    /// The next block's timestamp is `value` (`evm_setNextBlockTimestamp`), and the
+    /// clock goes on from there; it must be above the head's.
+    pub const NEXT_TIMESTAMP: u8 = 1;
+    /// Blocks from now on pay `address` (`anvil_setCoinbase`).
+    pub const COINBASE: u8 = 2;
+    /// `value` 1: seal as soon as transactions are pending; 0: only when asked
+    /// (`evm_setAutomine`).
+    pub const AUTOMINE: u8 = 3;
+    /// Seal a block every `value` seconds; 0: back to sealing on demand
+    /// (`anvil_setIntervalMining`).
+    pub const INTERVAL: u8 = 4;
+    /// Drops pooled transaction `hash` (`anvil_dropTransaction`); answers 1 if it was
+    /// pooled.
+    pub const DROP_TX: u8 = 5;
+    /// Empties the pool (`anvil_dropAllTransactions`); answers how many were dropped.
+    pub const DROP_ALL: u8 = 6;
+}
+
+/// One use of a dev control.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, RlpEncodable, RlpDecodable)]
+pub struct DevControl {
+    /// Which control ([`dev`]).
+    pub what: u8,
+    /// Its number, if it takes one.
+    pub value: u64,
+    /// Its address, if it takes one.
+    pub address: Address,
+    /// Its hash, if it takes one.
+    pub hash: B256,
+}
+
 /// A hash to sign with an unlocked account's key.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, RlpEncodable, RlpDecodable)]
 pub struct SignRequest {
@@ -631,6 +672,11 @@ pub trait ChainQueries {
     fn pool_content(&self) -> Answer<PoolContent> {
         Err(unsupported("the pool's content"))
     }
+    /// [`op::DEV_CONTROL`].
+    fn dev_control(&self, control: &DevControl) -> Answer<u64> {
+        let _ = control;
+        Err(unsupported("dev controls"))
+    }
 }
 
 /// The answer of a node that does not serve an operation.
@@ -692,6 +738,7 @@ pub fn serve<Q: ChainQueries + ?Sized>(chain: &Q, request: &[u8]) -> Vec<u8> {
         op::POLL_FILTER => with(args, |p: FilterPoll| reply(chain.poll_filter(&p))),
         op::UNINSTALL_FILTER => with(args, |id: u64| reply(chain.uninstall_filter(id))),
         op::POOL_CONTENT => reply(chain.pool_content()),
+        op::DEV_CONTROL => with(args, |c: DevControl| reply(chain.dev_control(&c))),
         other => err(&alloc::format!("unknown chain query {other}")),
     }
 }
@@ -799,6 +846,9 @@ impl<H: crate::imports::ChainHost + ?Sized> ChainQueries for H {
     }
     fn pool_content(&self) -> Answer<PoolContent> {
         self.get(op::POOL_CONTENT, &NoArgs {})
+    }
+    fn dev_control(&self, control: &DevControl) -> Answer<u64> {
+        self.get(op::DEV_CONTROL, control)
     }
 }
 

@@ -18,6 +18,7 @@ use molt_abi::execution::{AccountChange, AccountInfo, BlockEnv, CallInput, CallO
 use molt_abi::rpc::{CallAt, CallRequest, EnvOverride, set};
 
 use crate::block::{Executed, Finality, assemble, has_set_code};
+use crate::dev::DevControls;
 use crate::error::ChainError;
 use crate::events::{ChainEvent, Events};
 use crate::pool::{Pool, PoolError, PoolTx, Rules};
@@ -101,6 +102,8 @@ pub struct Chain {
     wake: Arc<Wake>,
     /// Told of every block committed and every transaction pooled.
     events: Arc<Events>,
+    /// A dev node's clock, next-block settings and sealing mode.
+    pub(crate) controls: Mutex<DevControls>,
     /// Where transactions submitted here are also sent: a network node's relay to
     /// its peers' pools.
     relay: std::sync::OnceLock<std::sync::mpsc::Sender<Bytes>>,
@@ -145,6 +148,7 @@ impl Chain {
             executed: Mutex::new(HashMap::new()),
             wake: Arc::new(Wake::default()),
             events: Arc::new(Events::default()),
+            controls: Mutex::new(DevControls::default()),
             head: Mutex::new(head),
             write: Mutex::new(()),
             relay: std::sync::OnceLock::new(),
@@ -214,7 +218,11 @@ impl Chain {
             chain_id: self.config.chain_id,
             number: head.header.number + 1,
             timestamp: timestamp.max(head.header.timestamp + 1),
-            coinbase: self.config.coinbase,
+            coinbase: self
+                .controls
+                .lock()
+                .coinbase
+                .unwrap_or(self.config.coinbase),
             gas_limit: self.config.gas_limit,
             base_fee,
             prevrandao: head.hash,

@@ -1,19 +1,50 @@
 //! Dev helpers a dev node's clients expect of it (anvil's and hardhat's): balances set
 //! outside any block, and snapshots the chain returns to — blocks, edits and pool.
 
-use alloy_primitives::{Address, U256};
+use alloy_primitives::{Address, B256, U256};
 
 use crate::chain::{Chain, DevEdit};
 use crate::error::ChainError;
 use crate::pool::Pool;
 
-/// What `evm_snapshot` remembers: the head, how many dev edits had been made, and the
-/// pool.
+/// What `evm_snapshot` remembers: the head, how many dev edits had been made, the
+/// pool and the dev controls.
 #[derive(Clone, Debug)]
 pub struct DevSnapshot {
     head: u64,
     edits: usize,
     pool: Pool,
+    controls: DevControls,
+}
+
+/// A dev node's controls (anvil's and hardhat's): its clock, the next block's
+/// timestamp and coinbase, and when it seals.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DevControls {
+    /// Seconds added to the wall clock (`evm_increaseTime`).
+    pub time_offset: u64,
+    /// The next block's timestamp (`evm_setNextBlockTimestamp`), used once.
+    pub next_timestamp: Option<u64>,
+    /// Who blocks pay (`anvil_setCoinbase`); the chain's configured coinbase if unset.
+    pub coinbase: Option<Address>,
+    /// Whether blocks are sealed as soon as transactions are pending
+    /// (`evm_setAutomine`) when there is no block time.
+    pub automine: bool,
+    /// Seconds between blocks; 0 seals on demand (`anvil_setIntervalMining`, and
+    /// `--block-time` at start).
+    pub block_time: u64,
+}
+
+impl Default for DevControls {
+    fn default() -> Self {
+        DevControls {
+            time_offset: 0,
+            next_timestamp: None,
+            coinbase: None,
+            automine: true,
+            block_time: 0,
+        }
+    }
 }
 
 impl Chain {
@@ -38,6 +69,7 @@ impl Chain {
             head: self.head_number(),
             edits: self.dev_edits.lock().len(),
             pool: self.pool.lock().clone(),
+            controls: self.dev_controls(),
         }
     }
 
@@ -64,6 +96,42 @@ impl Chain {
         let mut pool = self.pool.lock();
         *pool = snapshot.pool.clone();
         pool.prune(&self.db)?;
+        *self.controls.lock() = snapshot.controls;
+        self.wake().notify();
         Ok(())
+    }
+
+    /// The dev controls now.
+    pub fn dev_controls(&self) -> DevControls {
+        *self.controls.lock()
+    }
+
+    /// Changes the dev controls with `change`, which may refuse; the block producer
+    /// hears of it.
+    pub fn set_dev_controls<T>(
+        &self,
+        change: impl FnOnce(&mut DevControls) -> Result<T, ChainError>,
+    ) -> Result<T, ChainError> {
+        let answer = change(&mut self.controls.lock())?;
+        self.wake().notify();
+        Ok(answer)
+    }
+
+    /// `now` on the dev clock (the wall clock moved by `evm_increaseTime`).
+    pub fn dev_now(&self, now: u64) -> u64 {
+        now.saturating_add(self.controls.lock().time_offset)
+    }
+
+    /// Drops a pooled transaction (`anvil_dropTransaction`); whether it was pooled.
+    pub fn drop_pooled(&self, hash: &B256) -> bool {
+        self.pool.lock().remove(hash).is_some()
+    }
+
+    /// Empties the pool (`anvil_dropAllTransactions`); how many were dropped.
+    pub fn drop_all_pooled(&self) -> usize {
+        let mut pool = self.pool.lock();
+        let n = pool.len();
+        *pool = Pool::new();
+        n
     }
 }

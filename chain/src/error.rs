@@ -37,6 +37,17 @@ pub enum ChainError {
     /// Commit of a block that was neither proposed nor verified on the current head.
     #[error("block {0} was neither proposed nor verified on the current head")]
     NotExecuted(B256),
+    /// `evm_setNextBlockTimestamp` with a timestamp the next block cannot have.
+    #[error("timestamp {timestamp} is not above the latest block's ({head})")]
+    NextTimestamp {
+        /// The timestamp asked for.
+        timestamp: u64,
+        /// The head's timestamp.
+        head: u64,
+    },
+    /// A dev control this node does not know.
+    #[error("unknown dev control {0}")]
+    UnknownDevControl(u8),
 }
 
 /// What is wrong with a block proposed elsewhere.

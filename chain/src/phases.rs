@@ -40,6 +40,7 @@ impl Chain {
     /// `block_time` 0 for a block per transaction) and, if so, proposes the block with
     /// the transactions it selected and commits it with this node's seal.
     pub fn tick(&self, now: u64, block_time: u64) -> Result<Option<SealedBlock>, ChainError> {
+        let now = self.dev_now(now);
         let (proposal, selected) = self.select(now, block_time)?;
         if !proposal.seal {
             return Ok(None);
@@ -100,6 +101,13 @@ impl Chain {
     /// Propose, then commit with this node's seal, under one write lock.
     fn produce(&self, timestamp: u64, pending: Vec<PoolTx>) -> Result<SealedBlock, ChainError> {
         let _write = self.write.lock();
+        // `evm_setNextBlockTimestamp` names this block's timestamp, once.
+        let timestamp = self
+            .controls
+            .lock()
+            .next_timestamp
+            .take()
+            .unwrap_or(timestamp);
         let block = self.propose_locked(timestamp, pending)?;
         let seal = self.seal(&block.hash);
         self.commit_locked(&block.hash, seal)

@@ -18,13 +18,18 @@ pub struct Producer {
 
 impl Producer {
     /// Starts producing on `chain`: `block_time` seconds apart, or (0) as soon as
-    /// transactions are pending (the chain wakes it).
+    /// transactions are pending (the chain wakes it). The dev controls change both
+    /// later (`anvil_setIntervalMining`, `evm_setAutomine`).
     pub fn start(chain: Arc<Chain>, block_time: u64) -> std::io::Result<Self> {
         let wake = chain.wake().clone();
         let w = wake.clone();
+        let _ = chain.set_dev_controls(|c| {
+            c.block_time = block_time;
+            Ok(())
+        });
         let thread = std::thread::Builder::new()
             .name("molt-producer".into())
-            .spawn(move || run(&chain, block_time, &w))?;
+            .spawn(move || run(&chain, &w))?;
         Ok(Producer {
             wake,
             thread: Some(thread),
@@ -41,15 +46,21 @@ impl Drop for Producer {
     }
 }
 
-fn run(chain: &Chain, block_time: u64, wake: &Wake) {
-    // With a block time, look twice a second whether it has passed; otherwise sleep
-    // until a transaction arrives (and look now and then in case one was missed).
-    let idle = if block_time > 0 {
-        Duration::from_millis(500)
-    } else {
-        Duration::from_secs(1)
-    };
+fn run(chain: &Chain, wake: &Wake) {
     while !wake.stopped() {
+        let controls = chain.dev_controls();
+        let block_time = controls.block_time;
+        // With a block time, look twice a second whether it has passed; otherwise sleep
+        // until a transaction arrives (and look now and then in case one was missed).
+        let idle = if block_time > 0 {
+            Duration::from_millis(500)
+        } else {
+            Duration::from_secs(1)
+        };
+        if block_time == 0 && !controls.automine {
+            wake.wait(idle);
+            continue;
+        }
         match chain.tick(clock::now(), block_time) {
             Ok(Some(block)) => {
                 tracing::info!(

@@ -14,7 +14,7 @@ use alloy_primitives::{Address, B256, Bytes, U256};
 use molt_abi::execution::CallOutput;
 use molt_abi::rpc::{
     self, AccountAt, AccountProof, AccountState, Answer, BlockQuery, BodyTx, CallAt, CallRequest,
-    ChainInfo, ChainQueries, FilterChanges, FilterPoll, MineRequest, NewFilter, NoArgs,
+    ChainInfo, ChainQueries, DevControl, FilterChanges, FilterPoll, MineRequest, NewFilter, NoArgs,
     PoolContent, ProofQuery, QueryError, SetBalance, SignRequest, SlotProof, StorageAt,
     StorageQuery, TxLocation,
 };
@@ -197,7 +197,10 @@ impl ChainQueries for Queries {
 
     fn mine(&self, q: &MineRequest) -> Answer<u64> {
         self.dev_only()?;
-        let mut timestamp = if q.timestamp == 0 { now() } else { q.timestamp };
+        let mut timestamp = match q.timestamp {
+            0 => self.chain.dev_now(now()),
+            t => t,
+        };
         for _ in 0..q.blocks.max(1) {
             let block = self.chain.mine(timestamp).map_err(fail)?;
             timestamp = block.header.timestamp + 1;
@@ -304,6 +307,50 @@ impl ChainQueries for Queries {
 
     fn uninstall_filter(&self, id: u64) -> Answer<bool> {
         Ok(self.filters.uninstall(id))
+    }
+
+    fn dev_control(&self, c: &DevControl) -> Answer<u64> {
+        self.dev_only()?;
+        let head_timestamp = self.chain.head_header().0.timestamp;
+        let answer = self.chain.set_dev_controls(|controls| {
+            Ok(match c.what {
+                rpc::dev::INCREASE_TIME => {
+                    controls.time_offset = controls.time_offset.saturating_add(c.value);
+                    controls.time_offset
+                }
+                rpc::dev::NEXT_TIMESTAMP if c.value <= head_timestamp => {
+                    return Err(ChainError::NextTimestamp {
+                        timestamp: c.value,
+                        head: head_timestamp,
+                    });
+                }
+                rpc::dev::NEXT_TIMESTAMP => {
+                    // The clock goes on from there, as anvil's and hardhat's do.
+                    controls.next_timestamp = Some(c.value);
+                    controls.time_offset = c.value.saturating_sub(now());
+                    0
+                }
+                rpc::dev::COINBASE => {
+                    controls.coinbase = Some(c.address);
+                    0
+                }
+                rpc::dev::AUTOMINE => {
+                    controls.automine = c.value != 0;
+                    0
+                }
+                rpc::dev::INTERVAL => {
+                    controls.block_time = c.value;
+                    0
+                }
+                rpc::dev::DROP_TX | rpc::dev::DROP_ALL => 0,
+                other => return Err(ChainError::UnknownDevControl(other)),
+            })
+        });
+        match c.what {
+            rpc::dev::DROP_TX => Ok(u64::from(self.chain.drop_pooled(&c.hash))),
+            rpc::dev::DROP_ALL => Ok(self.chain.drop_all_pooled() as u64),
+            _ => answer.map_err(fail),
+        }
     }
 
     fn pool_content(&self) -> Answer<PoolContent> {

@@ -224,6 +224,18 @@ fn the_pool_as_txpool_methods_and_sender_nonce_lookups_show_it() {
 }
 
 #[test]
+fn dev_controls_move_the_clock_set_the_coinbase_and_switch_mining() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = DevNode::start(dir.path(), &[]);
+    for (url, which) in [(Anvil::start().url(), "anvil"), (node.url(), "molt")] {
+        let out = run(Command::new("node")
+            .arg(tools().join("cheats.mjs"))
+            .args([&url, which]));
+        assert!(out.ends_with("cheats ok"), "{url}: {out}");
+    }
+}
+
+#[test]
 fn web3_py_block_pending_and_event_filters() {
     let dir = tempfile::tempdir().unwrap();
     let node = DevNode::start(dir.path(), &[]);

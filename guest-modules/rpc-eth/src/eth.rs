@@ -186,14 +186,14 @@ pub fn dispatch(host: &(impl ChainHost + ?Sized), method: &str, p: Params) -> An
                     timestamp: quantity(Some(&v))?.unwrap_or(0),
                 },
             };
-            dev(host)?;
+            dev_only(host)?;
             host.mine(&request)?;
             to("0x0")
         }
         "anvil_mine" | "hardhat_mine" => {
             p.at_most(2)?;
             let blocks: Option<U64> = p.optional(0)?;
-            dev(host)?;
+            dev_only(host)?;
             let request = MineRequest {
                 blocks: blocks.map_or(1, |b| b.to::<u64>()),
                 timestamp: 0,
@@ -202,13 +202,13 @@ pub fn dispatch(host: &(impl ChainHost + ?Sized), method: &str, p: Params) -> An
             Ok(Value::Null)
         }
         "evm_snapshot" | "anvil_snapshot" => {
-            dev(host)?;
+            dev_only(host)?;
             to(U64::from(host.snapshot()?))
         }
         "evm_revert" | "anvil_revert" => {
             p.at_most(1)?;
             let id: U64 = p.required(0)?;
-            dev(host)?;
+            dev_only(host)?;
             to(host.revert(id.to::<u64>())?)
         }
         "anvil_setBalance" | "hardhat_setBalance" => {
@@ -217,19 +217,20 @@ pub fn dispatch(host: &(impl ChainHost + ?Sized), method: &str, p: Params) -> An
                 address: p.required(0)?,
                 balance: p.required(1)?,
             };
-            dev(host)?;
+            dev_only(host)?;
             host.set_balance(&request)?;
             Ok(Value::Null)
         }
         _ => crate::filters::dispatch(host, method, &p)
             .or_else(|| crate::sign::dispatch(host, method, &p))
             .or_else(|| crate::pool::dispatch(host, method, &p))
+            .or_else(|| crate::cheats::dispatch(host, method, &p))
             .unwrap_or_else(|| Err(RpcError::method_not_found(method))),
     }
 }
 
 /// Refuses dev methods on a node that does not offer them.
-fn dev(host: &(impl ChainHost + ?Sized)) -> Result<(), RpcError> {
+pub(crate) fn dev_only(host: &(impl ChainHost + ?Sized)) -> Result<(), RpcError> {
     if info(host)?.dev {
         Ok(())
     } else {
@@ -238,7 +239,7 @@ fn dev(host: &(impl ChainHost + ?Sized)) -> Result<(), RpcError> {
 }
 
 /// A number given as a JSON number or a hex quantity.
-fn quantity(v: Option<&Value>) -> Result<Option<u64>, RpcError> {
+pub(crate) fn quantity(v: Option<&Value>) -> Result<Option<u64>, RpcError> {
     match v {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Number(n)) => n

@@ -16,6 +16,7 @@
 //! `eth_estimateGas`.
 
 mod blocks;
+mod cheats;
 mod error;
 mod eth;
 mod filters;

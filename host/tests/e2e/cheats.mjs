@@ -1,0 +1,76 @@
+// The dev node's controls as test suites use them: evm_increaseTime,
+// evm_setNextBlockTimestamp, anvil_setCoinbase, evm_setAutomine,
+// anvil_setIntervalMining, anvil_dropTransaction, anvil_dropAllTransactions, and
+// evm_revert undoing them. Usage: node cheats.mjs RPC_URL [molt].
+import assert from "node:assert/strict";
+import { ethers } from "ethers";
+
+const url = process.argv[2];
+const molt = process.argv[3] === "molt";
+const ACCOUNT0 = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266";
+const provider = new ethers.JsonRpcProvider(url, undefined, { staticNetwork: true });
+const rpc = (method, params = []) => provider.send(method, params);
+const latest = () => rpc("eth_getBlockByNumber", ["latest", false]);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const to = "0x00000000000000000000000000000000000000c7";
+const send = () => rpc("eth_sendTransaction", [{ from: ACCOUNT0, to, value: "0x1", gas: "0x5208" }]);
+
+// The clock.
+const t0 = Number((await latest()).timestamp);
+assert.ok((await rpc("evm_increaseTime", [3600])) >= 3600);
+await rpc("evm_mine");
+const t1 = Number((await latest()).timestamp);
+assert.ok(t1 >= t0 + 3600, `${t1} after ${t0} + 3600`);
+await rpc("evm_setNextBlockTimestamp", [t1 + 100000]);
+await rpc("evm_mine");
+assert.equal(Number((await latest()).timestamp), t1 + 100000);
+await assert.rejects(rpc("evm_setNextBlockTimestamp", [1]));
+
+// The coinbase.
+const coinbase = "0x00000000000000000000000000000000000000cb";
+await rpc("anvil_setCoinbase", [coinbase]);
+await rpc("evm_mine");
+assert.equal((await latest()).miner.toLowerCase(), coinbase);
+
+// Automine off: a transaction waits for evm_mine, or is dropped.
+await rpc("evm_setAutomine", [false]);
+const waiting = await send();
+await sleep(300);
+assert.equal(await rpc("eth_getTransactionReceipt", [waiting]), null);
+assert.equal((await rpc("txpool_status")).pending, "0x1");
+assert.equal(await rpc("anvil_dropTransaction", [waiting]), waiting);
+assert.equal(await rpc("anvil_dropTransaction", [waiting]), null);
+assert.equal(await rpc("eth_getTransactionByHash", [waiting]), null);
+await send();
+await rpc("anvil_dropAllTransactions");
+assert.equal((await rpc("txpool_status")).pending, "0x0");
+const mined = await send();
+await rpc("evm_mine");
+assert.equal((await rpc("eth_getTransactionReceipt", [mined])).status, "0x1");
+
+// Interval mining: blocks without transactions, then back to on demand.
+const before = await provider.getBlockNumber();
+await rpc("anvil_setIntervalMining", [1]);
+await sleep(2600);
+assert.ok((await provider.getBlockNumber()) >= before + 1, "no block in 2.6 s at 1 s");
+await rpc("anvil_setIntervalMining", [0]);
+await rpc("evm_setAutomine", [true]);
+const auto = await send();
+assert.equal((await provider.waitForTransaction(auto, 1, 10000)).status, 1);
+
+if (molt) {
+  // evm_revert undoes the controls with the rest (anvil 1.7 keeps them).
+  const snapshot = await rpc("evm_snapshot");
+  await rpc("anvil_setCoinbase", ["0x00000000000000000000000000000000000000dd"]);
+  await rpc("evm_setAutomine", [false]);
+  await rpc("evm_increaseTime", [1000000]);
+  assert.equal(await rpc("evm_revert", [snapshot]), true);
+  const after = await send();
+  const receipt = await provider.waitForTransaction(after, 1, 10000);
+  const block = await rpc("eth_getBlockByHash", [receipt.blockHash, false]);
+  assert.equal(block.miner.toLowerCase(), coinbase);
+  assert.ok(Number(block.timestamp) < t1 + 100000 + 1000000);
+}
+
+console.log("cheats ok");
+process.exit(0);
