@@ -96,6 +96,11 @@ pub mod op {
     /// [`DevControl`](super::DevControl) → `u64` (what [`dev`](super::dev) says each
     /// control answers). Dev only.
     pub const DEV_CONTROL: u8 = 27;
+    /// [`AccountOverride`](super::AccountOverride) → `()`: sets the balance, nonce or
+    /// code its `set` bits name, outside any block (the next block's state root
+    /// includes it; `REVERT` undoes it). Storage is not yet editable (an error). Dev
+    /// only.
+    pub const SET_ACCOUNT: u8 = 28;
 
     /// Whether `op` only reads: it changes nothing (chain, pool, snapshots) and uses
     /// no key of the node's. A host may refuse every other operation where a module
@@ -677,6 +682,11 @@ pub trait ChainQueries {
         let _ = control;
         Err(unsupported("dev controls"))
     }
+    /// [`op::SET_ACCOUNT`].
+    fn set_account(&self, edit: &AccountOverride) -> Answer<NoArgs> {
+        let _ = edit;
+        Err(unsupported("account edits"))
+    }
 }
 
 /// The answer of a node that does not serve an operation.
@@ -739,6 +749,7 @@ pub fn serve<Q: ChainQueries + ?Sized>(chain: &Q, request: &[u8]) -> Vec<u8> {
         op::UNINSTALL_FILTER => with(args, |id: u64| reply(chain.uninstall_filter(id))),
         op::POOL_CONTENT => reply(chain.pool_content()),
         op::DEV_CONTROL => with(args, |c: DevControl| reply(chain.dev_control(&c))),
+        op::SET_ACCOUNT => with(args, |a: AccountOverride| reply(chain.set_account(&a))),
         other => err(&alloc::format!("unknown chain query {other}")),
     }
 }
@@ -849,6 +860,9 @@ impl<H: crate::imports::ChainHost + ?Sized> ChainQueries for H {
     }
     fn dev_control(&self, control: &DevControl) -> Answer<u64> {
         self.get(op::DEV_CONTROL, control)
+    }
+    fn set_account(&self, edit: &AccountOverride) -> Answer<NoArgs> {
+        self.get(op::SET_ACCOUNT, edit)
     }
 }
 

@@ -1,7 +1,7 @@
 //! Dev helpers a dev node's clients expect of it (anvil's and hardhat's): balances set
 //! outside any block, and snapshots the chain returns to — blocks, edits and pool.
 
-use alloy_primitives::{Address, B256, U256};
+use alloy_primitives::{Address, B256, Bytes, KECCAK256_EMPTY as KECCAK_EMPTY, U256, keccak256};
 
 use crate::chain::{Chain, DevEdit};
 use crate::error::ChainError;
@@ -15,6 +15,17 @@ pub struct DevSnapshot {
     edits: usize,
     pool: Pool,
     controls: DevControls,
+}
+
+/// The fields of an account a dev edit sets (`None`: left as they are).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AccountEdit {
+    /// Balance, wei.
+    pub balance: Option<U256>,
+    /// Nonce.
+    pub nonce: Option<u64>,
+    /// Code (empty: none).
+    pub code: Option<Bytes>,
 }
 
 /// A dev node's controls (anvil's and hardhat's): its clock, the next block's
@@ -51,8 +62,34 @@ impl Chain {
     /// Sets an account's balance directly, outside any block (a dev helper; the next
     /// block's state root includes it).
     pub fn set_balance(&self, address: Address, balance: U256) -> Result<(), ChainError> {
+        self.edit_account(
+            address,
+            &AccountEdit {
+                balance: Some(balance),
+                ..AccountEdit::default()
+            },
+        )
+    }
+
+    /// Sets an account's balance, nonce or code directly, outside any block
+    /// (`anvil_setBalance`, `anvil_setNonce`, `anvil_setCode`); the next block's state
+    /// root includes it and `evm_revert` undoes it.
+    pub fn edit_account(&self, address: Address, edit: &AccountEdit) -> Result<(), ChainError> {
         let _write = self.write.lock();
-        let before = self.db.set_balance(address, balance)?;
+        let before = self.db.edit_account(address, edit.code.as_ref(), |info| {
+            if let Some(balance) = edit.balance {
+                info.balance = balance;
+            }
+            if let Some(nonce) = edit.nonce {
+                info.nonce = nonce;
+            }
+            if let Some(code) = &edit.code {
+                info.code_hash = match code.is_empty() {
+                    true => KECCAK_EMPTY,
+                    false => keccak256(code),
+                };
+            }
+        })?;
         self.executed.lock().clear();
         self.dev_edits.lock().push(DevEdit {
             head: self.head_number(),

@@ -13,17 +13,17 @@ use alloy_eips::eip2718::Encodable2718;
 use alloy_primitives::{Address, B256, Bytes, U256};
 use molt_abi::execution::CallOutput;
 use molt_abi::rpc::{
-    self, AccountAt, AccountProof, AccountState, Answer, BlockQuery, BodyTx, CallAt, CallRequest,
-    ChainInfo, ChainQueries, DevControl, FilterChanges, FilterPoll, MineRequest, NewFilter, NoArgs,
-    PoolContent, ProofQuery, QueryError, SetBalance, SignRequest, SlotProof, StorageAt,
-    StorageQuery, TxLocation,
+    self, AccountAt, AccountOverride, AccountProof, AccountState, Answer, BlockQuery, BodyTx,
+    CallAt, CallRequest, ChainInfo, ChainQueries, DevControl, FilterChanges, FilterPoll,
+    MineRequest, NewFilter, NoArgs, PoolContent, ProofQuery, QueryError, SetBalance, SignRequest,
+    SlotProof, StorageAt, StorageQuery, TxLocation,
 };
 use molt_runtime::services::ChainService;
 use molt_storage::state::StateView;
 
 use crate::chain::{CallLimits, Chain};
 use crate::clock::now;
-use crate::dev::DevSnapshot;
+use crate::dev::{AccountEdit, DevSnapshot};
 use crate::error::ChainError;
 use crate::filters::Filters;
 use crate::pool::PoolTx;
@@ -307,6 +307,21 @@ impl ChainQueries for Queries {
 
     fn uninstall_filter(&self, id: u64) -> Answer<bool> {
         Ok(self.filters.uninstall(id))
+    }
+
+    fn set_account(&self, a: &AccountOverride) -> Answer<NoArgs> {
+        self.dev_only()?;
+        if a.set & rpc::set::WHOLE_STORAGE != 0 || !a.storage.is_empty() {
+            return Err(fail("editing storage outside a block is not supported yet"));
+        }
+        let has = |bit: u8| a.set & bit != 0;
+        let edit = AccountEdit {
+            balance: has(rpc::set::BALANCE).then_some(a.balance),
+            nonce: has(rpc::set::NONCE).then_some(a.nonce),
+            code: has(rpc::set::CODE).then(|| a.code.clone()),
+        };
+        self.chain.edit_account(a.address, &edit).map_err(fail)?;
+        Ok(NoArgs {})
     }
 
     fn dev_control(&self, c: &DevControl) -> Answer<u64> {

@@ -181,7 +181,23 @@ fn key(prefix: u8, parts: &[&[u8]]) -> Vec<u8> {
 impl Db {
     /// Opens (or creates) the database in `dir`.
     pub fn open(dir: &Path) -> Result<Db, StorageError> {
-        let db = sled::open(dir)?;
+        // sled releases a closed database's file lock from its flusher thread, a moment
+        // after the last handle is dropped: a reopen right after a close waits for it
+        // (up to a second) rather than failing. Another process holding it still fails.
+        let mut waited = std::time::Duration::ZERO;
+        let db = loop {
+            match sled::open(dir) {
+                Err(sled::Error::Io(e))
+                    if e.kind() == std::io::ErrorKind::Other
+                        && e.to_string().contains("could not acquire lock")
+                        && waited < std::time::Duration::from_secs(1) =>
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                    waited += std::time::Duration::from_millis(20);
+                }
+                opened => break opened?,
+            }
+        };
         Self::with(db)
     }
 
@@ -780,12 +796,24 @@ impl Db {
         Ok(())
     }
 
-    /// Sets an account's balance outside any block (`anvil_setBalance`). Returns the
-    /// account as it was (`None`: absent), for [`restore_account`](Self::restore_account).
+    /// Sets an account's balance directly, outside any block (a dev edit, folded into
+    /// the next block's state root); the account as it was (`None`: absent).
     pub fn set_balance(
         &self,
         address: Address,
         balance: U256,
+    ) -> Result<Option<AccountInfo>, StorageError> {
+        self.edit_account(address, None, |info| info.balance = balance)
+    }
+
+    /// Changes an account's fields directly, outside any block (a dev edit: balance,
+    /// nonce, code — `code` is stored and `edit` should set `code_hash` to its hash);
+    /// its storage is untouched. The account as it was (`None`: absent).
+    pub fn edit_account(
+        &self,
+        address: Address,
+        code: Option<&Bytes>,
+        edit: impl FnOnce(&mut AccountInfo),
     ) -> Result<Option<AccountInfo>, StorageError> {
         let k = key(ACCOUNT, &[address.as_slice()]);
         let before = self
@@ -797,8 +825,11 @@ impl Db {
             code_hash: KECCAK_EMPTY,
             ..AccountInfo::default()
         });
-        info.balance = balance;
+        edit(&mut info);
         let mut batch = sled::Batch::default();
+        if let Some(code) = code.filter(|c| !c.is_empty()) {
+            batch.insert(key(CODE, &[keccak256(code).as_slice()]), code.as_ref());
+        }
         batch.insert(k, execution::encode(&info));
         batch.insert(key(EDITED, &[address.as_slice()]), &[]);
         self.tree.apply_batch(batch)?;

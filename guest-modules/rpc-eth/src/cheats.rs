@@ -1,13 +1,14 @@
 //! The dev node's controls as anvil and hardhat name them: the clock
 //! (`evm_increaseTime`, `evm_setNextBlockTimestamp`), the coinbase
 //! (`anvil_setCoinbase`), when blocks are sealed (`evm_setAutomine`,
-//! `anvil_setIntervalMining`) and the pool (`anvil_dropTransaction`,
-//! `anvil_dropAllTransactions`). The node keeps them (`DEV_CONTROL`), and `evm_revert`
-//! undoes them with everything else.
+//! `anvil_setIntervalMining`), the pool (`anvil_dropTransaction`,
+//! `anvil_dropAllTransactions`) and accounts (`anvil_setNonce`, `anvil_setCode`). The
+//! node keeps them (`DEV_CONTROL`, `SET_ACCOUNT`), and `evm_revert` undoes them with
+//! everything else.
 
 use alloy_primitives::{Address, B256};
 use molt_abi::imports::ChainHost;
-use molt_abi::rpc::{ChainQueries, DevControl, dev};
+use molt_abi::rpc::{AccountOverride, ChainQueries, DevControl, dev, set};
 use serde_json::Value;
 
 use crate::RpcError;
@@ -50,12 +51,45 @@ pub fn dispatch(host: &(impl ChainHost + ?Sized), method: &str, p: &Params) -> O
                 },
             )
         })(),
+        "anvil_setNonce" | "hardhat_setNonce" => (|| {
+            p.at_most(2)?;
+            let address: Address = p.required(0)?;
+            let nonce = quantity(Some(&p.required::<Value>(1)?))?.unwrap_or_default();
+            edit(
+                host,
+                AccountOverride {
+                    address,
+                    set: set::NONCE,
+                    nonce,
+                    ..AccountOverride::default()
+                },
+            )
+        })(),
+        "anvil_setCode" | "hardhat_setCode" => (|| {
+            p.at_most(2)?;
+            edit(
+                host,
+                AccountOverride {
+                    address: p.required(0)?,
+                    set: set::CODE,
+                    code: p.required(1)?,
+                    ..AccountOverride::default()
+                },
+            )
+        })(),
         "anvil_dropAllTransactions" => p
             .at_most(0)
             .and_then(|()| control(host, dev::DROP_ALL, 0, none))
             .map(|_| Value::Null),
         _ => return None,
     })
+}
+
+/// Edits an account on a dev node.
+fn edit(host: &(impl ChainHost + ?Sized), account: AccountOverride) -> Answer {
+    dev_only(host)?;
+    host.set_account(&account)?;
+    Ok(Value::Null)
 }
 
 /// Uses control `what` on a dev node.

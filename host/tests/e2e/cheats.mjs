@@ -1,7 +1,7 @@
 // The dev node's controls as test suites use them: evm_increaseTime,
 // evm_setNextBlockTimestamp, anvil_setCoinbase, evm_setAutomine,
-// anvil_setIntervalMining, anvil_dropTransaction, anvil_dropAllTransactions, and
-// evm_revert undoing them. Usage: node cheats.mjs RPC_URL [molt].
+// anvil_setIntervalMining, anvil_dropTransaction, anvil_dropAllTransactions,
+// anvil_setNonce, anvil_setCode, and evm_revert undoing them. Usage: node cheats.mjs RPC_URL [molt].
 import assert from "node:assert/strict";
 import { ethers } from "ethers";
 
@@ -13,6 +13,14 @@ const rpc = (method, params = []) => provider.send(method, params);
 const latest = () => rpc("eth_getBlockByNumber", ["latest", false]);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const to = "0x00000000000000000000000000000000000000c7";
+const receipt = async (hash, what) => {
+  for (let i = 0; i < 200; i++) {
+    const r = await rpc("eth_getTransactionReceipt", [hash]);
+    if (r) return r;
+    await sleep(50);
+  }
+  throw new Error(`not mined in 10 s: ${what}`);
+};
 const send = () => rpc("eth_sendTransaction", [{ from: ACCOUNT0, to, value: "0x1", gas: "0x5208" }]);
 
 // The clock.
@@ -56,7 +64,19 @@ assert.ok((await provider.getBlockNumber()) >= before + 1, "no block in 2.6 s at
 await rpc("anvil_setIntervalMining", [0]);
 await rpc("evm_setAutomine", [true]);
 const auto = await send();
-assert.equal((await provider.waitForTransaction(auto, 1, 10000)).status, 1);
+assert.equal((await receipt(auto, "automine back on")).status, "0x1");
+
+// Accounts: nonce and code set outside any block, seen at once, kept by the next block.
+const who = "0x00000000000000000000000000000000000000e9";
+const ANSWER = "0x602a60005260206000f3"; // returns 42
+await rpc("anvil_setNonce", [who, "0x7"]);
+await rpc("anvil_setCode", [who, ANSWER]);
+assert.equal(await provider.getTransactionCount(who), 7);
+assert.equal(await provider.getCode(who), ANSWER);
+assert.equal(BigInt(await rpc("eth_call", [{ to: who }, "latest"])), 42n);
+await rpc("evm_mine");
+assert.equal(await provider.getTransactionCount(who, "latest"), 7);
+assert.equal(await provider.getCode(who), ANSWER);
 
 if (molt) {
   // evm_revert undoes the controls with the rest (anvil 1.7 keeps them).
@@ -64,10 +84,14 @@ if (molt) {
   await rpc("anvil_setCoinbase", ["0x00000000000000000000000000000000000000dd"]);
   await rpc("evm_setAutomine", [false]);
   await rpc("evm_increaseTime", [1000000]);
+  await rpc("anvil_setNonce", [who, "0x9"]);
+  await rpc("anvil_setCode", [who, "0x"]);
   assert.equal(await rpc("evm_revert", [snapshot]), true);
+  assert.equal(await provider.getTransactionCount(who), 7);
+  assert.equal(await provider.getCode(who), ANSWER);
   const after = await send();
-  const receipt = await provider.waitForTransaction(after, 1, 10000);
-  const block = await rpc("eth_getBlockByHash", [receipt.blockHash, false]);
+  const mined = await receipt(after, "after evm_revert");
+  const block = await rpc("eth_getBlockByHash", [mined.blockHash, false]);
   assert.equal(block.miner.toLowerCase(), coinbase);
   assert.ok(Number(block.timestamp) < t1 + 100000 + 1000000);
 }
