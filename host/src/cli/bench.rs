@@ -206,32 +206,10 @@ fn network(args: NetworkArgs) -> anyhow::Result<ExitCode> {
 
 fn state(args: StateArgs) -> anyhow::Result<ExitCode> {
     warn_if_debug("state");
-    let molt = std::env::current_exe()?.display().to_string();
     let engine = format!("{:?}", args.engine).to_lowercase();
-    let mut targets = vec![bench::rpc::Target {
-        name: format!("molt {engine}"),
-        command: [
-            &molt,
-            "dev",
-            "--ephemeral",
-            "--http.port",
-            "{port}",
-            "--engine",
-            &engine,
-        ]
-        .map(String::from)
-        .to_vec(),
-    }];
+    let mut targets = vec![molt_target(&engine)?];
     if !args.no_anvil {
-        targets.push(bench::rpc::Target {
-            name: "anvil".into(),
-            command: vec![
-                args.anvil.display().to_string(),
-                "--port".into(),
-                "{port}".into(),
-                "--silent".into(),
-            ],
-        });
+        targets.push(anvil_target(&args.anvil));
     }
     let config = bench::state::Config {
         workers: args.workers,
@@ -245,44 +223,17 @@ fn state(args: StateArgs) -> anyhow::Result<ExitCode> {
         eprintln!("measuring {} ...", t.name);
         rows.push(bench::state::measure(t, &config)?);
     }
-    print!("{}", bench::state::table(&rows));
-    if let Some(path) = args.json {
-        std::fs::write(&path, serde_json::to_string_pretty(&rows)?)?;
-        println!("wrote {}", path.display());
-    }
-    Ok(ExitCode::SUCCESS)
+    report(&bench::state::table(&rows), &rows, args.json)
 }
 
 fn rpc(args: RpcArgs) -> anyhow::Result<ExitCode> {
     warn_if_debug("rpc");
-    let molt = std::env::current_exe()?.display().to_string();
     let mut targets = Vec::new();
     if !args.no_anvil {
-        targets.push(bench::rpc::Target {
-            name: "anvil".into(),
-            command: vec![
-                args.anvil.display().to_string(),
-                "--port".into(),
-                "{port}".into(),
-                "--silent".into(),
-            ],
-        });
+        targets.push(anvil_target(&args.anvil));
     }
     for engine in ["wasm", "native"] {
-        targets.push(bench::rpc::Target {
-            name: format!("molt {engine}"),
-            command: [
-                &molt,
-                "dev",
-                "--ephemeral",
-                "--http.port",
-                "{port}",
-                "--engine",
-                engine,
-            ]
-            .map(String::from)
-            .to_vec(),
-        });
+        targets.push(molt_target(engine)?);
     }
     let config = bench::rpc::Config {
         workers: args.workers,
@@ -294,9 +245,50 @@ fn rpc(args: RpcArgs) -> anyhow::Result<ExitCode> {
         eprintln!("measuring {} ...", t.name);
         rows.push(bench::rpc::measure(t, &config)?);
     }
-    print!("{}", bench::rpc::table(&rows));
-    if let Some(path) = args.json {
-        std::fs::write(&path, serde_json::to_string_pretty(&rows)?)?;
+    report(&bench::rpc::table(&rows), &rows, args.json)
+}
+
+/// `molt dev` on a fresh temporary chain with `engine`, this binary.
+fn molt_target(engine: &str) -> anyhow::Result<bench::rpc::Target> {
+    let molt = std::env::current_exe()?.display().to_string();
+    Ok(bench::rpc::Target {
+        name: format!("molt {engine}"),
+        command: [
+            &molt,
+            "dev",
+            "--ephemeral",
+            "--http.port",
+            "{port}",
+            "--engine",
+            engine,
+        ]
+        .map(String::from)
+        .to_vec(),
+    })
+}
+
+/// anvil (the binary at `path`).
+fn anvil_target(path: &std::path::Path) -> bench::rpc::Target {
+    bench::rpc::Target {
+        name: "anvil".into(),
+        command: vec![
+            path.display().to_string(),
+            "--port".into(),
+            "{port}".into(),
+            "--silent".into(),
+        ],
+    }
+}
+
+/// Prints a bench's `table` and writes its `rows` as JSON to `json`, if given.
+fn report<R: serde::Serialize>(
+    table: &str,
+    rows: &[R],
+    json: Option<PathBuf>,
+) -> anyhow::Result<ExitCode> {
+    print!("{table}");
+    if let Some(path) = json {
+        std::fs::write(&path, serde_json::to_string_pretty(rows)?)?;
         println!("wrote {}", path.display());
     }
     Ok(ExitCode::SUCCESS)
