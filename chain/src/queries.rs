@@ -326,46 +326,47 @@ impl ChainQueries for Queries {
 
     fn dev_control(&self, c: &DevControl) -> Answer<u64> {
         self.dev_only()?;
-        let head_timestamp = self.chain.head_header().0.timestamp;
-        let answer = self.chain.set_dev_controls(|controls| {
-            Ok(match c.what {
-                rpc::dev::INCREASE_TIME => {
-                    controls.time_offset = controls.time_offset.saturating_add(c.value);
-                    controls.time_offset
-                }
-                rpc::dev::NEXT_TIMESTAMP if c.value <= head_timestamp => {
-                    return Err(ChainError::NextTimestamp {
-                        timestamp: c.value,
-                        head: head_timestamp,
-                    });
-                }
-                rpc::dev::NEXT_TIMESTAMP => {
-                    // The clock goes on from there, as anvil's and hardhat's do.
-                    controls.next_timestamp = Some(c.value);
-                    controls.time_offset = c.value.saturating_sub(now());
-                    0
-                }
-                rpc::dev::COINBASE => {
-                    controls.coinbase = Some(c.address);
-                    0
-                }
-                rpc::dev::AUTOMINE => {
-                    controls.automine = c.value != 0;
-                    0
-                }
-                rpc::dev::INTERVAL => {
-                    controls.block_time = c.value;
-                    0
-                }
-                rpc::dev::DROP_TX | rpc::dev::DROP_ALL => 0,
-                other => return Err(ChainError::UnknownDevControl(other)),
-            })
-        });
         match c.what {
-            rpc::dev::DROP_TX => Ok(u64::from(self.chain.drop_pooled(&c.hash))),
-            rpc::dev::DROP_ALL => Ok(self.chain.drop_all_pooled() as u64),
-            _ => answer.map_err(fail),
+            rpc::dev::DROP_TX => return Ok(u64::from(self.chain.drop_pooled(&c.hash))),
+            rpc::dev::DROP_ALL => return Ok(self.chain.drop_all_pooled() as u64),
+            _ => {}
         }
+        let head_timestamp = self.chain.head_header().0.timestamp;
+        self.chain
+            .set_dev_controls(|controls| {
+                Ok(match c.what {
+                    rpc::dev::INCREASE_TIME => {
+                        controls.time_offset = controls.time_offset.saturating_add(c.value);
+                        controls.time_offset
+                    }
+                    rpc::dev::NEXT_TIMESTAMP if c.value <= head_timestamp => {
+                        return Err(ChainError::NextTimestamp {
+                            timestamp: c.value,
+                            head: head_timestamp,
+                        });
+                    }
+                    rpc::dev::NEXT_TIMESTAMP => {
+                        // The clock goes on from there, as anvil's and hardhat's do.
+                        controls.next_timestamp = Some(c.value);
+                        controls.time_offset = c.value.saturating_sub(now());
+                        0
+                    }
+                    rpc::dev::COINBASE => {
+                        controls.coinbase = Some(c.address);
+                        0
+                    }
+                    rpc::dev::AUTOMINE => {
+                        controls.automine = c.value != 0;
+                        0
+                    }
+                    rpc::dev::INTERVAL => {
+                        controls.block_time = c.value;
+                        0
+                    }
+                    other => return Err(ChainError::UnknownDevControl(other)),
+                })
+            })
+            .map_err(fail)
     }
 
     fn pool_content(&self) -> Answer<PoolContent> {

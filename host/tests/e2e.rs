@@ -137,6 +137,21 @@ impl Drop for Anvil {
     }
 }
 
+/// Runs `node e2e/SCRIPT URL WHICH` against anvil (the reference) and then molt, each
+/// started with `args`; `WHICH` is `anvil` or `molt`, for checks only one of them
+/// passes. Each run must print `done` last.
+fn script_on_anvil_then_molt(script: &str, args: &[&str], done: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let node = DevNode::start(dir.path(), args);
+    let anvil = Anvil::start_with(args);
+    for (url, which) in [(anvil.url(), "anvil"), (node.url(), "molt")] {
+        let out = run(Command::new("node")
+            .arg(tools().join(script))
+            .args([&url, which]));
+        assert!(out.ends_with(done), "{which} ({url}): {out}");
+    }
+}
+
 fn run(cmd: &mut Command) -> String {
     let out = cmd.output().unwrap();
     assert!(
@@ -179,15 +194,7 @@ fn viem_and_ethers_read_past_blocks_and_call_with_state_overrides() {
 
 #[test]
 fn websocket_subscriptions_and_filters_through_ethers_viem_and_a_raw_socket() {
-    let dir = tempfile::tempdir().unwrap();
-    let node = DevNode::start(dir.path(), &[]);
-    // The same script against anvil first: the reference it must agree with.
-    for url in [Anvil::start().url(), node.url()] {
-        let out = run(Command::new("node")
-            .arg(tools().join("pubsub.mjs"))
-            .arg(&url));
-        assert!(out.ends_with("pubsub ok"), "{url}: {out}");
-    }
+    script_on_anvil_then_molt("pubsub.mjs", &[], "pubsub ok");
 }
 
 #[test]
@@ -201,38 +208,18 @@ fn web3_py_reads_past_blocks_and_its_proofs_verify_with_py_trie() {
 
 #[test]
 fn ethers_and_viem_sign_messages_typed_data_and_transactions_with_unlocked_accounts() {
-    let dir = tempfile::tempdir().unwrap();
-    let node = DevNode::start(dir.path(), &[]);
-    for url in [Anvil::start().url(), node.url()] {
-        let out = run(Command::new("node").arg(tools().join("sign.mjs")).arg(&url));
-        assert!(out.ends_with("sign ok"), "{url}: {out}");
-    }
+    script_on_anvil_then_molt("sign.mjs", &[], "sign ok");
 }
 
 #[test]
 fn the_pool_as_txpool_methods_and_sender_nonce_lookups_show_it() {
-    let dir = tempfile::tempdir().unwrap();
     // Blocks only when asked (evm_mine), so transactions stay pending.
-    let node = DevNode::start(dir.path(), &["--block-time", "3600"]);
-    let anvil = Anvil::start_with(&["--block-time", "3600"]);
-    for (url, which) in [(anvil.url(), "anvil"), (node.url(), "molt")] {
-        let out = run(Command::new("node")
-            .arg(tools().join("pool.mjs"))
-            .args([&url, which]));
-        assert!(out.ends_with("pool ok"), "{url}: {out}");
-    }
+    script_on_anvil_then_molt("pool.mjs", &["--block-time", "3600"], "pool ok");
 }
 
 #[test]
 fn dev_controls_move_the_clock_set_the_coinbase_and_switch_mining() {
-    let dir = tempfile::tempdir().unwrap();
-    let node = DevNode::start(dir.path(), &[]);
-    for (url, which) in [(Anvil::start().url(), "anvil"), (node.url(), "molt")] {
-        let out = run(Command::new("node")
-            .arg(tools().join("cheats.mjs"))
-            .args([&url, which]));
-        assert!(out.ends_with("cheats ok"), "{url}: {out}");
-    }
+    script_on_anvil_then_molt("cheats.mjs", &[], "cheats ok");
 }
 
 #[test]

@@ -71,7 +71,7 @@ fn changes(host: &(impl ChainHost + ?Sized), p: &Params) -> Answer {
     let c = poll(host, p, true)?;
     match c.kind {
         filter_kind::LOGS => {
-            let filter = parse(&serde_json::from_slice(&c.criteria).map_err(RpcError::internal)?)?;
+            let filter = stored(&c)?;
             // Within the range the criteria name, if they name numbers: tags
             // ("latest", absent) follow the head.
             let (from_block, to_block) = match filter.block_option {
@@ -98,7 +98,7 @@ fn filter_logs(host: &(impl ChainHost + ?Sized), p: &Params) -> Answer {
     if c.kind != filter_kind::LOGS {
         return Err(RpcError::server("filter not found"));
     }
-    let filter = parse(&serde_json::from_slice(&c.criteria).map_err(RpcError::internal)?)?;
+    let filter = stored(&c)?;
     serde_json::to_value(logs(host, &filter)?).map_err(RpcError::internal)
 }
 
@@ -135,6 +135,11 @@ fn bound(b: Option<BlockNumberOrTag>) -> Option<u64> {
         Some(BlockNumberOrTag::Earliest) => Some(0),
         _ => None,
     }
+}
+
+/// A log filter's criteria as the node kept them.
+fn stored(c: &FilterChanges) -> Result<Filter, RpcError> {
+    parse(&serde_json::from_slice(&c.criteria).map_err(RpcError::internal)?)
 }
 
 fn parse(criteria: &Value) -> Result<Filter, RpcError> {
