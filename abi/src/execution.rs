@@ -217,6 +217,45 @@ pub struct CallOutput {
     pub message: String,
 }
 
+/// Input of `molt_execute_trace`, an optional export: a block's transactions, or a
+/// message, executed again on the state before them with a tracer, committing nothing.
+/// The last field is optional: a host may end the list before it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, RlpEncodable, RlpDecodable)]
+#[rlp(trailing)]
+pub struct TraceInput {
+    /// The block the transactions are in (and the message runs in, unless `call`
+    /// carries its own).
+    pub env: BlockEnv,
+    /// The block's hash, which the traces report.
+    pub block_hash: B256,
+    /// Transactions in order, each committed before the next, in their EIP-2718
+    /// encoding: the block's, or the first ones of it.
+    pub txs: Vec<Bytes>,
+    /// Index of the first transaction traced; those before it only run.
+    pub traced_from: u64,
+    /// What to report: one of [`trace`].
+    pub style: u8,
+    /// [`trace::TRACE`]: geth's tracing options as JSON (`{"tracer":"callTracer"}`,
+    /// …); empty for geth's default (struct logs).
+    pub options: Bytes,
+    /// A message run after the transactions instead of tracing them
+    /// (`debug_traceCall`, `eth_createAccessList`), in its own environment.
+    pub call: Option<CallInput>,
+}
+
+/// What `molt_execute_trace` reports, the [`TraceInput::style`]; its output is an RLP
+/// list of JSON texts, one per traced transaction or message.
+pub mod trace {
+    /// A trace per transaction as geth's `debug_trace*` give it for the tracer the
+    /// options name (struct logs, `callTracer`, `prestateTracer`, `4byteTracer`,
+    /// `flatCallTracer` — Parity's `trace_transaction` — …).
+    pub const TRACE: u8 = 0;
+    /// The message's access list as `eth_createAccessList` gives it: `{accessList,
+    /// gasUsed, error?}`, found by running it until the list it touches is the list
+    /// it was given.
+    pub const ACCESS_LIST: u8 = 1;
+}
+
 impl Encodable for TxOutcome {
     fn encode(&self, out: &mut dyn alloy_rlp::BufMut) {
         let (tag, body_len) = match self {

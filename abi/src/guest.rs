@@ -232,11 +232,19 @@ macro_rules! export_rpc {
     };
 }
 
-/// Exports an `execution` module: `molt_execute_block` and `molt_execute_call`.
+/// Exports an `execution` module: `molt_execute_block` and `molt_execute_call`, and
+/// `molt_execute_trace` when a third function is given.
 #[macro_export]
 macro_rules! export_execution {
     ($block:path, $call:path) => {
         $crate::__export_entries!(molt_execute_block => $block, molt_execute_call => $call);
+    };
+    ($block:path, $call:path, $trace:path) => {
+        $crate::__export_entries!(
+            molt_execute_block => $block,
+            molt_execute_call => $call,
+            molt_execute_trace => $trace,
+        );
     };
 }
 

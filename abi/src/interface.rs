@@ -143,7 +143,8 @@ pub const fn entry_points(kind: Kind) -> &'static [&'static str] {
 pub const fn optional_entry_points(kind: Kind) -> &'static [&'static str] {
     match kind {
         Kind::Consensus => &["molt_consensus_validators"],
-        Kind::Execution | Kind::Rpc => &[],
+        Kind::Execution => &["molt_execute_trace"],
+        Kind::Rpc => &[],
     }
 }
 
@@ -232,10 +233,14 @@ pub const WASI_MODULE: &str = "wasi_snapshot_preview1";
 
 /// WASI functions a deterministic module may import: none of them can observe time,
 /// randomness, the environment or the filesystem (the host gives such a module empty
-/// arguments and environment, and no preopened directory).
+/// arguments and environment, no preopened directory, and clocks frozen at the Unix
+/// epoch — Rust's `std` reads the clock to seed hash maps, and gets the same seed on
+/// every node).
 pub const DETERMINISTIC_WASI: &[&str] = &[
     "args_get",
     "args_sizes_get",
+    "clock_res_get",
+    "clock_time_get",
     "environ_get",
     "environ_sizes_get",
     "fd_close",

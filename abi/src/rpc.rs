@@ -101,6 +101,14 @@ pub mod op {
     /// includes it; `REVERT` undoes it). Storage is not yet editable (an error). Dev
     /// only.
     pub const SET_ACCOUNT: u8 = 28;
+    /// [`TraceBlock`](super::TraceBlock) → one JSON trace per traced transaction
+    /// (`Vec<Bytes>`): the block's transactions executed again on the state before
+    /// it by the execution module in force there, traced as geth's options say.
+    pub const TRACE_BLOCK: u8 = 29;
+    /// [`TraceCall`](super::TraceCall) → the JSON answer (`Bytes`): the message run
+    /// as [`CALL_AT`] runs it, traced (`debug_traceCall`) or for its access list
+    /// (`eth_createAccessList`), as its `style` says.
+    pub const TRACE_CALL: u8 = 30;
 
     /// Whether `op` only reads: it changes nothing (chain, pool, snapshots) and uses
     /// no key of the node's. A host may refuse every other operation where a module
@@ -127,6 +135,8 @@ pub mod op {
                 | CALL_AT
                 | PROOF
                 | POOL_CONTENT
+                | TRACE_BLOCK
+                | TRACE_CALL
         )
     }
 }
@@ -278,6 +288,32 @@ pub struct CallAt {
     pub accounts: Vec<AccountOverride>,
     /// The environment to replace.
     pub env: EnvOverride,
+}
+
+/// Transactions of a block to trace.
+#[derive(Clone, Debug, Default, PartialEq, Eq, RlpEncodable, RlpDecodable)]
+#[rlp(trailing)]
+pub struct TraceBlock {
+    /// The block number.
+    pub block: u64,
+    /// geth's tracing options as JSON (`{"tracer":"callTracer"}`); empty for struct
+    /// logs.
+    pub options: Bytes,
+    /// Only the transaction at this index (those before it run untraced); every
+    /// transaction without it.
+    pub index: Option<u64>,
+}
+
+/// A message to trace, or to find the access list of.
+#[derive(Clone, Debug, Default, PartialEq, Eq, RlpEncodable, RlpDecodable)]
+pub struct TraceCall {
+    /// The message, where it runs, and its overrides.
+    pub call: CallAt,
+    /// [`trace::TRACE`](crate::execution::trace::TRACE) or
+    /// [`trace::ACCESS_LIST`](crate::execution::trace::ACCESS_LIST).
+    pub style: u8,
+    /// geth's tracing options as JSON, for `TRACE`; empty for struct logs.
+    pub options: Bytes,
 }
 
 /// Which fields of an [`AccountOverride`] or an [`EnvOverride`] apply: the bits of
@@ -687,6 +723,16 @@ pub trait ChainQueries {
         let _ = edit;
         Err(unsupported("account edits"))
     }
+    /// [`op::TRACE_BLOCK`].
+    fn trace_block(&self, request: &TraceBlock) -> Answer<Vec<Bytes>> {
+        let _ = request;
+        Err(unsupported("tracing"))
+    }
+    /// [`op::TRACE_CALL`].
+    fn trace_call(&self, request: &TraceCall) -> Answer<Bytes> {
+        let _ = request;
+        Err(unsupported("tracing"))
+    }
 }
 
 /// The answer of a node that does not serve an operation.
@@ -750,6 +796,8 @@ pub fn serve<Q: ChainQueries + ?Sized>(chain: &Q, request: &[u8]) -> Vec<u8> {
         op::POOL_CONTENT => reply(chain.pool_content()),
         op::DEV_CONTROL => with(args, |c: DevControl| reply(chain.dev_control(&c))),
         op::SET_ACCOUNT => with(args, |a: AccountOverride| reply(chain.set_account(&a))),
+        op::TRACE_BLOCK => with(args, |t: TraceBlock| reply(chain.trace_block(&t))),
+        op::TRACE_CALL => with(args, |t: TraceCall| reply(chain.trace_call(&t))),
         other => err(&alloc::format!("unknown chain query {other}")),
     }
 }
@@ -863,6 +911,12 @@ impl<H: crate::imports::ChainHost + ?Sized> ChainQueries for H {
     }
     fn set_account(&self, edit: &AccountOverride) -> Answer<NoArgs> {
         self.get(op::SET_ACCOUNT, edit)
+    }
+    fn trace_block(&self, request: &TraceBlock) -> Answer<Vec<Bytes>> {
+        self.get(op::TRACE_BLOCK, request)
+    }
+    fn trace_call(&self, request: &TraceCall) -> Answer<Bytes> {
+        self.get(op::TRACE_CALL, request)
     }
 }
 

@@ -323,27 +323,38 @@ impl Chain {
     /// at a past block — and with `call`'s state and environment overrides laid over
     /// them. An error if the node does not keep that block's state.
     pub fn call_at(&self, call: &CallAt, limits: &CallLimits) -> Result<CallOutput, ChainError> {
+        let (executor, state, input) = self.message_at(call, limits)?;
+        Ok(executor.execute_call_until(state, &input, limits.timeout)?)
+    }
+
+    /// What [`call_at`](Self::call_at) runs: the module in force at the block, the
+    /// state after it with the call's overrides, and the message in its environment.
+    pub(crate) fn message_at(
+        &self,
+        call: &CallAt,
+        limits: &CallLimits,
+    ) -> Result<(Executor, Arc<dyn StateView>, CallInput), ChainError> {
         let number = call.block;
         let state = self.db.state_at(number)?;
-        let header = self.db.header(number)?.ok_or_else(|| {
-            ChainError::Storage(StorageError::Corrupt {
-                key: format!("block {number}"),
-                reason: "a kept block without a header".into(),
-            })
-        })?;
+        let header = self.kept_header(number)?;
         let mut env = crate::block::env_of(&self.config.spec, self.config.chain_id, &header);
         override_env(&mut env, &call.env);
         let state: Arc<dyn StateView> = match call.accounts.is_empty() {
             true => Arc::new(state),
             false => Arc::new(Overridden::new(state, &call.accounts)),
         };
-        call_in(
-            &self.executor_at(number)?,
-            env,
-            state,
-            &call.request,
-            limits,
-        )
+        let input = call_input(env, &call.request, limits);
+        Ok((self.executor_at(number)?, state, input))
+    }
+
+    /// The header of block `number`, which the node keeps.
+    pub(crate) fn kept_header(&self, number: u64) -> Result<alloy_consensus::Header, ChainError> {
+        self.db.header(number)?.ok_or_else(|| {
+            ChainError::Storage(StorageError::Corrupt {
+                key: format!("block {number}"),
+                reason: "a kept block without a header".into(),
+            })
+        })
     }
 
     /// The execution module that executes block `height`; an error if an upgrade in
@@ -446,11 +457,17 @@ fn call_in(
     request: &CallRequest,
     limits: &CallLimits,
 ) -> Result<CallOutput, ChainError> {
+    let input = call_input(env, request, limits);
+    Ok(executor.execute_call_until(state, &input, limits.timeout)?)
+}
+
+/// The execution module's input for `request` in `env`, its gas within `limits`.
+fn call_input(env: BlockEnv, request: &CallRequest, limits: &CallLimits) -> CallInput {
     let gas_limit = match request.gas_limit {
         0 => env.gas_limit,
         g => g,
     };
-    let input = CallInput {
+    CallInput {
         gas_limit: match limits.gas_cap {
             0 => gas_limit,
             cap => gas_limit.min(cap),
@@ -463,8 +480,7 @@ fn call_in(
         gas_price: request.gas_price,
         access_list: request.access_list.clone(),
         authorization_list: request.authorization_list.clone(),
-    };
-    Ok(executor.execute_call_until(state, &input, limits.timeout)?)
+    }
 }
 
 /// Creates block 0 in an empty `db`: the funded accounts of `alloc` and the upgrade

@@ -45,6 +45,20 @@ pub enum ChainError {
         /// The head's timestamp.
         head: u64,
     },
+    /// Genesis has no transactions to trace (geth's words).
+    #[error("genesis is not traceable")]
+    Genesis,
+    /// No block with this number is on the chain.
+    #[error("block {0} not found")]
+    NoSuchBlock(u64),
+    /// The block has fewer transactions.
+    #[error("block {block} has no transaction {index}")]
+    NoSuchTx {
+        /// The block.
+        block: u64,
+        /// The index asked for.
+        index: u64,
+    },
     /// A dev control this node does not know.
     #[error("unknown dev control {0}")]
     UnknownDevControl(u8),

@@ -29,8 +29,8 @@
 //!
 //! Where to start reading: [`Chain`] ([`chain`]), then [`phases`] (propose, verify,
 //! commit), [`pool`], [`queries`] and [`upgrades`]; [`events`] tells listeners of new
-//! heads and pooled transactions, and [`filters`] keeps the JSON-RPC filters modules
-//! install.
+//! heads and pooled transactions, [`filters`] keeps the JSON-RPC filters modules
+//! install, and [`trace`] has blocks and messages traced by the execution module.
 
 #![deny(unsafe_op_in_unsafe_fn)]
 #![deny(missing_docs)]
@@ -50,6 +50,7 @@ pub mod queries;
 pub mod replay;
 pub mod signer;
 mod sync;
+pub mod trace;
 pub mod upgrades;
 pub mod wake;
 

@@ -16,7 +16,7 @@ use molt_abi::rpc::{
     self, AccountAt, AccountOverride, AccountProof, AccountState, Answer, BlockQuery, BodyTx,
     CallAt, CallRequest, ChainInfo, ChainQueries, DevControl, FilterChanges, FilterPoll,
     MineRequest, NewFilter, NoArgs, PoolContent, ProofQuery, QueryError, SetBalance, SignRequest,
-    SlotProof, StorageAt, StorageQuery, TxLocation,
+    SlotProof, StorageAt, StorageQuery, TraceBlock, TraceCall, TxLocation,
 };
 use molt_runtime::services::ChainService;
 use molt_storage::state::StateView;
@@ -260,6 +260,23 @@ impl ChainQueries for Queries {
     fn call_at(&self, r: &CallAt) -> Answer<CallOutput> {
         let out = self.chain.call_at(r, &self.limits);
         out.map_err(|e| self.call_failed(e))
+    }
+
+    fn trace_block(&self, t: &TraceBlock) -> Answer<Vec<Bytes>> {
+        if !self.visible(t.block) {
+            return Err(fail(ChainError::NoSuchBlock(t.block)));
+        }
+        let traces = self
+            .chain
+            .trace_block(t.block, t.index, &t.options, &self.limits);
+        traces.map_err(|e| self.call_failed(e))
+    }
+
+    fn trace_call(&self, t: &TraceCall) -> Answer<Bytes> {
+        let answer = self
+            .chain
+            .trace_call(&t.call, t.style, &t.options, &self.limits);
+        answer.map_err(|e| self.call_failed(e))
     }
 
     fn proof(&self, q: &ProofQuery) -> Answer<AccountProof> {

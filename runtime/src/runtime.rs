@@ -180,7 +180,7 @@ impl Runtime {
             kind: manifest.kind,
             name: name.clone(),
             pre,
-            wasi: WasiPlan::new(name, stdio, dir)?,
+            wasi: WasiPlan::new(name, stdio, dir, manifest.kind.is_deterministic())?,
             memory_bytes: pick(
                 manifest.budgets.memory_bytes,
                 c.default_memory_bytes,

@@ -267,24 +267,36 @@ fn forbidden_wasi_import_is_refused_at_load() {
         ),
         "{err}"
     );
-    // The clock is just as forbidden, and the same import is fine for `rpc`.
-    let clock = r#"(import "wasi_snapshot_preview1" "clock_time_get" (func (param i32 i64 i32) (result i32)))"#;
-    let err = runtime()
-        .load(
-            &manifest(Kind::Consensus, Budgets::default(), vec![]),
-            &wat_module(Kind::Consensus, clock, "", "(i64.const 0)"),
-            &Grants::default(),
-        )
-        .unwrap_err();
-    assert!(matches!(
-        err,
-        LoadError::Interface(InterfaceError::ImportNotAllowed { .. })
-    ));
-    load(
+}
+
+#[test]
+fn a_deterministic_module_reads_a_clock_frozen_at_the_epoch() {
+    let clock = r#"(import "wasi_snapshot_preview1" "clock_time_get" (func $clock (param i32 i64 i32) (result i32)))"#;
+    // The realtime clock's nanoseconds into bytes 512..520 (filled with 0xff first),
+    // answered as the output (its status byte, 0, at 511).
+    let read = r#"
+        (if (i32.ne (call $clock (i32.const 0) (i64.const 1) (i32.const 512)) (i32.const 0))
+            (then unreachable))
+        (i64.const 0x000001ff00000009)"#;
+    let prefill = r#"(data (i32.const 512) "\ff\ff\ff\ff\ff\ff\ff\ff")"#;
+    let module = load(
+        Kind::Consensus,
+        Budgets::default(),
+        &wat_module(Kind::Consensus, clock, prefill, read),
+    );
+    let entry = molt_abi::interface::entry_points(Kind::Consensus)[0];
+    assert_eq!(module.call(entry, b"now").as_deref(), Ok(&[0u8; 8][..]));
+    // An rpc module reads the real clock.
+    let module = load(
         Kind::Rpc,
         Budgets::default(),
-        &wat_module(Kind::Rpc, clock, "", "(i64.const 0)"),
+        &wat_module(Kind::Rpc, clock, prefill, read),
     );
+    let now = module
+        .call("molt_rpc_handle", b"now")
+        .expect("reads the clock");
+    let nanos = u64::from_le_bytes(now.as_slice().try_into().expect("8 bytes"));
+    assert!(nanos > 1_700_000_000 * 1_000_000_000, "{nanos}");
 }
 
 #[test]

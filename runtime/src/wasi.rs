@@ -3,9 +3,12 @@
 //! A guest's WASI context has no arguments, no environment and an empty stdin. Its
 //! stdout and stderr go line by line into the node log if its manifest asks for
 //! `stdio` and the operator grants it (and are discarded otherwise). It gets one preopened directory, at guest path `/data`, only if
-//! its manifest asks for `preopen-dir` and the operator grants a directory. Clocks and
-//! randomness exist in the context, but deterministic kinds can never import the
-//! functions that reach them (see `molt_abi::interface::DETERMINISTIC_WASI`).
+//! its manifest asks for `preopen-dir` and the operator grants a directory. Randomness
+//! exists in the context, but deterministic kinds can never import the functions that
+//! reach it (see `molt_abi::interface::DETERMINISTIC_WASI`). The clocks of a
+//! deterministic kind are frozen: its system clock always reads the Unix epoch and its
+//! monotonic clock never advances, so reading them (as Rust's `std` hash seeding does)
+//! observes nothing.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -13,9 +16,10 @@ use std::sync::Arc;
 
 use cap_std::ambient_authority;
 use cap_std::fs::Dir;
-use wasi_common::WasiCtx;
+use cap_std::time::{Duration, Instant, SystemTime};
 use wasi_common::pipe::{ReadPipe, WritePipe};
-use wasi_common::sync::WasiCtxBuilder;
+use wasi_common::sync::{clocks_ctx, random_ctx, sched_ctx};
+use wasi_common::{Table, WasiClocks, WasiCtx, WasiMonotonicClock, WasiSystemClock};
 
 use crate::error::LoadError;
 
@@ -37,13 +41,16 @@ pub(crate) struct WasiPlan {
     module: Arc<str>,
     stdio: bool,
     dir: Option<Arc<Dir>>,
+    frozen_clocks: bool,
 }
 
 impl WasiPlan {
+    /// `frozen_clocks` for a deterministic kind.
     pub(crate) fn new(
         module: Arc<str>,
         stdio: bool,
         dir: Option<&PathBuf>,
+        frozen_clocks: bool,
     ) -> Result<Self, LoadError> {
         let dir = dir
             .map(|path| {
@@ -54,31 +61,72 @@ impl WasiPlan {
             })
             .transpose()?
             .map(Arc::new);
-        Ok(WasiPlan { module, stdio, dir })
+        Ok(WasiPlan {
+            module,
+            stdio,
+            dir,
+            frozen_clocks,
+        })
     }
 
     /// A fresh context for one call.
     pub(crate) fn context(&self) -> Result<WasiCtx, String> {
-        let mut b = WasiCtxBuilder::new();
-        b.stdin(Box::new(ReadPipe::new(std::io::empty())));
+        let clocks = match self.frozen_clocks {
+            true => Frozen::clocks(),
+            false => clocks_ctx(),
+        };
+        let ctx = WasiCtx::new(random_ctx(), clocks, sched_ctx(), Table::new());
+        ctx.set_stdin(Box::new(ReadPipe::new(std::io::empty())));
         if self.stdio {
-            b.stdout(Box::new(WritePipe::new(LogLines::new(
+            ctx.set_stdout(Box::new(WritePipe::new(LogLines::new(
                 &self.module,
                 "stdout",
             ))));
-            b.stderr(Box::new(WritePipe::new(LogLines::new(
+            ctx.set_stderr(Box::new(WritePipe::new(LogLines::new(
                 &self.module,
                 "stderr",
             ))));
-        } else {
-            b.stdout(Box::new(WritePipe::new(std::io::sink())));
-            b.stderr(Box::new(WritePipe::new(std::io::sink())));
         }
         if let Some(dir) = &self.dir {
             let dir = dir.try_clone().map_err(|e| e.to_string())?;
-            b.preopened_dir(dir, GUEST_DIR).map_err(|e| e.to_string())?;
+            let dir = Box::new(wasi_common::sync::dir::Dir::from_cap_std(dir));
+            ctx.push_preopened_dir(dir, GUEST_DIR)
+                .map_err(|e| e.to_string())?;
         }
-        Ok(b.build())
+        Ok(ctx)
+    }
+}
+
+/// A deterministic module's clocks: the system clock at the Unix epoch, the monotonic
+/// clock at the instant the context was made.
+struct Frozen(Instant);
+
+impl Frozen {
+    fn clocks() -> WasiClocks {
+        let now = Instant::from_std(std::time::Instant::now());
+        WasiClocks::new()
+            .with_system(Frozen(now))
+            .with_monotonic(Frozen(now))
+    }
+}
+
+impl WasiSystemClock for Frozen {
+    fn resolution(&self) -> Duration {
+        Duration::from_nanos(1)
+    }
+
+    fn now(&self, _precision: Duration) -> SystemTime {
+        SystemTime::from_std(std::time::UNIX_EPOCH)
+    }
+}
+
+impl WasiMonotonicClock for Frozen {
+    fn resolution(&self) -> Duration {
+        Duration::from_nanos(1)
+    }
+
+    fn now(&self, _precision: Duration) -> Instant {
+        self.0
     }
 }
 

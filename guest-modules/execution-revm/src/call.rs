@@ -7,9 +7,9 @@ use alloy_primitives::{Address, TxKind};
 use molt_abi::GuestError;
 use molt_abi::execution::{self, CallInput, CallOutput};
 use molt_abi::imports::StateHost;
-use revm::context::TxEnv;
 use revm::context::either::Either;
 use revm::context::result::{EVMError, ExecutionResult, HaltReason};
+use revm::context::{BlockEnv as RevmBlock, CfgEnv, TxEnv};
 use revm::database::State;
 use revm::{Context, ExecuteEvm, MainBuilder, MainContext};
 
@@ -23,50 +23,7 @@ use crate::env;
 pub fn execute_call<H: StateHost + ?Sized>(host: &H, input: &[u8]) -> Result<Vec<u8>, GuestError> {
     let input: CallInput = execution::decode(input)
         .map_err(|e| GuestError::new(format!("malformed call input: {e}")))?;
-    let kind = match input.to.len() {
-        0 => TxKind::Create,
-        20 => TxKind::Call(Address::from_slice(&input.to)),
-        n => {
-            return Err(GuestError::new(format!(
-                "`to` must be empty or 20 bytes, not {n}"
-            )));
-        }
-    };
-    let (mut cfg, block) = env::revm_env(&input.env)?;
-    cfg.disable_nonce_check = true;
-    cfg.disable_block_gas_limit = true;
-    if input.gas_price == 0 {
-        cfg.disable_base_fee = true;
-    }
-    let nonce = host
-        .account(&input.from)
-        .map(|a| a.nonce)
-        .unwrap_or_default();
-    let access_list: Option<AccessList> = list("access list", &input.access_list)?;
-    let authorizations: Option<Vec<SignedAuthorization>> =
-        list("authorization list", &input.authorization_list)?;
-    let mut tx = TxEnv {
-        caller: input.from,
-        kind,
-        value: input.value,
-        data: input.data,
-        gas_limit: input.gas_limit,
-        gas_price: input.gas_price,
-        nonce,
-        chain_id: None,
-        ..TxEnv::default()
-    };
-    if let Some(access_list) = access_list {
-        tx.tx_type = 1;
-        tx.access_list = access_list;
-    }
-    if let Some(authorizations) = authorizations {
-        // Executed as the set-code transaction it would be.
-        tx.tx_type = 4;
-        tx.chain_id = Some(input.env.chain_id);
-        tx.gas_priority_fee = Some(0);
-        tx.authorization_list = authorizations.into_iter().map(Either::Left).collect();
-    }
+    let (cfg, block, tx) = message(host, &input)?;
     let mut state = State::builder().with_database(HostDb(host)).build();
     let mut evm = Context::mainnet()
         .with_db(&mut state)
@@ -93,14 +50,7 @@ pub fn execute_call<H: StateHost + ?Sized>(host: &H, input: &[u8]) -> Result<Vec
                 ExecutionResult::Halt { reason, .. } => CallOutput {
                     status: 2,
                     gas_used,
-                    message: match reason {
-                        // geth's words, which clients match on.
-                        HaltReason::OutOfGas(_) => "out of gas".into(),
-                        HaltReason::OpcodeNotFound | HaltReason::InvalidFEOpcode => {
-                            "invalid opcode".into()
-                        }
-                        reason => format!("{reason:?}"),
-                    },
+                    message: halt_message(&reason),
                     ..CallOutput::default()
                 },
             }
@@ -113,6 +63,71 @@ pub fn execute_call<H: StateHost + ?Sized>(host: &H, input: &[u8]) -> Result<Vec
         Err(e) => return Err(GuestError::new(format!("call failed: {e}"))),
     };
     Ok(execution::encode(&out))
+}
+
+/// revm's configuration, block and transaction for the message `input`.
+///
+/// Like `eth_call` in geth: the sender's nonce is not checked, and with a zero gas
+/// price no fee is charged, so the sender needs a balance only for the value.
+pub(crate) fn message<H: StateHost + ?Sized>(
+    host: &H,
+    input: &CallInput,
+) -> Result<(CfgEnv, RevmBlock, TxEnv), GuestError> {
+    let kind = match input.to.len() {
+        0 => TxKind::Create,
+        20 => TxKind::Call(Address::from_slice(&input.to)),
+        n => {
+            return Err(GuestError::new(format!(
+                "`to` must be empty or 20 bytes, not {n}"
+            )));
+        }
+    };
+    let (mut cfg, block) = env::revm_env(&input.env)?;
+    cfg.disable_nonce_check = true;
+    cfg.disable_block_gas_limit = true;
+    if input.gas_price == 0 {
+        cfg.disable_base_fee = true;
+    }
+    let nonce = host
+        .account(&input.from)
+        .map(|a| a.nonce)
+        .unwrap_or_default();
+    let access_list: Option<AccessList> = list("access list", &input.access_list)?;
+    let authorizations: Option<Vec<SignedAuthorization>> =
+        list("authorization list", &input.authorization_list)?;
+    let mut tx = TxEnv {
+        caller: input.from,
+        kind,
+        value: input.value,
+        data: input.data.clone(),
+        gas_limit: input.gas_limit,
+        gas_price: input.gas_price,
+        nonce,
+        chain_id: None,
+        ..TxEnv::default()
+    };
+    if let Some(access_list) = access_list {
+        tx.tx_type = 1;
+        tx.chain_id = Some(input.env.chain_id);
+        tx.access_list = access_list;
+    }
+    if let Some(authorizations) = authorizations {
+        // Executed as the set-code transaction it would be.
+        tx.tx_type = 4;
+        tx.chain_id = Some(input.env.chain_id);
+        tx.gas_priority_fee = Some(0);
+        tx.authorization_list = authorizations.into_iter().map(Either::Left).collect();
+    }
+    Ok((cfg, block, tx))
+}
+
+/// Why a message halted, in geth's words, which clients match on.
+pub(crate) fn halt_message(reason: &HaltReason) -> String {
+    match reason {
+        HaltReason::OutOfGas(_) => "out of gas".into(),
+        HaltReason::OpcodeNotFound | HaltReason::InvalidFEOpcode => "invalid opcode".into(),
+        reason => format!("{reason:?}"),
+    }
 }
 
 /// An optional RLP-encoded list of the call input.

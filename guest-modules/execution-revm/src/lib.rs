@@ -10,8 +10,8 @@
 //! diff. It reads state only through [`molt_abi::imports::StateHost`] and keeps no
 //! state between calls. revm's types stay inside this crate; they never reach the ABI.
 //!
-//! Entry points: [`execute_block`] (`molt_execute_block`) and [`execute_call`]
-//! (`molt_execute_call`).
+//! Entry points: [`execute_block`] (`molt_execute_block`), [`execute_call`]
+//! (`molt_execute_call`) and [`execute_trace`] (`molt_execute_trace`).
 
 mod block;
 mod call;
@@ -19,10 +19,12 @@ mod call;
 mod crypto;
 mod db;
 mod env;
+mod trace;
 mod tx;
 
 pub use block::execute_block;
 pub use call::execute_call;
+pub use trace::execute_trace;
 
 #[cfg(target_arch = "wasm32")]
 fn wasm_execute_block(
@@ -42,7 +44,16 @@ fn wasm_execute_call(
     execute_call(host, input)
 }
 
-molt_abi::export_execution!(wasm_execute_block, wasm_execute_call);
+#[cfg(target_arch = "wasm32")]
+fn wasm_execute_trace(
+    host: &molt_abi::guest::WasmHost,
+    input: &[u8],
+) -> Result<Vec<u8>, molt_abi::GuestError> {
+    crypto::install();
+    execute_trace(host, input)
+}
+
+molt_abi::export_execution!(wasm_execute_block, wasm_execute_call, wasm_execute_trace);
 
 /// Entry points for the native twin, taking the host as a trait object.
 ///
@@ -61,5 +72,10 @@ pub mod native {
     /// [`execute_call`](crate::execute_call) on a `dyn StateHost`.
     pub fn execute_call(host: &dyn StateHost, input: &[u8]) -> Result<Vec<u8>, GuestError> {
         crate::execute_call(host, input)
+    }
+
+    /// [`execute_trace`](crate::execute_trace) on a `dyn StateHost`.
+    pub fn execute_trace(host: &dyn StateHost, input: &[u8]) -> Result<Vec<u8>, GuestError> {
+        crate::execute_trace(host, input)
     }
 }

@@ -225,6 +225,7 @@ pub fn dispatch(host: &(impl ChainHost + ?Sized), method: &str, p: Params) -> An
             .or_else(|| crate::sign::dispatch(host, method, &p))
             .or_else(|| crate::pool::dispatch(host, method, &p))
             .or_else(|| crate::cheats::dispatch(host, method, &p))
+            .or_else(|| crate::trace::dispatch(host, method, &p))
             .unwrap_or_else(|| Err(RpcError::method_not_found(method))),
     }
 }
@@ -278,7 +279,10 @@ fn block_param(
 }
 
 /// The call the node executes for a transaction request.
-fn call_request(request: &TransactionRequest, info: &ChainInfo) -> Result<CallRequest, RpcError> {
+pub(crate) fn call_request(
+    request: &TransactionRequest,
+    info: &ChainInfo,
+) -> Result<CallRequest, RpcError> {
     let data = request
         .input
         .clone()

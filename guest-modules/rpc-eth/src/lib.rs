@@ -25,6 +25,7 @@ mod pool;
 mod request;
 mod sign;
 mod state;
+mod trace;
 
 use molt_abi::GuestError;
 use molt_abi::imports::ChainHost;

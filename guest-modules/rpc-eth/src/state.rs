@@ -191,6 +191,16 @@ impl Overrides {
     fn is_empty(&self) -> bool {
         self.accounts.is_empty() && self.env.set == 0
     }
+
+    /// `request` on the state after block `block`, with these overrides.
+    pub fn call_at(&self, block: u64, request: &CallRequest) -> CallAt {
+        CallAt {
+            block,
+            request: request.clone(),
+            accounts: self.accounts.clone(),
+            env: self.env,
+        }
+    }
 }
 
 /// A message executed on the state, committing nothing.
@@ -203,12 +213,7 @@ pub fn call(
     if at == At::Head && overrides.is_empty() {
         return Ok(host.call(request)?);
     }
-    Ok(host.call_at(&CallAt {
-        block: at.number(host)?,
-        request: request.clone(),
-        accounts: overrides.accounts.clone(),
-        env: overrides.env,
-    })?)
+    Ok(host.call_at(&overrides.call_at(at.number(host)?, request))?)
 }
 
 /// `eth_getProof`: the account's and the slots' proofs at the block.

@@ -67,6 +67,7 @@ pub const EXECUTION_TWIN: ExecutionTwin = ExecutionTwin {
     name: "execution-revm",
     execute_block: molt_execution_revm::native::execute_block,
     execute_call: molt_execution_revm::native::execute_call,
+    execute_trace: Some(molt_execution_revm::native::execute_trace),
 };
 
 /// `consensus-poa` linked natively.

@@ -9,7 +9,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use molt_abi::execution::{self, BlockInput, BlockOutput, CallInput, CallOutput};
+use alloy_primitives::Bytes;
+use molt_abi::execution::{self, BlockInput, BlockOutput, CallInput, CallOutput, TraceInput};
 use molt_abi::imports::StateHost;
 use molt_abi::{GuestError, Kind};
 
@@ -30,6 +31,8 @@ pub struct ExecutionTwin {
     pub execute_block: StateEntry,
     /// `molt_execute_call`.
     pub execute_call: StateEntry,
+    /// `molt_execute_trace`, if the crate has it.
+    pub execute_trace: Option<StateEntry>,
 }
 
 /// Which engine runs the execution logic.
@@ -45,7 +48,7 @@ impl Executor {
     ) -> Result<(Vec<u8>, Option<CallStats>), EngineError> {
         self.run(
             "molt_execute_block",
-            |t| t.execute_block,
+            |t| Some(t.execute_block),
             state,
             input,
             None,
@@ -82,7 +85,26 @@ impl Executor {
     ) -> Result<CallOutput, EngineError> {
         let (out, _) = self.run(
             "molt_execute_call",
-            |t| t.execute_call,
+            |t| Some(t.execute_call),
+            state,
+            &execution::encode(input),
+            timeout,
+        )?;
+        execution::decode(&out).map_err(|e| EngineError::output(Kind::Execution, e))
+    }
+
+    /// Runs `molt_execute_trace`: one JSON trace per traced transaction or message,
+    /// interrupted after `timeout` like [`execute_call_until`](Self::execute_call_until).
+    /// [`EngineError::NotExported`] if the module does not trace.
+    pub fn execute_trace(
+        &self,
+        state: Arc<dyn StateView>,
+        input: &TraceInput,
+        timeout: Option<Duration>,
+    ) -> Result<Vec<Bytes>, EngineError> {
+        let (out, _) = self.run(
+            "molt_execute_trace",
+            |t| t.execute_trace,
             state,
             &execution::encode(input),
             timeout,
@@ -92,13 +114,18 @@ impl Executor {
 
     fn run(
         &self,
-        entry: &str,
-        native: fn(&ExecutionTwin) -> StateEntry,
+        entry: &'static str,
+        native: fn(&ExecutionTwin) -> Option<StateEntry>,
         state: Arc<dyn StateView>,
         input: &[u8],
         timeout: Option<Duration>,
     ) -> Result<(Vec<u8>, Option<CallStats>), EngineError> {
+        let missing = || EngineError::NotExported {
+            kind: Kind::Execution,
+            entry,
+        };
         match self {
+            Engine::Wasm(module) if !module.exports(entry) => Err(missing()),
             Engine::Wasm(module) => {
                 let (out, stats) = match timeout {
                     None => module.call_with_state(entry, input, Some(state))?,
@@ -109,8 +136,9 @@ impl Executor {
                 Ok((out, Some(stats)))
             }
             Engine::Native(twin) => {
+                let run = native(twin).ok_or_else(missing)?;
                 let host = NativeStateHost::new(twin.name, state.as_ref());
-                let out = native(twin)(&host, input);
+                let out = run(&host, input);
                 if let Some(e) = host.take_error() {
                     return Err(EngineError::State(e));
                 }

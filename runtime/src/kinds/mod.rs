@@ -57,6 +57,14 @@ pub enum EngineError {
     /// The native twin needed state the host could not read.
     #[error(transparent)]
     State(#[from] StateError),
+    /// The module does not export an optional entry point the caller needs.
+    #[error("this {kind} module does not export `{entry}`")]
+    NotExported {
+        /// The module's kind.
+        kind: molt_abi::Kind,
+        /// The entry point.
+        entry: &'static str,
+    },
     /// The module's output does not decode.
     #[error("malformed output from the {kind} module: {reason}")]
     Output {

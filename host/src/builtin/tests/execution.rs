@@ -318,3 +318,144 @@ fn a_blob_transaction_with_its_sidecar_is_rejected_alike_on_both_engines() {
     let out = run_both(state(), &BlockInput { env: env(), txs });
     assert_eq!(codes(&out), [reject::MALFORMED, "included:true"]);
 }
+
+/// Runs a trace on both engines, checks they agree byte for byte, returns the JSON.
+fn trace_both(
+    state: Arc<MemState>,
+    input: &molt_abi::execution::TraceInput,
+) -> Vec<serde_json::Value> {
+    let native = crate::builtin::native_executor()
+        .execute_trace(state.clone(), input, None)
+        .expect("native");
+    let wasm_out = wasm().execute_trace(state, input, None).expect("wasm");
+    assert_eq!(native, wasm_out, "WASM and native traces differ");
+    native
+        .iter()
+        .map(|t| serde_json::from_slice(t).expect("JSON"))
+        .collect()
+}
+
+#[test]
+fn wasm_and_native_trace_alike_with_every_tracer() {
+    use crate::bench::workloads;
+    use molt_abi::execution::{TraceInput, trace};
+    let w = workloads::erc20_transfers(3);
+    let state = Arc::new(w.pre.clone());
+    let out = run_both(state.clone(), &w.block);
+    let gas: Vec<u64> = out
+        .outcomes
+        .iter()
+        .map(|o| match o {
+            TxOutcome::Included(r) => r.gas_used,
+            TxOutcome::Rejected(r) => panic!("rejected: {r:?}"),
+        })
+        .collect();
+    let input = |options: &str, traced_from: u64| TraceInput {
+        env: w.block.env.clone(),
+        block_hash: alloy_primitives::B256::repeat_byte(0xbb),
+        txs: w.block.txs.clone(),
+        traced_from,
+        style: trace::TRACE,
+        options: Bytes::copy_from_slice(options.as_bytes()),
+        call: None,
+    };
+    let token = format!("{:#x}", workloads::TOKEN);
+
+    // Struct logs (no tracer): one per transaction, each with the receipt's gas.
+    let logs = trace_both(state.clone(), &input("", 0));
+    assert_eq!(logs.len(), 3);
+    for (trace, gas) in logs.iter().zip(&gas) {
+        assert_eq!(trace["failed"], false);
+        assert_eq!(trace["gas"], *gas);
+        let steps = trace["structLogs"].as_array().expect("struct logs");
+        assert!(steps.iter().any(|s| s["op"] == "SSTORE"), "{trace}");
+    }
+
+    // callTracer, from the second transaction on: the token called, the receipt's gas.
+    let calls = trace_both(state.clone(), &input(r#"{"tracer":"callTracer"}"#, 1));
+    assert_eq!(calls.len(), 2);
+    for (call, gas) in calls.iter().zip(&gas[1..]) {
+        assert_eq!(call["type"], "CALL");
+        assert_eq!(call["to"], token.as_str());
+        assert_eq!(call["gasUsed"], format!("{gas:#x}"));
+    }
+
+    // prestateTracer: the token's balance slots before; diffMode: before and after.
+    let pre = trace_both(state.clone(), &input(r#"{"tracer":"prestateTracer"}"#, 0));
+    assert!(
+        pre[0][token.as_str()]["storage"]
+            .as_object()
+            .is_some_and(|s| !s.is_empty())
+    );
+    let diff = trace_both(
+        state.clone(),
+        &input(
+            r#"{"tracer":"prestateTracer","tracerConfig":{"diffMode":true}}"#,
+            0,
+        ),
+    );
+    assert!(diff[0]["pre"][token.as_str()].is_object());
+    assert!(diff[0]["post"][token.as_str()]["storage"].is_object());
+
+    // 4byteTracer: transfer(address,uint256) with its 64 bytes of arguments.
+    let four = trace_both(state.clone(), &input(r#"{"tracer":"4byteTracer"}"#, 2));
+    assert_eq!(four, vec![serde_json::json!({ "0xa9059cbb-64": 1 })]);
+
+    // flatCallTracer (Parity's trace_transaction): the call, located in the block.
+    let flat = trace_both(state.clone(), &input(r#"{"tracer":"flatCallTracer"}"#, 0));
+    assert_eq!(flat[1][0]["action"]["callType"], "call");
+    assert_eq!(flat[1][0]["transactionPosition"], 1);
+
+    // An unknown tracer is refused on both.
+    for engine in [wasm(), crate::builtin::native_executor()] {
+        let e = engine
+            .execute_trace(state.clone(), &input(r#"{"tracer":"nope"}"#, 0), None)
+            .unwrap_err();
+        assert!(e.to_string().contains("nope"), "{e}");
+    }
+}
+
+#[test]
+fn an_access_list_names_what_the_message_touches_and_its_gas_with_it() {
+    use crate::bench::workloads;
+    use molt_abi::execution::{CallInput, TraceInput, trace};
+    let w = workloads::erc20_transfers(1);
+    let state = Arc::new(w.pre.clone());
+    let message = CallInput {
+        env: w.block.env.clone(),
+        from: workloads::sender().address(),
+        to: workloads::TOKEN.to_vec().into(),
+        data: workloads::calldata::call(
+            "transfer(address,uint256)",
+            &[RECIPIENT.into_word(), U256::from(1).into()],
+        ),
+        gas_limit: 1_000_000,
+        ..CallInput::default()
+    };
+    let plain = wasm().execute_call(state.clone(), &message).unwrap();
+    let answer = trace_both(
+        state,
+        &TraceInput {
+            env: w.block.env.clone(),
+            style: trace::ACCESS_LIST,
+            call: Some(message),
+            ..TraceInput::default()
+        },
+    );
+    let list = answer[0]["accessList"].as_array().expect("a list");
+    assert_eq!(list.len(), 1, "{answer:?}");
+    assert_eq!(list[0]["address"], format!("{:#x}", workloads::TOKEN));
+    assert_eq!(list[0]["storageKeys"].as_array().map(Vec::len), Some(2));
+    assert!(answer[0].get("error").is_none_or(|e| e.is_null()));
+    // Declaring the token (warm already, as the recipient) and its two slots costs
+    // 2400 + 2 × 1900 and saves the two slots' first cold reads (2 × 2000).
+    let gas_used = u64::from_str_radix(
+        answer[0]["gasUsed"]
+            .as_str()
+            .unwrap()
+            .trim_start_matches("0x"),
+        16,
+    )
+    .unwrap();
+    assert_eq!(gas_used, plain.gas_used + 2400 + 2 * 1900 - 2 * 2000);
+}
