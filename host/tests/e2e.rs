@@ -218,6 +218,79 @@ fn the_pool_as_txpool_methods_and_sender_nonce_lookups_show_it() {
 }
 
 #[test]
+fn transactions_blocks_and_calls_trace_as_geth_and_parity_give_them() {
+    script_on_anvil_then_molt("trace.mjs", &[], "trace ok");
+}
+
+#[test]
+fn cast_run_replays_a_transaction_and_cast_rpc_traces_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = DevNode::start(dir.path(), &[]);
+    // The contract of `cast_sends_calls_and_reads_receipts_and_blocks` (returns 42),
+    // and a transaction calling it.
+    let deployed = cast(
+        &node,
+        &[
+            "send",
+            "--private-key",
+            KEY0,
+            "--create",
+            "0x600a600c600039600a6000f3602a60005260206000f3",
+            "--json",
+        ],
+    );
+    let deployed: serde_json::Value = serde_json::from_str(&deployed).unwrap();
+    let contract = deployed["contractAddress"].as_str().unwrap();
+    let sent = cast(
+        &node,
+        &[
+            "send",
+            "--private-key",
+            KEY0,
+            contract,
+            "answer()",
+            "--json",
+        ],
+    );
+    let sent: serde_json::Value = serde_json::from_str(&sent).unwrap();
+    let hash = sent["transactionHash"].as_str().unwrap();
+
+    // `cast run` forks the node at the block before and executes the transaction
+    // again in Foundry's own EVM: the call and its return value traced. (Its "Gas
+    // used" leaves out Prague's calldata floor, which the receipt includes.)
+    let replayed = cast(&node, &["run", hash]);
+    assert!(
+        replayed.contains("Transaction successfully executed"),
+        "{replayed}"
+    );
+    let call = format!("{contract}::85bb7d69()").to_lowercase();
+    assert!(replayed.to_lowercase().contains(&call), "{replayed}");
+    assert!(
+        replayed.contains(&format!("[Return] 0x{:064x}", 42)),
+        "{replayed}"
+    );
+
+    // The node's own trace through `cast rpc`.
+    let traced = cast(
+        &node,
+        &[
+            "rpc",
+            "debug_traceTransaction",
+            hash,
+            r#"{"tracer":"callTracer"}"#,
+        ],
+    );
+    let traced: serde_json::Value = serde_json::from_str(&traced).unwrap();
+    assert_eq!(traced["type"], "CALL");
+    assert_eq!(
+        traced["to"].as_str(),
+        Some(contract.to_lowercase().as_str())
+    );
+    assert_eq!(traced["output"], format!("0x{:064x}", 42));
+    assert_eq!(traced["gasUsed"], sent["gasUsed"]);
+}
+
+#[test]
 fn dev_controls_move_the_clock_set_the_coinbase_and_switch_mining() {
     script_on_anvil_then_molt("cheats.mjs", &[], "cheats ok");
 }
