@@ -35,14 +35,57 @@ pub struct BlockEnv {
     pub excess_blob_gas: u64,
 }
 
-/// Input of `molt_execute_block`.
+/// Input of `molt_execute_block`. The last field is optional: a host may end the list
+/// before it.
 #[derive(Clone, Debug, Default, PartialEq, Eq, RlpEncodable, RlpDecodable)]
+#[rlp(trailing)]
 pub struct BlockInput {
     /// The block.
     pub env: BlockEnv,
     /// Transactions in order, each in its EIP-2718 encoding (a legacy transaction is
     /// its RLP list), carried as an RLP byte string.
     pub txs: Vec<Bytes>,
+    /// `Some(true)` on a chain that takes impersonated transactions (a dev chain's
+    /// `anvil_impersonateAccount`): one whose signature is the [`impersonation`]
+    /// marker is from the account the marker names. Absent elsewhere, where such a
+    /// transaction has no valid signature.
+    pub impersonation: Option<bool>,
+}
+
+/// Transactions sent as an account without its key, on a dev chain
+/// (`anvil_impersonateAccount`): the signature is a marker naming the sender, `r` =
+/// the address and `s` = 0. It can never be a valid signature (`s` must be at least
+/// 1), and it differs for every sender, so two such transactions with the same fields
+/// from different accounts still have different hashes.
+pub mod impersonation {
+    use alloy_primitives::{Address, Signature, U256};
+
+    /// The marker signature of a transaction from `sender`.
+    pub fn signature(sender: Address) -> Signature {
+        Signature::new(U256::from_be_slice(sender.as_slice()), U256::ZERO, false)
+    }
+
+    /// The sender a marker signature names; `None` if it is not one.
+    pub fn sender(signature: &Signature) -> Option<Address> {
+        let r = signature.r().to_be_bytes::<32>();
+        (signature.s().is_zero() && r[..12].iter().all(|b| *b == 0))
+            .then(|| Address::from_slice(&r[12..]))
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn a_marker_names_its_sender_and_nothing_else_is_a_marker() {
+            let sender = Address::repeat_byte(0xab);
+            assert_eq!(super::sender(&signature(sender)), Some(sender));
+            let real = Signature::new(U256::from(7), U256::from(9), true);
+            assert_eq!(super::sender(&real), None);
+            let wide = Signature::new(U256::MAX, U256::ZERO, false);
+            assert_eq!(super::sender(&wide), None);
+        }
+    }
 }
 
 /// What became of one transaction.
@@ -238,6 +281,8 @@ pub struct TraceInput {
     /// [`trace::TRACE`]: geth's tracing options as JSON (`{"tracer":"callTracer"}`,
     /// …); empty for geth's default (struct logs).
     pub options: Bytes,
+    /// Whether the chain takes impersonated transactions, as in [`BlockInput`].
+    pub impersonation: bool,
     /// A message run after the transactions instead of tracing them
     /// (`debug_traceCall`, `eth_createAccessList`), in its own environment.
     pub call: Option<CallInput>,

@@ -49,7 +49,8 @@ pub mod op {
     pub const SEND_RAW: u8 = 9;
     /// address → the next nonce counting pooled transactions (`u64`).
     pub const PENDING_NONCE: u8 = 10;
-    /// `()` → list of the addresses whose keys the node holds (unlocked accounts).
+    /// `()` → list of the addresses whose keys the node holds (unlocked accounts), then
+    /// those a dev node impersonates.
     pub const ACCOUNTS: u8 = 11;
     /// [`SignRequest`](super::SignRequest) → 65 bytes `r ‖ s ‖ y_parity`; an error if
     /// the node holds no key for the address.
@@ -97,9 +98,9 @@ pub mod op {
     /// control answers). Dev only.
     pub const DEV_CONTROL: u8 = 27;
     /// [`AccountOverride`](super::AccountOverride) → `()`: sets the balance, nonce or
-    /// code its `set` bits name, outside any block (the next block's state root
-    /// includes it; `REVERT` undoes it). Storage is not yet editable (an error). Dev
-    /// only.
+    /// code its `set` bits name, and the slots of its `storage`, outside any block (the
+    /// next block's state root includes them; `REVERT` undoes them). Replacing the
+    /// whole storage (`WHOLE_STORAGE`) is an error. Dev only.
     pub const SET_ACCOUNT: u8 = 28;
     /// [`TraceBlock`](super::TraceBlock) → one JSON trace per traced transaction
     /// (`Vec<Bytes>`): the block's transactions executed again on the state before
@@ -514,6 +515,17 @@ pub mod dev {
     pub const DROP_TX: u8 = 5;
     /// Empties the pool (`anvil_dropAllTransactions`); answers how many were dropped.
     pub const DROP_ALL: u8 = 6;
+    /// Lets the node take transactions from `address` signed with the impersonation
+    /// marker (`anvil_impersonateAccount`, see
+    /// [`impersonation`](crate::execution::impersonation)); answers 0.
+    pub const IMPERSONATE: u8 = 7;
+    /// Stops that (`anvil_stopImpersonatingAccount`); answers 1 if it was impersonated.
+    pub const STOP_IMPERSONATING: u8 = 8;
+    /// Impersonates every account (`value` 1) or only those named (`value` 0)
+    /// (`anvil_autoImpersonateAccount`); answers 0.
+    pub const AUTO_IMPERSONATE: u8 = 9;
+    /// Answers 1 if `address` may be impersonated now, 0 if not; changes nothing.
+    pub const IMPERSONATING: u8 = 10;
 }
 
 /// One use of a dev control.

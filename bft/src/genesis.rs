@@ -108,6 +108,7 @@ impl Genesis {
                 .iter()
                 .map(|k| parse_key(k).map(|k| k.0))
                 .collect::<Result<_, _>>()?,
+            impersonation: false,
         })
     }
 }

@@ -22,23 +22,19 @@ use molt_storage::{Db, SealedBlock, StateUpdate};
 
 use crate::error::ChainError;
 
-/// Executes `candidates` on the state in `db` as block `env.number`, child of
-/// `parent_hash`, and assembles the block from what was included, with its state
-/// update (the state root along the changed paths). Rejected candidates are returned
-/// with their outcome so the caller (the pool) can drop or keep them; the output's
-/// state diff has moved into the update.
+/// Executes the candidate transactions of `input` on the state in `db` as block
+/// `input.env.number`, child of `parent_hash`, and assembles the block from what was
+/// included, with its state update (the state root along the changed paths).
+/// Rejected candidates are returned with their outcome so the caller (the pool) can
+/// drop or keep them; the output's state diff has moved into the update.
 pub fn build_block(
     db: &Db,
     executor: &Executor,
     parent_hash: B256,
-    env: BlockEnv,
-    candidates: Vec<Bytes>,
+    input: &BlockInput,
 ) -> Result<(SealedBlock, BlockOutput, StateUpdate), ChainError> {
-    let input = BlockInput {
-        env: env.clone(),
-        txs: candidates,
-    };
-    let mut output = executor.execute_block(Arc::new(db.clone()), &input)?;
+    let env = &input.env;
+    let mut output = executor.execute_block(Arc::new(db.clone()), input)?;
     let (transactions, senders, receipts) = included(&input.txs, &output);
     // Every included transaction was decoded by the module; check the host agrees.
     for t in &transactions {
@@ -51,7 +47,7 @@ pub fn build_block(
     )?;
     let block = assemble(
         parent_hash,
-        &env,
+        env,
         (transactions, senders),
         receipts,
         output.gas_used,

@@ -14,11 +14,13 @@ use alloy_eips::eip1559::BaseFeeParams;
 use alloy_primitives::{Address, B256, Bytes, U256};
 use ed25519_dalek::SigningKey;
 use molt_abi::consensus::{ValidatorEntry, ValidatorsInput};
-use molt_abi::execution::{AccountChange, AccountInfo, BlockEnv, CallInput, CallOutput};
+use molt_abi::execution::{
+    AccountChange, AccountInfo, BlockEnv, BlockInput, CallInput, CallOutput,
+};
 use molt_abi::rpc::{CallAt, CallRequest, EnvOverride, set};
 
 use crate::block::{Executed, Finality, assemble, has_set_code};
-use crate::dev::DevControls;
+use crate::dev::{DevControls, Impersonating};
 use crate::error::ChainError;
 use crate::events::{ChainEvent, Events};
 use crate::pool::{Pool, PoolError, PoolTx, Rules};
@@ -49,6 +51,10 @@ pub struct ChainConfig {
     /// The ed25519 keys execution and consensus modules must be signed with: written
     /// into the upgrade contract's storage at genesis.
     pub module_publishers: Vec<[u8; 32]>,
+    /// Whether the chain takes impersonated transactions (a dev chain's
+    /// `anvil_impersonateAccount`; see `molt_abi::execution::impersonation`). Never on
+    /// a network: there anyone could send as anyone.
+    pub impersonation: bool,
 }
 
 impl ChainConfig {
@@ -64,6 +70,7 @@ impl ChainConfig {
             genesis_timestamp: 0,
             upgrade_authorities: Vec::new(),
             module_publishers: Vec::new(),
+            impersonation: true,
         }
     }
 }
@@ -104,6 +111,8 @@ pub struct Chain {
     events: Arc<Events>,
     /// A dev node's clock, next-block settings and sealing mode.
     pub(crate) controls: Mutex<DevControls>,
+    /// Who may send without a key, where the chain takes impersonated transactions.
+    pub(crate) impersonating: Mutex<Impersonating>,
     /// Where transactions submitted here are also sent: a network node's relay to
     /// its peers' pools.
     relay: std::sync::OnceLock<std::sync::mpsc::Sender<Bytes>>,
@@ -149,6 +158,7 @@ impl Chain {
             wake: Arc::new(Wake::default()),
             events: Arc::new(Events::default()),
             controls: Mutex::new(DevControls::default()),
+            impersonating: Mutex::new(Impersonating::default()),
             head: Mutex::new(head),
             write: Mutex::new(()),
             relay: std::sync::OnceLock::new(),
@@ -264,7 +274,10 @@ impl Chain {
             block_gas_limit: env.gas_limit,
             set_code: has_set_code(&self.config.spec),
         };
-        let hash = self.pool.lock().add(raw, &self.db, rules)?;
+        let impersonating = |sender: &Address| {
+            self.config.impersonation && self.impersonating.lock().allows(sender)
+        };
+        let hash = self.pool.lock().add(raw, &self.db, rules, &impersonating)?;
         self.wake.notify();
         self.events.emit(ChainEvent::Pending(hash));
         Ok(hash)
@@ -357,6 +370,16 @@ impl Chain {
         })
     }
 
+    /// The execution module's input for transactions `txs` in `env`, under this
+    /// chain's rules.
+    pub(crate) fn block_input(&self, env: BlockEnv, txs: Vec<Bytes>) -> BlockInput {
+        BlockInput {
+            env,
+            txs,
+            impersonation: self.config.impersonation.then_some(true),
+        }
+    }
+
     /// The execution module that executes block `height`; an error if an upgrade in
     /// force there names a module this node cannot run.
     pub fn executor_at(&self, height: u64) -> Result<Executor, ChainError> {
@@ -408,13 +431,27 @@ impl Chain {
     }
 }
 
-/// A dev edit of the state outside blocks (`anvil_setBalance`): at which head it was
-/// made, and the account as it was before, so a snapshot can undo it.
+/// A dev edit of the state outside blocks (`anvil_setBalance`, `anvil_setStorageAt`):
+/// at which head it was made, and what it changed as it was before, so a snapshot can
+/// undo it.
 #[derive(Clone, Debug)]
 pub(crate) struct DevEdit {
     pub(crate) head: u64,
     pub(crate) address: Address,
-    pub(crate) before: Option<AccountInfo>,
+    pub(crate) before: Before,
+}
+
+/// What a dev edit changed, as it was.
+#[derive(Clone, Debug)]
+pub(crate) enum Before {
+    /// The account's fields (`None`: absent).
+    Account(Option<AccountInfo>),
+    /// A slot's value and the account's storage root.
+    Slot {
+        slot: U256,
+        value: U256,
+        storage_root: B256,
+    },
 }
 
 /// The limits of a call made for a client (geth's `--rpc.gascap`, `--rpc.evmtimeout`).

@@ -1,20 +1,41 @@
 //! Dev helpers a dev node's clients expect of it (anvil's and hardhat's): balances set
 //! outside any block, and snapshots the chain returns to — blocks, edits and pool.
 
+use std::collections::BTreeSet;
+
 use alloy_primitives::{Address, B256, Bytes, KECCAK256_EMPTY as KECCAK_EMPTY, U256, keccak256};
 
-use crate::chain::{Chain, DevEdit};
+use crate::chain::{Before, Chain, DevEdit};
 use crate::error::ChainError;
 use crate::pool::Pool;
+use molt_storage::state::StateView;
 
 /// What `evm_snapshot` remembers: the head, how many dev edits had been made, the
-/// pool and the dev controls.
+/// pool, the dev controls and who is impersonated.
 #[derive(Clone, Debug)]
 pub struct DevSnapshot {
     head: u64,
     edits: usize,
     pool: Pool,
     controls: DevControls,
+    impersonating: Impersonating,
+}
+
+/// Who may send transactions without a key on a chain that takes impersonated ones
+/// (`anvil_impersonateAccount`, `anvil_autoImpersonateAccount`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Impersonating {
+    /// The accounts impersonated.
+    pub accounts: BTreeSet<Address>,
+    /// Whether every account is.
+    pub all: bool,
+}
+
+impl Impersonating {
+    /// Whether `address` may be impersonated.
+    pub fn allows(&self, address: &Address) -> bool {
+        self.all || self.accounts.contains(address)
+    }
 }
 
 /// The fields of an account a dev edit sets (`None`: left as they are).
@@ -94,8 +115,32 @@ impl Chain {
         self.dev_edits.lock().push(DevEdit {
             head: self.head_number(),
             address,
-            before,
+            before: Before::Account(before),
         });
+        Ok(())
+    }
+
+    /// Sets storage slots of an account directly, outside any block
+    /// (`anvil_setStorageAt`), creating the account if it is absent; the next block's
+    /// state root includes them and `evm_revert` undoes them.
+    pub fn edit_storage(&self, address: Address, slots: &[(U256, U256)]) -> Result<(), ChainError> {
+        if self.db.account(&address)?.is_none() {
+            self.edit_account(address, &AccountEdit::default())?;
+        }
+        let _write = self.write.lock();
+        for (slot, value) in slots {
+            let (before, storage_root) = self.db.edit_slot(address, *slot, *value)?;
+            self.dev_edits.lock().push(DevEdit {
+                head: self.head_number(),
+                address,
+                before: Before::Slot {
+                    slot: *slot,
+                    value: before,
+                    storage_root,
+                },
+            });
+        }
+        self.executed.lock().clear();
         Ok(())
     }
 
@@ -107,6 +152,7 @@ impl Chain {
             edits: self.dev_edits.lock().len(),
             pool: self.pool.lock().clone(),
             controls: self.dev_controls(),
+            impersonating: self.impersonating.lock().clone(),
         }
     }
 
@@ -121,8 +167,18 @@ impl Chain {
             if edit.head < self.head_number() {
                 self.revert_blocks(edit.head)?;
             }
-            self.db
-                .restore_account(edit.address, edit.before.as_ref())?;
+            match edit.before {
+                Before::Account(before) => {
+                    self.db.restore_account(edit.address, before.as_ref())?
+                }
+                Before::Slot {
+                    slot,
+                    value,
+                    storage_root,
+                } => self
+                    .db
+                    .restore_slot(edit.address, slot, (value, storage_root))?,
+            }
         }
         if snapshot.head < self.head_number() {
             self.revert_blocks(snapshot.head)?;
@@ -134,6 +190,7 @@ impl Chain {
         *pool = snapshot.pool.clone();
         pool.prune(&self.db)?;
         *self.controls.lock() = snapshot.controls;
+        *self.impersonating.lock() = snapshot.impersonating.clone();
         self.wake().notify();
         Ok(())
     }
@@ -152,6 +209,18 @@ impl Chain {
         let answer = change(&mut self.controls.lock())?;
         self.wake().notify();
         Ok(answer)
+    }
+
+    /// Changes who may be impersonated with `change`; an error on a chain that takes
+    /// no impersonated transactions.
+    pub fn impersonate<T>(
+        &self,
+        change: impl FnOnce(&mut Impersonating) -> T,
+    ) -> Result<T, ChainError> {
+        if !self.config.impersonation {
+            return Err(ChainError::NoImpersonation);
+        }
+        Ok(change(&mut self.impersonating.lock()))
     }
 
     /// `now` on the dev clock (the wall clock moved by `evm_increaseTime`).

@@ -59,6 +59,9 @@ pub enum ChainError {
         /// The index asked for.
         index: u64,
     },
+    /// Impersonation asked of a chain that takes no impersonated transactions.
+    #[error("this chain does not take impersonated transactions")]
+    NoImpersonation,
     /// A dev control this node does not know.
     #[error("unknown dev control {0}")]
     UnknownDevControl(u8),

@@ -137,7 +137,12 @@ impl Chain {
         let executor = self.executor_at(env.number)?;
         let build = |txs: &[PoolTx]| {
             let candidates = txs.iter().map(|t| t.raw.clone()).collect();
-            build_block(&self.db, &executor, parent, env.clone(), candidates)
+            build_block(
+                &self.db,
+                &executor,
+                parent,
+                &self.block_input(env.clone(), candidates),
+            )
         };
         // A transaction on which the module itself fails (a trap, out of fuel) must not
         // stop the chain: find it, drop it from the pool, and build without it.
@@ -249,8 +254,10 @@ impl Chain {
             &self.db,
             &self.executor_at(header.number)?,
             parent_hash,
-            env_of(&self.config.spec, self.config.chain_id, header),
-            block.transactions.clone(),
+            &self.block_input(
+                env_of(&self.config.spec, self.config.chain_id, header),
+                block.transactions.clone(),
+            ),
         )?;
         if let Some((index, reason)) =
             output

@@ -13,6 +13,7 @@ use alloy_consensus::transaction::SignerRecoverable;
 use alloy_consensus::{Transaction as _, TxEnvelope, TxType};
 use alloy_eips::eip2718::Decodable2718;
 use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
+use molt_abi::execution::impersonation;
 
 use molt_storage::state::{StateError, StateView};
 
@@ -147,18 +148,25 @@ impl Pool {
         self.by_hash.is_empty()
     }
 
-    /// Checks `raw` and pools it; returns its hash.
+    /// Checks `raw` and pools it; returns its hash. A transaction signed with the
+    /// impersonation marker (`molt_abi::execution::impersonation`) is taken from the
+    /// account it names if `impersonating` says that account may be impersonated.
     pub fn add(
         &mut self,
         raw: Bytes,
         state: &dyn StateView,
         rules: Rules,
+        impersonating: &dyn Fn(&Address) -> bool,
     ) -> Result<B256, PoolError> {
         let tx =
             TxEnvelope::decode_2718_exact(&raw).map_err(|e| PoolError::Malformed(e.to_string()))?;
-        let sender = tx
-            .recover_signer()
-            .map_err(|e| PoolError::BadSignature(e.to_string()))?;
+        // A marker for an account not impersonated is no signature at all.
+        let sender = match impersonation::sender(tx.signature()).filter(|s| impersonating(s)) {
+            Some(sender) => sender,
+            None => tx
+                .recover_signer()
+                .map_err(|e| PoolError::BadSignature(e.to_string()))?,
+        };
         match tx.tx_type() {
             // A blob transaction needs its sidecar kept, verified (KZG) and served to
             // peers, and the block's blob gas accounted: none of which this node does
@@ -397,22 +405,22 @@ mod tests {
         let st = state(&[(&a, 3)]);
         let mut pool = Pool::new();
         assert!(matches!(
-            pool.add(Bytes::from_static(b"\x02\xc1\x00"), &st, RULES),
+            pool.add(Bytes::from_static(b"\x02\xc1\x00"), &st, RULES, &|_| false),
             Err(PoolError::Malformed(_))
         ));
         assert_eq!(
-            pool.add(tx(&a, 2, 2 * GWEI, GWEI), &st, RULES),
+            pool.add(tx(&a, 2, 2 * GWEI, GWEI), &st, RULES, &|_| false),
             Err(PoolError::NonceTooLow { next: 3, got: 2 })
         );
         assert_eq!(
-            pool.add(tx(&a, 3, GWEI / 2, 0), &st, RULES),
+            pool.add(tx(&a, 3, GWEI / 2, 0), &st, RULES, &|_| false),
             Err(PoolError::FeeCapTooLow {
                 max_fee: GWEI / 2,
                 base_fee: RULES.base_fee
             })
         );
         assert_eq!(
-            pool.add(tx(&a, 3, GWEI, 2 * GWEI), &st, RULES),
+            pool.add(tx(&a, 3, GWEI, 2 * GWEI), &st, RULES, &|_| false),
             Err(PoolError::TipAboveFeeCap)
         );
         let other_chain = a.sign(TxLegacy {
@@ -424,7 +432,7 @@ mod tests {
             ..Default::default()
         });
         assert_eq!(
-            pool.add(other_chain, &st, RULES),
+            pool.add(other_chain, &st, RULES, &|_| false),
             Err(PoolError::WrongChainId {
                 expected: 31337,
                 got: 1
@@ -432,14 +440,17 @@ mod tests {
         );
         let poor = signer(1);
         assert!(matches!(
-            pool.add(tx(&poor, 0, 2 * GWEI, GWEI), &st, RULES),
+            pool.add(tx(&poor, 0, 2 * GWEI, GWEI), &st, RULES, &|_| false),
             Err(PoolError::InsufficientFunds { .. })
         ));
         let ok = tx(&a, 3, 2 * GWEI, GWEI);
-        pool.add(ok.clone(), &st, RULES).unwrap();
-        assert_eq!(pool.add(ok, &st, RULES), Err(PoolError::AlreadyKnown));
+        pool.add(ok.clone(), &st, RULES, &|_| false).unwrap();
         assert_eq!(
-            pool.add(tx(&a, 3, 2 * GWEI + 1, GWEI + 1), &st, RULES),
+            pool.add(ok, &st, RULES, &|_| false),
+            Err(PoolError::AlreadyKnown)
+        );
+        assert_eq!(
+            pool.add(tx(&a, 3, 2 * GWEI + 1, GWEI + 1), &st, RULES, &|_| false),
             Err(PoolError::ReplacementUnderpriced)
         );
         assert_eq!(pool.len(), 1);
@@ -454,8 +465,12 @@ mod tests {
         let a = signer(0);
         let st = state(&[(&a, 0)]);
         let mut pool = Pool::new();
-        let first = pool.add(tx(&a, 0, 2 * GWEI, GWEI), &st, RULES).unwrap();
-        let second = pool.add(tx(&a, 0, 3 * GWEI, 2 * GWEI), &st, RULES).unwrap();
+        let first = pool
+            .add(tx(&a, 0, 2 * GWEI, GWEI), &st, RULES, &|_| false)
+            .unwrap();
+        let second = pool
+            .add(tx(&a, 0, 3 * GWEI, 2 * GWEI), &st, RULES, &|_| false)
+            .unwrap();
         assert_eq!(pool.len(), 1);
         assert!(pool.get(&first).is_none());
         assert_eq!(pool.pending(&st).unwrap()[0].hash, second);
@@ -467,7 +482,7 @@ mod tests {
         let mut st = state(&[(&a, 0), (&b, 5)]);
         let mut pool = Pool::new();
         for (s, nonce, tip) in [(&a, 1, 3), (&a, 0, 1), (&a, 3, 9), (&b, 5, 2), (&b, 6, 2)] {
-            pool.add(tx(s, nonce, 20 * GWEI, tip * GWEI), &st, RULES)
+            pool.add(tx(s, nonce, 20 * GWEI, tip * GWEI), &st, RULES, &|_| false)
                 .unwrap();
         }
         let order: Vec<(Address, u64)> = pool

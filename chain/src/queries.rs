@@ -23,7 +23,7 @@ use molt_storage::state::StateView;
 
 use crate::chain::{CallLimits, Chain};
 use crate::clock::now;
-use crate::dev::{AccountEdit, DevSnapshot};
+use crate::dev::{AccountEdit, DevSnapshot, Impersonating};
 use crate::error::ChainError;
 use crate::filters::Filters;
 use crate::pool::PoolTx;
@@ -183,7 +183,14 @@ impl ChainQueries for Queries {
     }
 
     fn accounts(&self) -> Answer<Vec<Address>> {
-        Ok(self.signers.iter().map(Signer::address).collect())
+        let mut accounts: Vec<Address> = self.signers.iter().map(Signer::address).collect();
+        // Impersonated accounts too, as anvil lists them (ethers' `getSigner` checks).
+        for address in &self.chain.impersonating.lock().accounts {
+            if !accounts.contains(address) {
+                accounts.push(*address);
+            }
+        }
+        Ok(accounts)
     }
 
     fn sign(&self, q: &SignRequest) -> Answer<Bytes> {
@@ -328,8 +335,10 @@ impl ChainQueries for Queries {
 
     fn set_account(&self, a: &AccountOverride) -> Answer<NoArgs> {
         self.dev_only()?;
-        if a.set & rpc::set::WHOLE_STORAGE != 0 || !a.storage.is_empty() {
-            return Err(fail("editing storage outside a block is not supported yet"));
+        if a.set & rpc::set::WHOLE_STORAGE != 0 {
+            return Err(fail(
+                "replacing an account's whole storage outside a block is not supported",
+            ));
         }
         let has = |bit: u8| a.set & bit != 0;
         let edit = AccountEdit {
@@ -337,7 +346,13 @@ impl ChainQueries for Queries {
             nonce: has(rpc::set::NONCE).then_some(a.nonce),
             code: has(rpc::set::CODE).then(|| a.code.clone()),
         };
-        self.chain.edit_account(a.address, &edit).map_err(fail)?;
+        if edit != AccountEdit::default() || a.storage.is_empty() {
+            self.chain.edit_account(a.address, &edit).map_err(fail)?;
+        }
+        if !a.storage.is_empty() {
+            let slots: Vec<(U256, U256)> = a.storage.iter().map(|s| (s.slot, s.value)).collect();
+            self.chain.edit_storage(a.address, &slots).map_err(fail)?;
+        }
         Ok(NoArgs {})
     }
 
@@ -346,6 +361,22 @@ impl ChainQueries for Queries {
         match c.what {
             rpc::dev::DROP_TX => return Ok(u64::from(self.chain.drop_pooled(&c.hash))),
             rpc::dev::DROP_ALL => return Ok(self.chain.drop_all_pooled() as u64),
+            rpc::dev::IMPERSONATE => {
+                let impersonate = |i: &mut Impersonating| i.accounts.insert(c.address);
+                return self.chain.impersonate(impersonate).map(|_| 0).map_err(fail);
+            }
+            rpc::dev::STOP_IMPERSONATING => {
+                let stop = |i: &mut Impersonating| i.accounts.remove(&c.address);
+                return self.chain.impersonate(stop).map(u64::from).map_err(fail);
+            }
+            rpc::dev::AUTO_IMPERSONATE => {
+                let all = |i: &mut Impersonating| i.all = c.value != 0;
+                return self.chain.impersonate(all).map(|_| 0).map_err(fail);
+            }
+            rpc::dev::IMPERSONATING => {
+                let allows = |i: &mut Impersonating| i.allows(&c.address);
+                return self.chain.impersonate(allows).map(u64::from).map_err(fail);
+            }
             _ => {}
         }
         let head_timestamp = self.chain.head_header().0.timestamp;

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use molt_abi::consensus::{Candidate, Head, ProposeInput};
-use molt_abi::execution::{self, BlockEnv, BlockInput};
+use molt_abi::execution::{self, BlockEnv};
 use molt_storage::state::StateView;
 
 use alloy_consensus::Header;
@@ -56,10 +56,7 @@ impl Chain {
             else {
                 break;
             };
-            let input = execution::encode(&BlockInput {
-                env: self.env_of(&header),
-                txs,
-            });
+            let input = execution::encode(&self.block_input(self.env_of(&header), txs));
             let pre: Arc<dyn StateView> = Arc::new(self.db().state_at(n - 1)?);
             let run = |e: &Executor| -> Result<(Vec<u8>, Duration, u64), ChainError> {
                 let t = Instant::now();
@@ -109,10 +106,7 @@ impl Chain {
             };
             let header = self.db().header(n)?.ok_or_else(missing)?;
             let txs = self.db().transactions(n)?.ok_or_else(missing)?;
-            let input = BlockInput {
-                env: self.env_of(&header),
-                txs,
-            };
+            let input = self.block_input(self.env_of(&header), txs);
             let pre = Arc::new(self.db().state_at(n - 1)?);
             let out = self.executor_at(n)?.execute_block(pre, &input)?;
             let (included, _, receipts) = included(&input.txs, &out);

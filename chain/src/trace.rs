@@ -54,6 +54,7 @@ impl Chain {
             traced_from,
             style: trace::TRACE,
             options: options.clone(),
+            impersonation: self.config.impersonation,
             call: None,
         };
         let state = Arc::new(self.db.state_at(number - 1)?);
@@ -80,6 +81,7 @@ impl Chain {
             traced_from: 0,
             style,
             options: options.clone(),
+            impersonation: self.config.impersonation,
             call: Some(message),
         };
         let mut traces = executor.execute_trace(state, &input, limits.timeout)?;

@@ -854,6 +854,40 @@ impl Db {
         Ok(())
     }
 
+    /// Sets one storage slot directly, outside any block (a dev edit:
+    /// `anvil_setStorageAt`), with the account's storage root; the account must exist.
+    /// The slot's value and the storage root as they were.
+    pub fn edit_slot(
+        &self,
+        address: Address,
+        slot: U256,
+        value: U256,
+    ) -> Result<(U256, B256), StorageError> {
+        let before = (
+            self.current_slot(&address, &slot)?,
+            self.storage_root(&address)?,
+        );
+        let (root, nodes) = trie::set_slot(&self.tree, before.1, slot, value)?;
+        let mut batch = sled::Batch::default();
+        write_trie(&mut batch, &nodes, &[]);
+        put_slot(&mut batch, address, slot, value, root);
+        self.tree.apply_batch(batch)?;
+        Ok(before)
+    }
+
+    /// Puts a slot and its account's storage root back as a dev edit found them.
+    pub fn restore_slot(
+        &self,
+        address: Address,
+        slot: U256,
+        (value, root): (U256, B256),
+    ) -> Result<(), StorageError> {
+        let mut batch = sled::Batch::default();
+        put_slot(&mut batch, address, slot, value, root);
+        self.tree.apply_batch(batch)?;
+        Ok(())
+    }
+
     fn block_hash_at(&self, number: u64) -> Result<Option<B256>, StorageError> {
         Ok(self
             .tree
@@ -928,6 +962,19 @@ impl Db {
     pub fn state_root(&self) -> Result<B256, StorageError> {
         Ok(self.state_update(Vec::new(), Vec::new())?.root)
     }
+}
+
+/// Writes `slot`'s value and the account's storage root, and marks the account
+/// for the next block's state root.
+fn put_slot(batch: &mut sled::Batch, address: Address, slot: U256, value: U256, root: B256) {
+    let a = address.as_slice();
+    let k = key(STORAGE, &[a, &slot.to_be_bytes::<32>()]);
+    match value.is_zero() {
+        true => batch.remove(k),
+        false => batch.insert(k, value.to_be_bytes::<32>().as_slice()),
+    }
+    set_storage_root(batch, a, root);
+    batch.insert(key(EDITED, &[a]), &[]);
 }
 
 fn set_storage_root(batch: &mut sled::Batch, address: &[u8], root: B256) {

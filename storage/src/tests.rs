@@ -254,6 +254,48 @@ fn edits_outside_blocks_reach_the_next_root_and_survive_a_revert() {
 }
 
 #[test]
+fn slot_edits_outside_blocks_reach_the_next_root_and_are_undone() {
+    use molt_abi::execution::{AccountChange, AccountInfo, StorageChange};
+    let db = Db::temporary().unwrap();
+    let states = random_chain(&db, 7, 4);
+    // An account with storage, one slot set and one cleared by dev edits.
+    let who = Address::with_last_byte(3);
+    let info = db.account(&who).unwrap().expect("the chain made it");
+    let slot = |n: u64, v: u64| StorageChange {
+        slot: U256::from(n),
+        value: U256::from(v),
+    };
+    let edits = [slot(1, 0xabc), slot(900, 5), slot(900, 0)];
+    let mut befores = Vec::new();
+    let mut model = states[4].clone();
+    for e in &edits {
+        befores.push(db.edit_slot(who, e.slot, e.value).unwrap());
+        model.apply(
+            &[AccountChange {
+                address: who,
+                info: AccountInfo {
+                    nonce: info.nonce,
+                    balance: info.balance,
+                    code_hash: info.code_hash,
+                },
+                storage: vec![*e],
+                ..AccountChange::default()
+            }],
+            &[],
+        );
+        assert_eq!(db.state_root().unwrap(), model.state_root());
+    }
+    assert_eq!(db.storage(&who, &U256::from(1)).unwrap(), U256::from(0xabc));
+    assert_eq!(commit(&db, 5, Vec::new(), Vec::new()), model.state_root());
+    db.revert_to(4).unwrap();
+    for (e, before) in edits.iter().zip(befores).rev() {
+        db.restore_slot(who, e.slot, before).unwrap();
+    }
+    assert_eq!(db.state_root().unwrap(), states[4].state_root());
+    assert_same(&db, &states[4]);
+}
+
+#[test]
 fn history_is_pruned_below_its_window_with_a_clear_error() {
     let db = Db::temporary().unwrap().with_history(Some(4));
     let states = random_chain(&db, 5, 12);

@@ -11,13 +11,16 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use alloy_primitives::{Address, B256, Bytes, keccak256};
+use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
 use alloy_trie::{EMPTY_ROOT_HASH, TrieAccount};
 use eth_trie::{EthTrie, Trie};
 use molt_abi::execution::{AccountChange, AccountInfo, NewCode};
 use parking_lot::RwLock;
 
 use crate::StorageError;
+
+/// Trie nodes by hash, made by an update and not yet written.
+pub(crate) type NodeMap = HashMap<Vec<u8>, Vec<u8>>;
 
 /// Key prefix of trie nodes: node hash (32) → node RLP.
 pub(crate) const NODE: u8 = b'T';
@@ -177,6 +180,27 @@ pub(crate) fn update(
         nodes: nodes.take(),
         storage_roots,
     })
+}
+
+/// The storage trie `root` with `slot` set to `value` (0 removes it): the root after,
+/// and the nodes that creates.
+pub(crate) fn set_slot(
+    tree: &sled::Tree,
+    root: B256,
+    slot: U256,
+    value: U256,
+) -> Result<(B256, NodeMap), StorageError> {
+    let nodes = Nodes::new(tree);
+    let mut storage = open(&nodes, root)?;
+    let key = keccak256(slot.to_be_bytes::<32>());
+    match value.is_zero() {
+        true => {
+            storage.remove(key.as_slice())?;
+        }
+        false => storage.insert(key.as_slice(), &alloy_rlp::encode(value))?,
+    }
+    let root = storage.root_hash()?;
+    Ok((root, nodes.take()))
 }
 
 /// The nodes from the root of the trie `root` down to `key` (EIP-1186): they prove

@@ -27,6 +27,7 @@ pub fn execute_block<H: StateHost + ?Sized>(host: &H, input: &[u8]) -> Result<Ve
         .map_err(|e| GuestError::new(format!("malformed block input: {e}")))?;
     let (cfg, block) = env::revm_env(&input.env)?;
     let block_gas_limit = block.gas_limit;
+    let impersonation = input.impersonation.unwrap_or(false);
     let mut state = State::builder()
         .with_database(HostDb(host))
         .with_bundle_update()
@@ -40,7 +41,7 @@ pub fn execute_block<H: StateHost + ?Sized>(host: &H, input: &[u8]) -> Result<Ve
             .with_cfg(cfg)
             .build_mainnet();
         for raw in &input.txs {
-            let decoded = match tx::decode(raw) {
+            let decoded = match tx::decode(raw, impersonation) {
                 Ok(d) => d,
                 Err(rejection) => {
                     outcomes.push(TxOutcome::Rejected(rejection));

@@ -78,7 +78,7 @@ fn trace_txs<H: StateHost + ?Sized>(
     };
     let mut traces = Vec::new();
     for (index, raw) in input.txs.iter().enumerate() {
-        let decoded = tx::decode(raw).map_err(|r| {
+        let decoded = tx::decode(raw, input.impersonation).map_err(|r| {
             GuestError::new(format!("transaction {index} cannot run: {}", r.message))
         })?;
         let failed = |e: EVMError<_>| GuestError::new(format!("transaction {index} failed: {e}"));

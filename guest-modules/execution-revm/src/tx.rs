@@ -55,8 +55,11 @@ fn same_everywhere(e: Eip2718Error) -> Eip2718Error {
     }
 }
 
-/// Decodes and recovers `bytes`, or says why it cannot be.
-pub fn decode(bytes: &[u8]) -> Result<DecodedTx, Rejection> {
+/// Decodes and recovers `bytes`, or says why it cannot be. With `impersonation` (a
+/// dev chain's), a transaction whose signature is the
+/// [`impersonation`](molt_abi::execution::impersonation) marker is from the account it
+/// names.
+pub fn decode(bytes: &[u8], impersonation: bool) -> Result<DecodedTx, Rejection> {
     let reject = |code: &str, message: String| Rejection {
         code: code.into(),
         message,
@@ -75,12 +78,18 @@ pub fn decode(bytes: &[u8]) -> Result<DecodedTx, Rejection> {
             format!("not a valid EIP-2718 transaction: {}", same_everywhere(e)),
         )
     })?;
-    let sender = envelope.recover_signer().map_err(|e| {
-        reject(
-            reject::BAD_SIGNATURE,
-            format!("cannot recover the sender: {e}"),
-        )
-    })?;
+    let marked = impersonation
+        .then(|| molt_abi::execution::impersonation::sender(envelope.signature()))
+        .flatten();
+    let sender = match marked {
+        Some(sender) => sender,
+        None => envelope.recover_signer().map_err(|e| {
+            reject(
+                reject::BAD_SIGNATURE,
+                format!("cannot recover the sender: {e}"),
+            )
+        })?,
+    };
     let tx_type = envelope.tx_type() as u8;
     let mut env = TxEnv {
         tx_type,

@@ -2,13 +2,15 @@
 //! (`evm_increaseTime`, `evm_setNextBlockTimestamp`), the coinbase
 //! (`anvil_setCoinbase`), when blocks are sealed (`evm_setAutomine`,
 //! `anvil_setIntervalMining`), the pool (`anvil_dropTransaction`,
-//! `anvil_dropAllTransactions`) and accounts (`anvil_setNonce`, `anvil_setCode`). The
-//! node keeps them (`DEV_CONTROL`, `SET_ACCOUNT`), and `evm_revert` undoes them with
-//! everything else.
+//! `anvil_dropAllTransactions`), accounts (`anvil_setNonce`, `anvil_setCode`,
+//! `anvil_setStorageAt`) and who
+//! may send without a key (`anvil_impersonateAccount`, `anvil_autoImpersonateAccount`).
+//! The node keeps them (`DEV_CONTROL`, `SET_ACCOUNT`), and `evm_revert` undoes them
+//! with everything else.
 
-use alloy_primitives::{Address, B256};
+use alloy_primitives::{Address, B256, U256};
 use molt_abi::imports::ChainHost;
-use molt_abi::rpc::{AccountOverride, ChainQueries, DevControl, dev, set};
+use molt_abi::rpc::{AccountOverride, ChainQueries, DevControl, SlotValue, dev, set};
 use serde_json::Value;
 
 use crate::RpcError;
@@ -76,6 +78,44 @@ pub fn dispatch(host: &(impl ChainHost + ?Sized), method: &str, p: &Params) -> O
                     ..AccountOverride::default()
                 },
             )
+        })(),
+        "anvil_impersonateAccount" | "hardhat_impersonateAccount" => (|| {
+            p.at_most(1)?;
+            control(host, dev::IMPERSONATE, 0, (p.required(0)?, B256::ZERO))?;
+            Ok(Value::Null)
+        })(),
+        "anvil_stopImpersonatingAccount" | "hardhat_stopImpersonatingAccount" => (|| {
+            p.at_most(1)?;
+            control(
+                host,
+                dev::STOP_IMPERSONATING,
+                0,
+                (p.required(0)?, B256::ZERO),
+            )?;
+            Ok(Value::Null)
+        })(),
+        "anvil_autoImpersonateAccount" | "hardhat_autoImpersonateAccount" => (|| {
+            p.at_most(1)?;
+            let on: bool = p.required(0)?;
+            control(host, dev::AUTO_IMPERSONATE, u64::from(on), none)?;
+            Ok(Value::Null)
+        })(),
+        "anvil_setStorageAt" | "hardhat_setStorageAt" => (|| {
+            p.at_most(3)?;
+            let slot: U256 = p.required(1)?;
+            let value: B256 = p.required(2)?;
+            edit(
+                host,
+                AccountOverride {
+                    address: p.required(0)?,
+                    storage: vec![SlotValue {
+                        slot,
+                        value: value.into(),
+                    }],
+                    ..AccountOverride::default()
+                },
+            )?;
+            Ok(Value::Bool(true))
         })(),
         "anvil_dropAllTransactions" => p
             .at_most(0)

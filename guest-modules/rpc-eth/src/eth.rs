@@ -9,7 +9,8 @@ use alloy_rpc_types_eth::{FeeHistory, Filter, FilterBlockOption, Log, Transactio
 use molt_abi::execution::CallOutput;
 use molt_abi::imports::ChainHost;
 use molt_abi::rpc::{
-    AccountState, BlockQuery, CallRequest, ChainInfo, ChainQueries, MineRequest, SetBalance,
+    AccountState, BlockQuery, CallRequest, ChainInfo, ChainQueries, DevControl, MineRequest,
+    SetBalance, dev,
 };
 use serde::Serialize;
 use serde_json::Value;
@@ -391,15 +392,43 @@ fn estimate_gas(
 
 /// `eth_sendTransaction`: fills in what the request leaves out, has the node sign it
 /// with the sender's unlocked key and submits it.
+/// `eth_sendTransaction`: from an unlocked account, or from one the dev node
+/// impersonates (`anvil_impersonateAccount`), sent with the impersonation marker for
+/// a signature.
 fn send_transaction(host: &(impl ChainHost + ?Sized), request: TransactionRequest) -> Answer {
-    to(host.send_raw(&signed_transaction(host, request)?)?)
+    let from = request
+        .from
+        .ok_or_else(|| RpcError::invalid_params("from is required"))?;
+    let raw = match impersonated(host, from)? {
+        true => {
+            let tx = completed(host, request)?;
+            let signature = molt_abi::execution::impersonation::signature(from);
+            tx.into_envelope(signature).encoded_2718().into()
+        }
+        false => signed_transaction(host, request)?,
+    };
+    to(host.send_raw(&raw)?)
+}
+
+/// Whether the node takes transactions from `address` without its key.
+fn impersonated(host: &(impl ChainHost + ?Sized), address: Address) -> Result<bool, RpcError> {
+    if !info(host)?.dev {
+        return Ok(false);
+    }
+    let asked = host.dev_control(&DevControl {
+        what: dev::IMPERSONATING,
+        address,
+        ..DevControl::default()
+    });
+    // A node whose chain takes no impersonated transactions says so: none is.
+    Ok(asked.unwrap_or(0) == 1)
 }
 
 /// `eth_signTransaction`: the request completed (nonce, fees, gas) and signed by the
 /// node with the sender's unlocked key, EIP-2718 encoded.
 pub(crate) fn signed_transaction(
     host: &(impl ChainHost + ?Sized),
-    mut request: TransactionRequest,
+    request: TransactionRequest,
 ) -> Result<Bytes, RpcError> {
     let from = request
         .from
@@ -408,6 +437,20 @@ pub(crate) fn signed_transaction(
     if !unlocked.contains(&from) {
         return Err(RpcError::server(format!("unknown account {from}")));
     }
+    let tx = completed(host, request)?;
+    let signature = crate::sign::sign(host, from, tx.signature_hash())?;
+    Ok(tx.into_envelope(signature).encoded_2718().into())
+}
+
+/// The request with what the client left out filled in (chain id, nonce, fees, gas),
+/// as the transaction to sign.
+fn completed(
+    host: &(impl ChainHost + ?Sized),
+    mut request: TransactionRequest,
+) -> Result<alloy_consensus::TypedTransaction, RpcError> {
+    let from = request
+        .from
+        .ok_or_else(|| RpcError::invalid_params("from is required"))?;
     let info = info(host)?;
     if request.chain_id.is_some_and(|id| id != info.chain_id) {
         return Err(RpcError::invalid_params(format!(
@@ -435,11 +478,9 @@ pub(crate) fn signed_transaction(
             &request,
         )?);
     }
-    let tx = request
+    request
         .build_typed_tx()
-        .map_err(|_| RpcError::invalid_params("the transaction request is incomplete"))?;
-    let signature = crate::sign::sign(host, from, tx.signature_hash())?;
-    Ok(tx.into_envelope(signature).encoded_2718().into())
+        .map_err(|_| RpcError::invalid_params("the transaction request is incomplete"))
 }
 
 fn fee_history(host: &(impl ChainHost + ?Sized), p: &Params) -> Answer {

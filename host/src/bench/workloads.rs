@@ -115,7 +115,11 @@ pub fn erc20_transfers(count: u64) -> Workload {
     Workload {
         name: "erc20_transfers",
         pre,
-        block: BlockInput { env: env(), txs },
+        block: BlockInput {
+            env: env(),
+            txs,
+            impersonation: None,
+        },
     }
 }
 
@@ -133,7 +137,11 @@ pub fn compute(count: u64, rounds: u64) -> Workload {
     Workload {
         name: "compute_keccak_loop",
         pre,
-        block: BlockInput { env: env(), txs },
+        block: BlockInput {
+            env: env(),
+            txs,
+            impersonation: None,
+        },
     }
 }
 
@@ -151,7 +159,11 @@ pub fn deployments(count: u64) -> Workload {
     Workload {
         name: "deploy_erc20",
         pre,
-        block: BlockInput { env: env(), txs },
+        block: BlockInput {
+            env: env(),
+            txs,
+            impersonation: None,
+        },
     }
 }
 

@@ -59,6 +59,7 @@ pub fn blocks(file: &Path, fork: &str) -> Result<Vec<(String, MemState, BlockInp
         let input = BlockInput {
             env: block_env(&unit, spec),
             txs,
+            impersonation: None,
         };
         out.push((name, pre_state(&unit), input));
     }
@@ -181,6 +182,7 @@ fn run_case(
     let input = BlockInput {
         env: block_env(unit, spec),
         txs: vec![txbytes.clone()],
+        impersonation: None,
     };
     let expects_exception = test.expect_exception.is_some();
     let output = match executor.execute_block(Arc::new(pre.clone()), &input) {

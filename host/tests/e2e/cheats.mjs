@@ -1,7 +1,9 @@
 // The dev node's controls as test suites use them: evm_increaseTime,
 // evm_setNextBlockTimestamp, anvil_setCoinbase, evm_setAutomine,
 // anvil_setIntervalMining, anvil_dropTransaction, anvil_dropAllTransactions,
-// anvil_setNonce, anvil_setCode, and evm_revert undoing them. Usage: node cheats.mjs RPC_URL [molt].
+// anvil_setNonce, anvil_setCode, anvil_setStorageAt, anvil_impersonateAccount (and its hardhat_ alias,
+// anvil_stopImpersonatingAccount, anvil_autoImpersonateAccount), and evm_revert undoing
+// them. Usage: node cheats.mjs RPC_URL [molt].
 import assert from "node:assert/strict";
 import { ethers } from "ethers";
 
@@ -78,6 +80,46 @@ await rpc("evm_mine");
 assert.equal(await provider.getTransactionCount(who, "latest"), 7);
 assert.equal(await provider.getCode(who), ANSWER);
 
+// Storage: a slot set outside any block, read directly, by a contract, after a block.
+const slotted = "0x00000000000000000000000000000000000000b5";
+const word = (n) => ethers.zeroPadValue(ethers.toBeHex(n), 32);
+await rpc("anvil_setCode", [slotted, "0x60005460005260206000f3"]); // returns SLOAD(0)
+assert.equal(await rpc("anvil_setStorageAt", [slotted, "0x0", word(42)]), true);
+assert.equal(await provider.getStorage(slotted, 0), word(42));
+assert.equal(BigInt(await rpc("eth_call", [{ to: slotted }, "latest"])), 42n);
+await rpc("hardhat_setStorageAt", [slotted, "0x5", word(7)]);
+await rpc("evm_mine");
+assert.equal(BigInt(await rpc("eth_call", [{ to: slotted }, "latest"])), 42n);
+assert.equal(await provider.getStorage(slotted, 5), word(7));
+
+// Impersonation: send as an account nobody here holds the key of, through ethers'
+// JsonRpcSigner (eth_sendTransaction), as Foundry and Hardhat tests do.
+const whale = "0x00000000000000000000000000000000000000a1";
+const other = "0x00000000000000000000000000000000000000a2";
+await rpc("anvil_setBalance", [whale, ethers.toQuantity(ethers.parseEther("10"))]);
+await rpc("anvil_setBalance", [other, ethers.toQuantity(ethers.parseEther("10"))]);
+const fromWhale = { from: whale, to, value: "0x5" };
+await assert.rejects(rpc("eth_sendTransaction", [fromWhale]), /unknown account|No Signer|not/i);
+await rpc("anvil_impersonateAccount", [whale]);
+const asWhale = await provider.getSigner(whale);
+const impersonated = await asWhale.sendTransaction({ to, value: 5n });
+const whaleReceipt = await receipt(impersonated.hash, "impersonated");
+assert.equal(whaleReceipt.status, "0x1");
+assert.equal(whaleReceipt.from.toLowerCase(), whale);
+const fetched = await provider.getTransaction(impersonated.hash);
+assert.equal(fetched.from.toLowerCase(), whale);
+assert.equal(await provider.getTransactionCount(whale), 1);
+await rpc("anvil_stopImpersonatingAccount", [whale]);
+await assert.rejects(rpc("eth_sendTransaction", [fromWhale]));
+await rpc("hardhat_impersonateAccount", [whale]);
+await receipt(await rpc("eth_sendTransaction", [fromWhale]), "hardhat_impersonateAccount");
+await rpc("hardhat_stopImpersonatingAccount", [whale]);
+await rpc("anvil_autoImpersonateAccount", [true]);
+await receipt(await rpc("eth_sendTransaction", [{ ...fromWhale, from: other }]), "auto-impersonated");
+assert.equal(await provider.getTransactionCount(other), 1);
+await rpc("anvil_autoImpersonateAccount", [false]);
+await assert.rejects(rpc("eth_sendTransaction", [{ ...fromWhale, from: other }]));
+
 if (molt) {
   // evm_revert undoes the controls with the rest (anvil 1.7 keeps them).
   const snapshot = await rpc("evm_snapshot");
@@ -86,7 +128,14 @@ if (molt) {
   await rpc("evm_increaseTime", [1000000]);
   await rpc("anvil_setNonce", [who, "0x9"]);
   await rpc("anvil_setCode", [who, "0x"]);
+  await rpc("anvil_impersonateAccount", [whale]);
+  await rpc("anvil_setStorageAt", [slotted, "0x0", word(9)]);
+  await rpc("evm_mine");
+  await rpc("anvil_setStorageAt", [slotted, "0x5", word(0)]);
   assert.equal(await rpc("evm_revert", [snapshot]), true);
+  assert.equal(await provider.getStorage(slotted, 0), word(42));
+  assert.equal(await provider.getStorage(slotted, 5), word(7));
+  await assert.rejects(rpc("eth_sendTransaction", [fromWhale]), /unknown account/);
   assert.equal(await provider.getTransactionCount(who), 7);
   assert.equal(await provider.getCode(who), ANSWER);
   const after = await send();

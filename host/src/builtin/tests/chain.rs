@@ -6,7 +6,7 @@ use molt_abi::execution::{AccountChange, AccountInfo};
 
 use alloy_consensus::proofs::calculate_receipt_root;
 use alloy_primitives::{B256, Bytes};
-use molt_abi::execution::BlockEnv;
+use molt_abi::execution::{BlockEnv, BlockInput};
 use molt_chain::block::build_block;
 use molt_chain::signer::Signer;
 
@@ -64,8 +64,11 @@ fn a_committed_block_reads_back_consistently_after_a_reopen() {
             &db,
             &crate::builtin::native_executor(),
             B256::ZERO,
-            env,
-            txs.clone(),
+            &BlockInput {
+                env,
+                txs: txs.clone(),
+                impersonation: None,
+            },
         )
         .unwrap();
         db.commit_block(&block, b"seal", &update).unwrap();

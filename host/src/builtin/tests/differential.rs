@@ -327,6 +327,7 @@ fn run(specs: &[TxSpec], prague: bool, excess_blob_gas: u64) -> Result<(), TestC
             ..BlockEnv::default()
         },
         txs,
+        impersonation: None,
     };
     let encoded = molt_abi::execution::encode(&input);
     let native = crate::builtin::native_executor().execute_block_raw(state.clone(), &encoded);
@@ -390,6 +391,7 @@ fn the_generator_makes_transactions_that_execute() {
             ..BlockEnv::default()
         },
         txs,
+        impersonation: None,
     };
     let encoded = molt_abi::execution::encode(&input);
     let (native, _) = crate::builtin::native_executor()

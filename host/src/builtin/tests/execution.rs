@@ -122,7 +122,14 @@ fn every_bad_transaction_gets_a_precise_rejection() {
         legacy(8, CHAIN_ID, 1, 21_000),        // skips nonce 6 and 7
         dynamic_fee(6, 21_000, TxKind::Call(RECIPIENT), Bytes::new()), // fine
     ];
-    let out = run_both(state(), &BlockInput { env: env(), txs });
+    let out = run_both(
+        state(),
+        &BlockInput {
+            env: env(),
+            txs,
+            impersonation: None,
+        },
+    );
     assert_eq!(
         codes(&out),
         [
@@ -157,7 +164,14 @@ fn contract_creation_returns_its_address_and_code() {
     // Init code that stores 0x01 at memory 0 and returns that byte as the runtime code.
     let init = Bytes::from_static(&[0x60, 0x01, 0x60, 0x00, 0x53, 0x60, 0x01, 0x60, 0x00, 0xf3]);
     let txs = vec![dynamic_fee(5, 100_000, TxKind::Create, init)];
-    let out = run_both(state(), &BlockInput { env: env(), txs });
+    let out = run_both(
+        state(),
+        &BlockInput {
+            env: env(),
+            txs,
+            impersonation: None,
+        },
+    );
     let TxOutcome::Included(receipt) = &out.outcomes[0] else {
         panic!("rejected: {:?}", out.outcomes[0]);
     };
@@ -183,6 +197,7 @@ fn a_guest_out_of_fuel_fails_the_block_cleanly() {
     let input = BlockInput {
         env: env(),
         txs: vec![legacy(5, CHAIN_ID, 1, 21_000)],
+        impersonation: None,
     };
     let err = starved.execute_block(state(), &input).unwrap_err();
     assert!(
@@ -207,6 +222,7 @@ fn a_malformed_block_is_refused_not_trapped() {
     let mut bad_fork = BlockInput {
         env: env(),
         txs: vec![],
+        impersonation: None,
     };
     bad_fork.env.spec = "Atlantis".into();
     let err = crate::builtin::native_executor()
@@ -315,7 +331,14 @@ pub(super) fn blob_with_sidecar(nonce: u64) -> Bytes {
 #[test]
 fn a_blob_transaction_with_its_sidecar_is_rejected_alike_on_both_engines() {
     let txs = vec![blob_with_sidecar(5), legacy(5, CHAIN_ID, 1, 21_000)];
-    let out = run_both(state(), &BlockInput { env: env(), txs });
+    let out = run_both(
+        state(),
+        &BlockInput {
+            env: env(),
+            txs,
+            impersonation: None,
+        },
+    );
     assert_eq!(codes(&out), [reject::MALFORMED, "included:true"]);
 }
 
@@ -357,6 +380,7 @@ fn wasm_and_native_trace_alike_with_every_tracer() {
         traced_from,
         style: trace::TRACE,
         options: Bytes::copy_from_slice(options.as_bytes()),
+        impersonation: false,
         call: None,
     };
     let token = format!("{:#x}", workloads::TOKEN);
@@ -458,4 +482,47 @@ fn an_access_list_names_what_the_message_touches_and_its_gas_with_it() {
     )
     .unwrap();
     assert_eq!(gas_used, plain.gas_used + 2400 + 2 * 1900 - 2 * 2000);
+}
+
+#[test]
+fn an_impersonated_transaction_runs_only_on_a_chain_that_takes_them() {
+    use alloy_consensus::{SignableTransaction, TxEnvelope};
+    use alloy_eips::eip2718::Encodable2718;
+    use molt_abi::execution::impersonation;
+    // An account nobody holds the key of, funded.
+    let whale = address!("00000000000000000000000000000000000000aa");
+    let mut s = MemState::new();
+    s.insert_account(whale, U256::from(ETH), 0, Bytes::new(), []);
+    let tx = TxEip1559 {
+        chain_id: CHAIN_ID,
+        nonce: 0,
+        gas_limit: 21_000,
+        max_fee_per_gas: 3 * GWEI,
+        max_priority_fee_per_gas: GWEI,
+        to: TxKind::Call(RECIPIENT),
+        value: U256::from(5),
+        access_list: Default::default(),
+        input: Bytes::new(),
+    };
+    let raw: Bytes = TxEnvelope::from(tx.into_signed(impersonation::signature(whale)))
+        .encoded_2718()
+        .into();
+    let block = |impersonation| BlockInput {
+        env: env(),
+        txs: vec![raw.clone()],
+        impersonation,
+    };
+    let out = run_both(Arc::new(s.clone()), &block(Some(true)));
+    let TxOutcome::Included(receipt) = &out.outcomes[0] else {
+        panic!("rejected: {:?}", out.outcomes[0]);
+    };
+    assert_eq!(receipt.sender, whale);
+    assert!(receipt.success);
+    let moved = out.accounts.iter().find(|a| a.address == RECIPIENT);
+    assert_eq!(moved.map(|a| a.info.balance), Some(U256::from(5)));
+    // Without impersonation the marker is no signature at all.
+    for impersonation in [None, Some(false)] {
+        let out = run_both(Arc::new(s.clone()), &block(impersonation));
+        assert_eq!(codes(&out), [reject::BAD_SIGNATURE]);
+    }
 }
