@@ -526,6 +526,9 @@ pub mod dev {
     pub const AUTO_IMPERSONATE: u8 = 9;
     /// Answers 1 if `address` may be impersonated now, 0 if not; changes nothing.
     pub const IMPERSONATING: u8 = 10;
+    /// The next block's base fee, wei (`anvil_setNextBlockBaseFeePerGas`), used once;
+    /// the blocks after derive theirs from it. Answers 0.
+    pub const NEXT_BASE_FEE: u8 = 11;
 }
 
 /// One use of a dev control.

@@ -222,7 +222,10 @@ impl Chain {
     /// The environment the next block will execute in.
     pub fn next_env(&self, timestamp: u64) -> BlockEnv {
         let head = self.head.lock();
-        let base_fee = self.base_fee_after(&head.header);
+        let base_fee = match self.controls.lock().next_base_fee {
+            Some(base_fee) => base_fee,
+            None => self.base_fee_after(&head.header),
+        };
         BlockEnv {
             spec: self.config.spec.clone(),
             chain_id: self.config.chain_id,

@@ -57,6 +57,8 @@ pub struct DevControls {
     pub time_offset: u64,
     /// The next block's timestamp (`evm_setNextBlockTimestamp`), used once.
     pub next_timestamp: Option<u64>,
+    /// The next block's base fee (`anvil_setNextBlockBaseFeePerGas`), used once.
+    pub next_base_fee: Option<u64>,
     /// Who blocks pay (`anvil_setCoinbase`); the chain's configured coinbase if unset.
     pub coinbase: Option<Address>,
     /// Whether blocks are sealed as soon as transactions are pending
@@ -72,6 +74,7 @@ impl Default for DevControls {
         DevControls {
             time_offset: 0,
             next_timestamp: None,
+            next_base_fee: None,
             coinbase: None,
             automine: true,
             block_time: 0,

@@ -110,7 +110,10 @@ impl Chain {
             .unwrap_or(timestamp);
         let block = self.propose_locked(timestamp, pending)?;
         let seal = self.seal(&block.hash);
-        self.commit_locked(&block.hash, seal)
+        let committed = self.commit_locked(&block.hash, seal)?;
+        // `anvil_setNextBlockBaseFeePerGas` named this block's base fee, once.
+        self.controls.lock().next_base_fee = None;
+        Ok(committed)
     }
 
     /// This node's seal of block `hash`.

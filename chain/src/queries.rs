@@ -399,6 +399,10 @@ impl ChainQueries for Queries {
                         controls.time_offset = c.value.saturating_sub(now());
                         0
                     }
+                    rpc::dev::NEXT_BASE_FEE => {
+                        controls.next_base_fee = Some(c.value);
+                        0
+                    }
                     rpc::dev::COINBASE => {
                         controls.coinbase = Some(c.address);
                         0

@@ -29,6 +29,9 @@ pub fn dispatch(host: &(impl ChainHost + ?Sized), method: &str, p: &Params) -> O
         "evm_setNextBlockTimestamp" | "anvil_setNextBlockTimestamp" => number(p)
             .and_then(|t| control(host, dev::NEXT_TIMESTAMP, t, none))
             .map(|_| Value::Null),
+        "anvil_setNextBlockBaseFeePerGas" | "hardhat_setNextBlockBaseFeePerGas" => number(p)
+            .and_then(|fee| control(host, dev::NEXT_BASE_FEE, fee, none))
+            .map(|_| Value::Null),
         "anvil_setCoinbase" | "hardhat_setCoinbase" => (|| {
             p.at_most(1)?;
             control(host, dev::COINBASE, 0, (p.required(0)?, B256::ZERO))?;

@@ -1,5 +1,5 @@
 // The dev node's controls as test suites use them: evm_increaseTime,
-// evm_setNextBlockTimestamp, anvil_setCoinbase, evm_setAutomine,
+// evm_setNextBlockTimestamp, anvil_setNextBlockBaseFeePerGas, anvil_setCoinbase, evm_setAutomine,
 // anvil_setIntervalMining, anvil_dropTransaction, anvil_dropAllTransactions,
 // anvil_setNonce, anvil_setCode, anvil_setStorageAt, anvil_impersonateAccount (and its hardhat_ alias,
 // anvil_stopImpersonatingAccount, anvil_autoImpersonateAccount), and evm_revert undoing
@@ -79,6 +79,13 @@ assert.equal(BigInt(await rpc("eth_call", [{ to: who }, "latest"])), 42n);
 await rpc("evm_mine");
 assert.equal(await provider.getTransactionCount(who, "latest"), 7);
 assert.equal(await provider.getCode(who), ANSWER);
+
+// The next block's base fee: used once; the empty block after lowers it by 1/8.
+await rpc("anvil_setNextBlockBaseFeePerGas", [ethers.toQuantity(7_000_000_000n)]);
+await rpc("evm_mine");
+assert.equal(BigInt((await latest()).baseFeePerGas), 7_000_000_000n);
+await rpc("evm_mine");
+assert.equal(BigInt((await latest()).baseFeePerGas), 6_125_000_000n);
 
 // Storage: a slot set outside any block, read directly, by a contract, after a block.
 const slotted = "0x00000000000000000000000000000000000000b5";
