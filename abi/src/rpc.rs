@@ -110,6 +110,9 @@ pub mod op {
     /// as [`CALL_AT`] runs it, traced (`debug_traceCall`) or for its access list
     /// (`eth_createAccessList`), as its `style` says.
     pub const TRACE_CALL: u8 = 30;
+    /// `()` → every account (`Vec<AccountOverride>`, with `set` = balance, nonce,
+    /// code and whole storage): the state as `anvil_dumpState` saves it. Dev only.
+    pub const DUMP_STATE: u8 = 31;
 
     /// Whether `op` only reads: it changes nothing (chain, pool, snapshots) and uses
     /// no key of the node's. A host may refuse every other operation where a module
@@ -748,6 +751,10 @@ pub trait ChainQueries {
         let _ = request;
         Err(unsupported("tracing"))
     }
+    /// [`op::DUMP_STATE`].
+    fn dump_state(&self) -> Answer<Vec<AccountOverride>> {
+        Err(unsupported("state dumps"))
+    }
 }
 
 /// The answer of a node that does not serve an operation.
@@ -813,6 +820,7 @@ pub fn serve<Q: ChainQueries + ?Sized>(chain: &Q, request: &[u8]) -> Vec<u8> {
         op::SET_ACCOUNT => with(args, |a: AccountOverride| reply(chain.set_account(&a))),
         op::TRACE_BLOCK => with(args, |t: TraceBlock| reply(chain.trace_block(&t))),
         op::TRACE_CALL => with(args, |t: TraceCall| reply(chain.trace_call(&t))),
+        op::DUMP_STATE => reply(chain.dump_state()),
         other => err(&alloc::format!("unknown chain query {other}")),
     }
 }
@@ -932,6 +940,9 @@ impl<H: crate::imports::ChainHost + ?Sized> ChainQueries for H {
     }
     fn trace_call(&self, request: &TraceCall) -> Answer<Bytes> {
         self.get(op::TRACE_CALL, request)
+    }
+    fn dump_state(&self) -> Answer<Vec<AccountOverride>> {
+        self.get(op::DUMP_STATE, &NoArgs {})
     }
 }
 

@@ -16,7 +16,7 @@ use molt_abi::rpc::{
     self, AccountAt, AccountOverride, AccountProof, AccountState, Answer, BlockQuery, BodyTx,
     CallAt, CallRequest, ChainInfo, ChainQueries, DevControl, FilterChanges, FilterPoll,
     MineRequest, NewFilter, NoArgs, PoolContent, ProofQuery, QueryError, SetBalance, SignRequest,
-    SlotProof, StorageAt, StorageQuery, TraceBlock, TraceCall, TxLocation,
+    SlotProof, SlotValue, StorageAt, StorageQuery, TraceBlock, TraceCall, TxLocation,
 };
 use molt_runtime::services::ChainService;
 use molt_storage::state::StateView;
@@ -277,6 +277,29 @@ impl ChainQueries for Queries {
             .chain
             .trace_block(t.block, t.index, &t.options, &self.limits);
         traces.map_err(|e| self.call_failed(e))
+    }
+
+    fn dump_state(&self) -> Answer<Vec<AccountOverride>> {
+        self.dev_only()?;
+        let mut accounts = Vec::new();
+        let whole = rpc::set::BALANCE | rpc::set::NONCE | rpc::set::CODE | rpc::set::WHOLE_STORAGE;
+        self.chain
+            .db()
+            .for_each_account(|address, info, code, storage| {
+                accounts.push(AccountOverride {
+                    address,
+                    set: whole,
+                    balance: info.balance,
+                    nonce: info.nonce,
+                    code,
+                    storage: storage
+                        .into_iter()
+                        .map(|(slot, value)| SlotValue { slot, value })
+                        .collect(),
+                })
+            })
+            .map_err(fail)?;
+        Ok(accounts)
     }
 
     fn trace_call(&self, t: &TraceCall) -> Answer<Bytes> {

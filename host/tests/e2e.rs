@@ -164,11 +164,16 @@ fn run(cmd: &mut Command) -> String {
 }
 
 fn cast(node: &DevNode, args: &[&str]) -> String {
+    cast_at(&node.url(), args)
+}
+
+/// `cast` against the node at `url`.
+fn cast_at(url: &str, args: &[&str]) -> String {
     // The subcommand, then the node, then the rest (after `send … --create` every
     // argument belongs to the creation).
     run(Command::new(tools().join("node_modules/.bin/cast"))
         .arg(args[0])
-        .args(["--rpc-url", &node.url()])
+        .args(["--rpc-url", url])
         .args(&args[1..]))
 }
 
@@ -288,6 +293,55 @@ fn cast_run_replays_a_transaction_and_cast_rpc_traces_it() {
     );
     assert_eq!(traced["output"], format!("0x{:064x}", 42));
     assert_eq!(traced["gasUsed"], sent["gasUsed"]);
+}
+
+#[test]
+fn a_state_dumped_by_anvil_loads_into_molt_and_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = DevNode::start(dir.path(), &[]);
+    let anvil = Anvil::start();
+    // On anvil: the contract that answers 42, and a slot set.
+    let deployed = cast_at(
+        &anvil.url(),
+        &[
+            "send",
+            "--private-key",
+            KEY0,
+            "--create",
+            "0x600a600c600039600a6000f3602a60005260206000f3",
+            "--json",
+        ],
+    );
+    let deployed: serde_json::Value = serde_json::from_str(&deployed).unwrap();
+    let contract = deployed["contractAddress"].as_str().unwrap();
+    let word = format!("0x{:064x}", 42);
+    cast_at(
+        &anvil.url(),
+        &["rpc", "anvil_setStorageAt", contract, "0x7", &word],
+    );
+    let json_string = |s: String| -> String { serde_json::from_str(&s).unwrap() };
+    let dump = json_string(cast_at(&anvil.url(), &["rpc", "anvil_dumpState"]));
+
+    // Into molt: the code and the slot are there, and stay after a block.
+    assert_eq!(cast(&node, &["rpc", "anvil_loadState", &dump]), "true");
+    for _ in 0..2 {
+        assert_eq!(cast(&node, &["call", contract, "answer()(uint256)"]), "42");
+        assert_eq!(cast(&node, &["storage", contract, "7"]), word);
+        cast(&node, &["rpc", "evm_mine"]);
+    }
+
+    // And back: molt's dump loads into a fresh anvil.
+    let back = json_string(cast(&node, &["rpc", "anvil_dumpState"]));
+    let fresh = Anvil::start();
+    assert_eq!(
+        cast_at(&fresh.url(), &["rpc", "anvil_loadState", &back]),
+        "true"
+    );
+    assert_eq!(
+        cast_at(&fresh.url(), &["call", contract, "answer()(uint256)"]),
+        "42"
+    );
+    assert_eq!(cast_at(&fresh.url(), &["storage", contract, "7"]), word);
 }
 
 #[test]

@@ -944,6 +944,18 @@ impl Db {
     /// The whole state, in memory (tests and a one-time trie build: it is O(state)).
     pub fn snapshot(&self) -> Result<MemState, StorageError> {
         let mut state = MemState::new();
+        self.for_each_account(|address, info, code, storage| {
+            state.insert_account(address, info.balance, info.nonce, code, storage);
+        })?;
+        Ok(state)
+    }
+
+    /// Calls `f` with every account, its code and its storage slots, in address order
+    /// (O(state): `anvil_dumpState`, [`snapshot`](Self::snapshot)).
+    pub fn for_each_account(
+        &self,
+        mut f: impl FnMut(Address, AccountInfo, Bytes, Vec<(U256, U256)>),
+    ) -> Result<(), StorageError> {
         for entry in self.tree.scan_prefix([ACCOUNT]) {
             let (k, v) = entry?;
             let address = Address::from_slice(&k[1..]);
@@ -953,9 +965,9 @@ impl Db {
                 Some(c) => Bytes::copy_from_slice(&c),
                 None => Bytes::new(),
             };
-            state.insert_account(address, info.balance, info.nonce, code, storage);
+            f(address, info, code, storage);
         }
-        Ok(state)
+        Ok(())
     }
 
     /// The Ethereum state root of the stored state (with edits made outside blocks).

@@ -17,6 +17,7 @@
 
 mod blocks;
 mod cheats;
+mod dump;
 mod error;
 mod eth;
 mod filters;
