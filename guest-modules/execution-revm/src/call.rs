@@ -85,9 +85,9 @@ pub(crate) fn message<H: StateHost + ?Sized>(
     let (mut cfg, block) = env::revm_env(&input.env)?;
     cfg.disable_nonce_check = true;
     cfg.disable_block_gas_limit = true;
-    if input.gas_price == 0 {
-        cfg.disable_base_fee = true;
-    }
+    // A message may run in an older block than the one its price was set for; its
+    // price is charged, never checked against the base fee (as reth runs calls).
+    cfg.disable_base_fee = true;
     let nonce = host
         .account(&input.from)
         .map(|a| a.nonce)

@@ -474,7 +474,7 @@ fn completed(
     if request.gas.is_none() {
         request.gas = Some(estimate_gas(
             host,
-            At::Head,
+            At::Pending,
             &Overrides::default(),
             &request,
         )?);

@@ -21,9 +21,13 @@ use crate::blocks::{info, number_of, resolve};
 /// Whose state a method reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum At {
-    /// The head's, whatever block it is when the node answers (`latest`, `pending`,
-    /// `safe`, `finalized`, or no block parameter).
+    /// The head's, whatever block it is when the node answers (`latest`, `safe`,
+    /// `finalized`, or no block parameter); a call runs in the head block's
+    /// environment, as geth and anvil run it.
     Head,
+    /// The block being built (`pending`): the head's state, and a call runs in the
+    /// next block's environment (its number, timestamp, base fee).
+    Pending,
     /// The state after this block.
     Block(u64),
 }
@@ -34,11 +38,9 @@ impl At {
     pub fn of(host: &(impl ChainHost + ?Sized), id: Option<BlockId>) -> Result<At, RpcError> {
         let not_found = || RpcError::server("header not found");
         match id.unwrap_or(BlockId::Number(BlockNumberOrTag::Latest)) {
+            BlockId::Number(BlockNumberOrTag::Pending) => Ok(At::Pending),
             BlockId::Number(
-                BlockNumberOrTag::Latest
-                | BlockNumberOrTag::Pending
-                | BlockNumberOrTag::Safe
-                | BlockNumberOrTag::Finalized,
+                BlockNumberOrTag::Latest | BlockNumberOrTag::Safe | BlockNumberOrTag::Finalized,
             ) => Ok(At::Head),
             BlockId::Number(tag) => number_of(tag, info(host)?.head)
                 .map(At::Block)
@@ -47,10 +49,11 @@ impl At {
         }
     }
 
-    /// The block number this names (the head's number now, for [`At::Head`]).
+    /// The block number whose state this names (the head's number now, for
+    /// [`At::Head`] and [`At::Pending`]).
     pub fn number(self, host: &(impl ChainHost + ?Sized)) -> Result<u64, RpcError> {
         match self {
-            At::Head => Ok(info(host)?.head),
+            At::Head | At::Pending => Ok(info(host)?.head),
             At::Block(n) => Ok(n),
         }
     }
@@ -63,7 +66,7 @@ pub fn account(
     address: Address,
 ) -> Result<AccountState, RpcError> {
     Ok(match at {
-        At::Head => host.account(&address)?,
+        At::Head | At::Pending => host.account(&address)?,
         At::Block(block) => host.account_at(&AccountAt { block, address })?,
     })
 }
@@ -71,7 +74,7 @@ pub fn account(
 /// An account's code.
 pub fn code(host: &(impl ChainHost + ?Sized), at: At, address: Address) -> Result<Bytes, RpcError> {
     Ok(match at {
-        At::Head => host.code(&address)?,
+        At::Head | At::Pending => host.code(&address)?,
         At::Block(block) => host.code_at(&AccountAt { block, address })?,
     })
 }
@@ -84,7 +87,7 @@ pub fn storage(
     slot: U256,
 ) -> Result<U256, RpcError> {
     Ok(match at {
-        At::Head => host.storage(&StorageQuery { address, slot })?,
+        At::Head | At::Pending => host.storage(&StorageQuery { address, slot })?,
         At::Block(block) => host.storage_at(&StorageAt {
             block,
             address,
@@ -210,7 +213,7 @@ pub fn call(
     overrides: &Overrides,
     request: &CallRequest,
 ) -> Result<CallOutput, RpcError> {
-    if at == At::Head && overrides.is_empty() {
+    if at == At::Pending && overrides.is_empty() {
         return Ok(host.call(request)?);
     }
     Ok(host.call_at(&overrides.call_at(at.number(host)?, request))?)

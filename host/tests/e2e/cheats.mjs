@@ -87,6 +87,16 @@ assert.equal(BigInt((await latest()).baseFeePerGas), 7_000_000_000n);
 await rpc("evm_mine");
 assert.equal(BigInt((await latest()).baseFeePerGas), 6_125_000_000n);
 
+// eth_call runs at latest in the head block's environment (NUMBER is the head's), at
+// pending in the next block's, as anvil and geth run it.
+const probe = "0x00000000000000000000000000000000000000b6";
+await rpc("anvil_setCode", [probe, "0x4360005260206000f3"]); // returns NUMBER
+await rpc("evm_mine");
+const headNumber = Number((await latest()).number);
+assert.equal(Number(await rpc("eth_call", [{ to: probe }, "latest"])), headNumber);
+assert.equal(Number(await rpc("eth_call", [{ to: probe }])), headNumber);
+assert.equal(Number(await rpc("eth_call", [{ to: probe }, "pending"])), headNumber + 1);
+
 // Storage: a slot set outside any block, read directly, by a contract, after a block.
 const slotted = "0x00000000000000000000000000000000000000b5";
 const word = (n) => ethers.zeroPadValue(ethers.toBeHex(n), 32);
