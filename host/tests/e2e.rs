@@ -167,6 +167,18 @@ fn cast(node: &DevNode, args: &[&str]) -> String {
     cast_at(&node.url(), args)
 }
 
+/// Deploys, with `cast send --create`, a contract whose every call returns 42 (init
+/// code returning `PUSH1 42 PUSH1 0 MSTORE PUSH1 32 PUSH1 0 RETURN`); its address.
+fn deploy_answer(url: &str) -> String {
+    let init = "0x600a600c600039600a6000f3602a60005260206000f3";
+    let deployed = cast_at(
+        url,
+        &["send", "--private-key", KEY0, "--create", init, "--json"],
+    );
+    let deployed: serde_json::Value = serde_json::from_str(&deployed).unwrap();
+    deployed["contractAddress"].as_str().unwrap().to_string()
+}
+
 /// `cast` against the node at `url`.
 fn cast_at(url: &str, args: &[&str]) -> String {
     // The subcommand, then the node, then the rest (after `send … --create` every
@@ -228,24 +240,16 @@ fn transactions_blocks_and_calls_trace_as_geth_and_parity_give_them() {
 }
 
 #[test]
+fn otterscan_methods_answer_as_erigon_defined_them() {
+    script_on_anvil_then_molt("ots.mjs", &[], "ots ok");
+}
+
+#[test]
 fn cast_run_replays_a_transaction_and_cast_rpc_traces_it() {
     let dir = tempfile::tempdir().unwrap();
     let node = DevNode::start(dir.path(), &[]);
-    // The contract of `cast_sends_calls_and_reads_receipts_and_blocks` (returns 42),
-    // and a transaction calling it.
-    let deployed = cast(
-        &node,
-        &[
-            "send",
-            "--private-key",
-            KEY0,
-            "--create",
-            "0x600a600c600039600a6000f3602a60005260206000f3",
-            "--json",
-        ],
-    );
-    let deployed: serde_json::Value = serde_json::from_str(&deployed).unwrap();
-    let contract = deployed["contractAddress"].as_str().unwrap();
+    // The contract that answers 42, and a transaction calling it.
+    let contract = &deploy_answer(&node.url());
     let sent = cast(
         &node,
         &[
@@ -301,19 +305,7 @@ fn a_state_dumped_by_anvil_loads_into_molt_and_back() {
     let node = DevNode::start(dir.path(), &[]);
     let anvil = Anvil::start();
     // On anvil: the contract that answers 42, and a slot set.
-    let deployed = cast_at(
-        &anvil.url(),
-        &[
-            "send",
-            "--private-key",
-            KEY0,
-            "--create",
-            "0x600a600c600039600a6000f3602a60005260206000f3",
-            "--json",
-        ],
-    );
-    let deployed: serde_json::Value = serde_json::from_str(&deployed).unwrap();
-    let contract = deployed["contractAddress"].as_str().unwrap();
+    let contract = &deploy_answer(&anvil.url());
     let word = format!("0x{:064x}", 42);
     cast_at(
         &anvil.url(),
@@ -412,21 +404,8 @@ fn cast_sends_calls_and_reads_receipts_and_blocks() {
     let block: serde_json::Value = serde_json::from_str(&block).unwrap();
     assert_eq!(block["hash"], unlocked["blockHash"]);
 
-    // Deploy a contract (init code returning `PUSH1 42 PUSH1 0 MSTORE PUSH1 32 PUSH1 0
-    // RETURN` as runtime) and call it.
-    let deployed = cast(
-        &node,
-        &[
-            "send",
-            "--private-key",
-            KEY0,
-            "--create",
-            "0x600a600c600039600a6000f3602a60005260206000f3",
-            "--json",
-        ],
-    );
-    let deployed: serde_json::Value = serde_json::from_str(&deployed).unwrap();
-    let contract = deployed["contractAddress"].as_str().unwrap();
+    // Deploy a contract and call it.
+    let contract = &deploy_answer(&node.url());
     assert_eq!(cast(&node, &["call", contract, "answer()(uint256)"]), "42");
 }
 

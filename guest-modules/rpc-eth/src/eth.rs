@@ -228,6 +228,7 @@ pub fn dispatch(host: &(impl ChainHost + ?Sized), method: &str, p: Params) -> An
             .or_else(|| crate::cheats::dispatch(host, method, &p))
             .or_else(|| crate::trace::dispatch(host, method, &p))
             .or_else(|| crate::dump::dispatch(host, method, &p))
+            .or_else(|| crate::ots::dispatch(host, method, &p))
             .unwrap_or_else(|| Err(RpcError::method_not_found(method))),
     }
 }

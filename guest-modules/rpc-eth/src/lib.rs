@@ -21,6 +21,7 @@ mod dump;
 mod error;
 mod eth;
 mod filters;
+mod ots;
 mod params;
 mod pool;
 mod request;

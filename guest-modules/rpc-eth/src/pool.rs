@@ -91,18 +91,26 @@ fn by_sender_and_nonce(host: &(impl ChainHost + ?Sized), p: &Params) -> Answer {
     p.at_most(2)?;
     let sender: Address = p.required(0)?;
     let nonce = p.required::<U64>(1)?.to::<u64>();
-    let to = |tx: Option<Transaction>| serde_json::to_value(tx).map_err(RpcError::internal);
+    serde_json::to_value(sent_with(host, sender, nonce)?).map_err(RpcError::internal)
+}
+
+/// The transaction `sender` sent with `nonce`, pooled or included.
+pub(crate) fn sent_with(
+    host: &(impl ChainHost + ?Sized),
+    sender: Address,
+    nonce: u64,
+) -> Result<Option<Transaction>, RpcError> {
     let content = host.pool_content()?;
     if let Some(body) = content.pending.iter().chain(&content.queued).find(|b| {
         b.sender == sender && blocks::pooled_tx(b).is_ok_and(|t| t.inner.nonce() == nonce)
     }) {
-        return to(Some(blocks::pooled_tx(body)?));
+        return Ok(Some(blocks::pooled_tx(body)?));
     }
     let nonce_at =
         |n: u64| -> Result<u64, RpcError> { Ok(state::account(host, At::Block(n), sender)?.nonce) };
     let head = info(host)?.head;
     if nonce_at(head)? <= nonce {
-        return Ok(Value::Null);
+        return Ok(None);
     }
     // The first block after which the sender's nonce is past `nonce`.
     let (mut lo, mut hi) = (0, head);
@@ -115,11 +123,11 @@ fn by_sender_and_nonce(host: &(impl ChainHost + ?Sized), p: &Params) -> Answer {
         }
     }
     let Some(block) = load(host, lo)? else {
-        return Ok(Value::Null);
+        return Ok(None);
     };
     let index = block
         .txs
         .iter()
         .position(|(body, tx)| body.sender == sender && tx.nonce() == nonce);
-    to(index.and_then(|i| block.rpc_tx(i)))
+    Ok(index.and_then(|i| block.rpc_tx(i)))
 }

@@ -103,7 +103,7 @@ fn tx_hashes(host: &(impl ChainHost + ?Sized), number: u64) -> Result<Vec<B256>,
 }
 
 /// The traces of block `number`'s transactions (only transaction `index`'s with it).
-fn trace_block(
+pub(crate) fn trace_block(
     host: &(impl ChainHost + ?Sized),
     number: u64,
     index: Option<u64>,
@@ -118,7 +118,7 @@ fn trace_block(
 }
 
 /// One included transaction's trace.
-fn trace_tx(host: &(impl ChainHost + ?Sized), hash: B256, options: Bytes) -> Answer {
+pub(crate) fn trace_tx(host: &(impl ChainHost + ?Sized), hash: B256, options: Bytes) -> Answer {
     let place = location(host, hash)?
         .ok_or_else(|| RpcError::server(format!("transaction {hash} not found")))?;
     trace_block(host, place.number, Some(place.index), options)?
