@@ -430,6 +430,19 @@ fn wasm_and_native_trace_alike_with_every_tracer() {
     assert_eq!(flat[1][0]["action"]["callType"], "call");
     assert_eq!(flat[1][0]["transactionPosition"], 1);
 
+    // noopTracer answers nothing; muxTracer runs several at once.
+    let noop = trace_both(state.clone(), &input(r#"{"tracer":"noopTracer"}"#, 2));
+    assert_eq!(noop, vec![serde_json::json!({})]);
+    let mux = trace_both(
+        state.clone(),
+        &input(
+            r#"{"tracer":"muxTracer","tracerConfig":{"callTracer":{},"4byteTracer":null}}"#,
+            2,
+        ),
+    );
+    assert_eq!(mux[0]["4byteTracer"], four[0]);
+    assert_eq!(mux[0]["callTracer"]["to"], token.as_str());
+
     // An unknown tracer is refused on both.
     for engine in [wasm(), crate::builtin::native_executor()] {
         let e = engine
