@@ -8,9 +8,11 @@
 //! the next one runs on the state it left, and a tracer reads the state before its
 //! transaction from that cache.
 
+use std::collections::BTreeMap;
+
 use alloy_eips::eip2930::{AccessList, AccessListResult};
 use alloy_primitives::{Bytes, U256};
-use alloy_rpc_types_trace::geth::GethDebugTracingOptions;
+use alloy_rpc_types_trace::geth::{GethDebugTracingOptions, GethTrace};
 use molt_abi::GuestError;
 use molt_abi::execution::{self, CallInput, TraceInput, trace};
 use molt_abi::imports::StateHost;
@@ -22,6 +24,7 @@ use revm::{
 };
 use revm_inspectors::access_list::AccessListInspector;
 use revm_inspectors::tracing::{DebugInspector, TransactionContext};
+use serde_json::Value;
 
 use crate::db::HostDb;
 use crate::{call, env, tx};
@@ -163,9 +166,29 @@ where
         .fuse()
         .map_err(|e| GuestError::new(format!("tracing failed: {e}")))?;
     db.commit(result.state);
-    serde_json::to_vec(&trace)
-        .map(Bytes::from)
+    let json = match trace {
+        // Their frames hold hash maps, whose order differs between runs and engines:
+        // written with sorted keys, the same everywhere.
+        GethTrace::MuxTracer(_) | GethTrace::Erc7562Tracer(_) => {
+            serde_json::to_value(&trace).and_then(|v| serde_json::to_vec(&sorted(v)))
+        }
+        trace => serde_json::to_vec(&trace),
+    };
+    json.map(Bytes::from)
         .map_err(|e| GuestError::new(format!("a trace that does not serialize: {e}")))
+}
+
+/// `value` with every object's keys in order.
+fn sorted(value: Value) -> Value {
+    match value {
+        Value::Object(map) => {
+            let ordered: BTreeMap<String, Value> =
+                map.into_iter().map(|(k, v)| (k, sorted(v))).collect();
+            Value::Object(ordered.into_iter().collect())
+        }
+        Value::Array(items) => Value::Array(items.into_iter().map(sorted).collect()),
+        other => other,
+    }
 }
 
 /// `eth_createAccessList` for `message`, as geth makes it: run with the list given,
