@@ -2,6 +2,8 @@
 //! with their own toolchains, signed with `molt module sign`, deployed into a running
 //! `molt dev`, answering clients, and rolled back.
 //!
+//! The AssemblyScript compiler comes from npm, pinned by the example's
+//! `package-lock.json` (`npm ci`), so that test needs Node.js with npm.
 //! The C toolchain is Debian's `clang lld wasi-libc libclang-rt-14-dev-wasm32`: when
 //! `clang` cannot build for `wasm32-wasi`, the test installs them with `apt-get` if it
 //! runs as root, and otherwise skips with a message saying what to install.
@@ -184,4 +186,47 @@ fn the_c_and_wat_rpc_examples_build_deploy_answer_and_roll_back() {
     assert_eq!(mirrored["method"], "anything", "{mirrored}");
     rollback();
     assert_eq!(client_version(&node), "c-rpc/0.1.0");
+}
+
+#[test]
+fn the_assemblyscript_rpc_example_builds_deploys_answers_and_rolls_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = DevNode::start(dir.path(), &["--admin.port", "0"]);
+    let admin = admin_addr(&node);
+    let builtin = client_version(&node);
+    let head = node.ok("eth_blockNumber", json!([]));
+
+    // examples/assemblyscript-rpc, built by its own package: `npm ci`, `npm run build`.
+    let example = examples().join("assemblyscript-rpc");
+    for args in [
+        &["ci", "--no-audit", "--no-fund", "--loglevel=error"][..],
+        &["run", "build"],
+    ] {
+        let out = Command::new("npm")
+            .args(args)
+            .current_dir(&example)
+            .output()
+            .expect("the AssemblyScript example needs npm (Node.js) on PATH");
+        assert!(
+            out.status.success(),
+            "npm {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let as_rpc = sign(
+        dir.path(),
+        &example.join("build/as-rpc.wasm"),
+        &example.join("manifest.toml"),
+        "1.0.0",
+    );
+    let (ok, out) = molt_module(&["deploy", &as_rpc], &admin, dir.path());
+    assert!(ok, "{out}");
+    assert_eq!(client_version(&node), "as-rpc/0.1.0");
+    assert_eq!(node.ok("eth_chainId", json!([])), "0x7a69");
+    assert_eq!(node.ok("eth_blockNumber", json!([])), head);
+    let unknown = node.err("eth_gasPrice", json!([]));
+    assert_eq!(unknown["code"], -32601, "{unknown}");
+    let (ok, out) = molt_module(&["rollback", "rpc"], &admin, dir.path());
+    assert!(ok, "{out}");
+    assert_eq!(client_version(&node), builtin);
 }
