@@ -171,6 +171,13 @@ pub const HOST_IMPORTS: &[(&str, FuncSig<'static>)] = &[
             results: &[I32],
         },
     ),
+    (
+        "ed25519_verify",
+        FuncSig {
+            params: &[I32, I32, I32, I32],
+            results: &[I32],
+        },
+    ),
 ];
 
 /// Host functions in module `molt` that only `execution` modules may import.

@@ -295,8 +295,11 @@ pub struct CallAt {
 }
 
 /// Transactions of a block to trace.
+///
+/// `index` is decoded whenever it is there (`no_gaps`): index 0 is encoded as `0x80`,
+/// which plain `trailing` would read as "absent", tracing the whole block.
 #[derive(Clone, Debug, Default, PartialEq, Eq, RlpEncodable, RlpDecodable)]
-#[rlp(trailing)]
+#[rlp(trailing(no_gaps))]
 pub struct TraceBlock {
     /// The block number.
     pub block: u64,
@@ -949,6 +952,19 @@ impl<H: crate::imports::ChainHost + ?Sized> ChainQueries for H {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_trace_of_the_first_transaction_stays_one_transaction() {
+        for index in [None, Some(0), Some(1), Some(300)] {
+            let q = TraceBlock {
+                block: 9,
+                options: Bytes::new(),
+                index,
+            };
+            let bytes = crate::execution::encode(&q);
+            assert_eq!(crate::execution::decode::<TraceBlock>(&bytes), Ok(q));
+        }
+    }
 
     #[test]
     fn request_and_response_round_trip() {

@@ -368,6 +368,19 @@ impl Chain {
 
     /// [`validate`](Self::validate) with a given consensus module.
     pub fn validate_with(&self, number: u64, consensus: &Consensus) -> Result<Verdict, ChainError> {
+        match self.validate_input(number)? {
+            Some(input) => Ok(consensus.validate(&input)?),
+            None => Ok(Verdict {
+                valid: true,
+                reason: String::new(),
+            }),
+        }
+    }
+
+    /// The `molt_consensus_validate` input for stored block `number`: its parent, its
+    /// header, its seal, and this node's key as the one authority. `None` for a block
+    /// finalised by a commit certificate, which has no seal for a module to judge.
+    pub fn validate_input(&self, number: u64) -> Result<Option<ValidateInput>, ChainError> {
         let missing = || {
             ChainError::Storage(StorageError::Corrupt {
                 key: format!("block {number}"),
@@ -380,17 +393,13 @@ impl Chain {
             .ok_or_else(missing)?;
         let header = self.db.header(number)?.ok_or_else(missing)?;
         let seal = self.db.seal(number)?.ok_or_else(missing)?;
-        match Finality::from_bytes(&seal) {
-            Finality::Seal(seal) => self.judge_seal(consensus, &parent, &header, &seal),
-            Finality::Certificate(_) => Ok(Verdict {
-                valid: true,
-                reason: String::new(),
-            }),
-        }
+        Ok(match Finality::from_bytes(&seal) {
+            Finality::Seal(seal) => Some(self.seal_input(&parent, &header, seal)),
+            Finality::Certificate(_) => None,
+        })
     }
 
-    /// The consensus module's verdict on `header` (a child of `parent`) with `seal`;
-    /// the node's key is the one authority.
+    /// The consensus module's verdict on `header` (a child of `parent`) with `seal`.
     fn judge_seal(
         &self,
         consensus: &Consensus,
@@ -398,14 +407,20 @@ impl Chain {
         header: &Header,
         seal: &Bytes,
     ) -> Result<Verdict, ChainError> {
-        Ok(consensus.validate(&ValidateInput {
+        Ok(consensus.validate(&self.seal_input(parent, header, seal.clone()))?)
+    }
+
+    /// What a consensus module judges of a sealed header; the node's key is the one
+    /// authority.
+    fn seal_input(&self, parent: &Header, header: &Header, seal: Bytes) -> ValidateInput {
+        ValidateInput {
             parent: alloy_rlp::encode(parent).into(),
             header: alloy_rlp::encode(header).into(),
-            seal: seal.clone(),
+            seal,
             authorities: vec![Bytes::copy_from_slice(
                 self.seal_key.verifying_key().as_bytes(),
             )],
-        })?)
+        }
     }
 }
 

@@ -22,6 +22,9 @@ use crate::block::{env_of, included};
 use crate::chain::Chain;
 use crate::error::ChainError;
 
+/// A block's `molt_execute_block` input bytes and the state before it.
+pub type ExecutionInput = (Vec<u8>, Arc<dyn StateView>);
+
 /// What the replay measured.
 #[derive(Clone, Debug, Default, serde::Serialize)]
 pub struct Replay {
@@ -52,12 +55,9 @@ impl Chain {
         let mut replay = Replay::default();
         let ms = |d: Duration| d.as_secs_f64() * 1e3;
         for n in first..=head {
-            let (Some(header), Some(txs)) = (self.db().header(n)?, self.db().transactions(n)?)
-            else {
+            let Some((input, pre)) = self.execution_input(n)? else {
                 break;
             };
-            let input = execution::encode(&self.block_input(self.env_of(&header), txs));
-            let pre: Arc<dyn StateView> = Arc::new(self.db().state_at(n - 1)?);
             let run = |e: &Executor| -> Result<(Vec<u8>, Duration, u64), ChainError> {
                 let t = Instant::now();
                 let (out, stats) = e.execute_block_raw(pre.clone(), &input)?;
@@ -84,6 +84,19 @@ impl Chain {
     }
 
     /// The environment block `header` was executed in.
+    /// The `molt_execute_block` input of stored block `number` and the state before
+    /// it, as a module executing it sees them; `None` past the head.
+    pub fn execution_input(&self, number: u64) -> Result<Option<ExecutionInput>, ChainError> {
+        let (Some(header), Some(txs)) =
+            (self.db().header(number)?, self.db().transactions(number)?)
+        else {
+            return Ok(None);
+        };
+        let input = execution::encode(&self.block_input(self.env_of(&header), txs));
+        let pre: Arc<dyn StateView> = Arc::new(self.db().state_at(number.saturating_sub(1))?);
+        Ok(Some((input, pre)))
+    }
+
     fn env_of(&self, header: &Header) -> BlockEnv {
         env_of(&self.config().spec, self.config().chain_id, header)
     }

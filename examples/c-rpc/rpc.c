@@ -3,125 +3,37 @@
  * It answers a few Ethereum JSON-RPC methods by asking the node through the chain
  * queries (ABI.md §10): `eth_chainId` and `eth_blockNumber` from CHAIN_INFO (op 0),
  * `eth_getBalance` from ACCOUNT (op 5), and `web3_clientVersion` itself; any other
- * method gets JSON-RPC's -32601. One request per body (a batch gets -32600).
+ * method gets JSON-RPC's -32601. Batches get an array of answers; a body that is not
+ * JSON gets -32700.
  *
  * Build (Debian: clang lld wasi-libc libclang-rt-14-dev-wasm32), see build.sh:
  *   clang --target=wasm32-wasi -O2 -mexec-model=reactor -o c-rpc.wasm rpc.c
  */
-#include <stddef.h>
-#include <stdint.h>
-#include <stdlib.h>
-#include <string.h>
-
-#define EXPORT(name) __attribute__((export_name(name)))
-#define IMPORT(name) __attribute__((import_module("molt"), import_name(name)))
+#include "../c-common/molt_guest.h"
 
 /* ABI §5: the chain queries. */
-IMPORT("chain") int32_t molt_chain(const uint8_t *ptr, int32_t len);
-IMPORT("chain_read") void molt_chain_read(uint8_t *out);
-
-/* ABI §2. */
-EXPORT("molt_abi_version") int32_t abi_version(void) { return 1; }
-EXPORT("molt_alloc") void *molt_alloc(int32_t len) { return malloc(len > 0 ? (size_t)len : 1); }
-EXPORT("molt_free") void molt_free(void *ptr, int32_t len) {
-    (void)len;
-    free(ptr);
-}
-
-/* ---- output: a growable buffer whose first byte is the status (ABI §3) ---- */
-
-typedef struct {
-    uint8_t *data;
-    size_t len, cap;
-    int failed; /* an allocation failed: the call answers status 1 */
-} buf_t;
-
-static void put(buf_t *b, const void *bytes, size_t n) {
-    if (b->failed) return;
-    if (b->len + n > b->cap) {
-        size_t cap = b->cap ? b->cap * 2 : 256;
-        while (cap < b->len + n) cap *= 2;
-        uint8_t *grown = realloc(b->data, cap);
-        if (!grown) {
-            b->failed = 1;
-            return;
-        }
-        b->data = grown;
-        b->cap = cap;
-    }
-    memcpy(b->data + b->len, bytes, n);
-    b->len += n;
-}
-
-static void puts_(buf_t *b, const char *s) { put(b, s, strlen(s)); }
+MOLT_IMPORT("chain") int32_t molt_chain(const uint8_t *ptr, int32_t len);
+MOLT_IMPORT("chain_read") void molt_chain_read(uint8_t *out);
 
 /* A big-endian unsigned integer of up to 32 bytes as a JSON quantity "0x…". */
 static void put_quantity(buf_t *b, const uint8_t *be, size_t n) {
     static const char hex[] = "0123456789abcdef";
     size_t i = 0;
     while (i < n && be[i] == 0) i++;
-    puts_(b, "\"0x");
+    buf_puts(b, "\"0x");
     if (i == n) {
-        puts_(b, "0");
+        buf_puts(b, "0");
     } else {
         char digit = hex[be[i] >> 4];
-        if (digit != '0') put(b, &digit, 1);
+        if (digit != '0') buf_put(b, &digit, 1);
         digit = hex[be[i] & 15];
-        put(b, &digit, 1);
+        buf_put(b, &digit, 1);
         for (i++; i < n; i++) {
             char two[2] = {hex[be[i] >> 4], hex[be[i] & 15]};
-            put(b, two, 2);
+            buf_put(b, two, 2);
         }
     }
-    puts_(b, "\"");
-}
-
-/* The output region as the ABI wants it: (ptr << 32) | len. */
-static int64_t region(buf_t *b) {
-    return (int64_t)(((uint64_t)(uintptr_t)b->data << 32) | (uint64_t)b->len);
-}
-
-/* Status 1: the guest refuses the input (ABI §3). */
-static int64_t refuse(const char *why) {
-    buf_t b = {0};
-    uint8_t status = 1;
-    put(&b, &status, 1);
-    puts_(&b, why);
-    return b.failed ? 0 : region(&b);
-}
-
-/* ---- RLP (just what the answers need) ---- */
-
-typedef struct {
-    const uint8_t *p;
-    size_t len;
-    int list;
-} item_t;
-
-/* Reads one RLP item from (*p, *n), advancing them; 0 if malformed. */
-static int rlp_item(const uint8_t **p, size_t *n, item_t *out) {
-    if (*n == 0) return 0;
-    uint8_t b = (*p)[0];
-    size_t head, len;
-    if (b < 0x80) {
-        head = 0, len = 1, out->list = 0;
-    } else if (b <= 0xb7) {
-        head = 1, len = b - 0x80, out->list = 0;
-    } else if (b <= 0xbf || (b >= 0xf8)) {
-        size_t k = (b <= 0xbf) ? b - 0xb7 : b - 0xf7;
-        if (k > 4 || *n < 1 + k) return 0;
-        len = 0;
-        for (size_t i = 0; i < k; i++) len = (len << 8) | (*p)[1 + i];
-        head = 1 + k, out->list = b >= 0xf8;
-    } else {
-        head = 1, len = b - 0xc0, out->list = 1;
-    }
-    if (*n < head + len) return 0;
-    out->p = *p + (b < 0x80 ? 0 : head);
-    out->len = len;
-    *p += head + len;
-    *n -= head + len;
-    return 1;
+    buf_puts(b, "\"");
 }
 
 /* ---- chain queries ---- */
@@ -159,33 +71,43 @@ static const char *skip_ws(const char *s, const char *end) {
     return s;
 }
 
-/* The end of the JSON value starting at s (strings, numbers, literals, nesting). */
+/* The end of the JSON value starting at s, or NULL if there is none: strings (no
+ * control characters), numbers and literals, objects and arrays, checked. */
 static const char *value_end(const char *s, const char *end) {
     if (s >= end) return NULL;
     if (*s == '"') {
         for (s++; s < end; s++) {
+            if ((unsigned char)*s < 0x20) return NULL;
             if (*s == '\\') s++;
             else if (*s == '"') return s + 1;
         }
         return NULL;
     }
     if (*s == '{' || *s == '[') {
-        int depth = 0;
-        for (; s < end; s++) {
-            if (*s == '"') {
-                s = value_end(s, end);
-                if (!s) return NULL;
-                s--;
-            } else if (*s == '{' || *s == '[') {
-                depth++;
-            } else if (*s == '}' || *s == ']') {
-                if (--depth == 0) return s + 1;
+        int object = *s == '{';
+        char close = object ? '}' : ']';
+        s = skip_ws(s + 1, end);
+        if (s < end && *s == close) return s + 1;
+        for (;;) {
+            if (object) {
+                if (s >= end || *s != '"') return NULL;
+                if (!(s = value_end(s, end))) return NULL;
+                s = skip_ws(s, end);
+                if (s >= end || *s != ':') return NULL;
+                s = skip_ws(s + 1, end);
             }
+            if (!(s = value_end(s, end))) return NULL;
+            s = skip_ws(s, end);
+            if (s < end && *s == close) return s + 1;
+            if (s >= end || *s != ',') return NULL;
+            s = skip_ws(s + 1, end);
         }
-        return NULL;
     }
-    while (s < end && *s != ',' && *s != '}' && *s != ']' && *s != ' ' && *s != '\n') s++;
-    return s;
+    const char *start = s;
+    while (s < end && ((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'z') || *s == '-' ||
+                       *s == '+' || *s == '.' || *s == 'E'))
+        s++;
+    return s == start ? NULL : s;
 }
 
 /* The raw value of member `key` of the object at [s, end), or NULL. */
@@ -236,11 +158,11 @@ static void error(buf_t *b, int code, const char *message) {
     if (negative) text[i++] = '-';
     while (n) text[i++] = digits[--n];
     text[i] = 0;
-    puts_(b, "\"error\":{\"code\":");
-    puts_(b, text);
-    puts_(b, ",\"message\":\"");
-    puts_(b, message);
-    puts_(b, "\"}");
+    buf_puts(b, "\"error\":{\"code\":");
+    buf_puts(b, text);
+    buf_puts(b, ",\"message\":\"");
+    buf_puts(b, message);
+    buf_puts(b, "\"}");
 }
 
 /* CHAIN_INFO's field `index` ([chain_id, head, …]) as a quantity. */
@@ -250,18 +172,18 @@ static void chain_info(buf_t *b, int index) {
     const uint8_t *p;
     size_t n;
     const char *err;
-    item_t list, field;
+    rlp_t list, field;
     if (!query(req, sizeof req, &mem, &p, &n, &err)) return error(b, -32000, err);
-    if (rlp_item(&p, &n, &list) && list.list) {
+    if (rlp_next(&p, &n, &list) && list.list) {
         const uint8_t *q = list.p;
         size_t m = list.len;
         for (int i = 0; i <= index; i++) {
-            if (!rlp_item(&q, &m, &field)) {
+            if (!rlp_next(&q, &m, &field)) {
                 free(mem);
                 return error(b, -32603, "malformed CHAIN_INFO");
             }
         }
-        puts_(b, "\"result\":");
+        buf_puts(b, "\"result\":");
         put_quantity(b, field.p, field.len);
     } else {
         error(b, -32603, "malformed CHAIN_INFO");
@@ -286,13 +208,13 @@ static void get_balance(buf_t *b, const char *params, const char *pend) {
     const uint8_t *p;
     size_t n;
     const char *err;
-    item_t list, balance;
+    rlp_t list, balance;
     if (!query(req, sizeof req, &mem, &p, &n, &err)) return error(b, -32000, err);
     const uint8_t *q;
     size_t m;
-    if (rlp_item(&p, &n, &list) && list.list && (q = list.p, m = list.len, rlp_item(&q, &m, &balance)) &&
+    if (rlp_next(&p, &n, &list) && list.list && (q = list.p, m = list.len, rlp_next(&q, &m, &balance)) &&
         !balance.list && balance.len <= 32) {
-        puts_(b, "\"result\":");
+        buf_puts(b, "\"result\":");
         put_quantity(b, balance.p, balance.len);
     } else {
         error(b, -32603, "malformed ACCOUNT answer");
@@ -300,45 +222,69 @@ static void get_balance(buf_t *b, const char *params, const char *pend) {
     free(mem);
 }
 
-/* ABI §4: the rpc entry point — a JSON-RPC request body in, the response body out. */
-EXPORT("molt_rpc_handle") int64_t molt_rpc_handle(uint8_t *ptr, int32_t len) {
-    const char *body = (const char *)ptr, *end = body + (len > 0 ? len : 0);
-    buf_t b = {0};
-    uint8_t status = 0;
-    put(&b, &status, 1);
-    const char *start = skip_ws(body, end);
-    if (start < end && *start == '[') {
-        puts_(&b, "{\"jsonrpc\":\"2.0\",\"id\":null,");
-        error(&b, -32600, "this module answers one request per body");
-        puts_(&b, "}");
-        free(ptr);
-        return b.failed ? refuse("out of memory") : region(&b);
-    }
+/* Answers the request at [body, end) (one valid JSON value). */
+static void answer(buf_t *b, const char *body, const char *end) {
     const char *id_end, *method_end, *params_end;
     const char *id = member(body, end, "id", &id_end);
     const char *method = member(body, end, "method", &method_end);
     const char *params = member(body, end, "params", &params_end);
-    puts_(&b, "{\"jsonrpc\":\"2.0\",\"id\":");
-    if (id) put(&b, id, (size_t)(id_end - id));
-    else puts_(&b, "null");
-    puts_(&b, ",");
+    buf_puts(b, "{\"jsonrpc\":\"2.0\",\"id\":");
+    if (id) buf_put(b, id, (size_t)(id_end - id));
+    else buf_puts(b, "null");
+    buf_puts(b, ",");
 #define IS(name) (method && (size_t)(method_end - method) == strlen(name) + 2 && \
                   memcmp(method + 1, name, strlen(name)) == 0)
-    if (!method || *method != '"') {
-        error(&b, -32600, "method must be a string");
+    if (*body != '{') {
+        error(b, -32600, "invalid request: not an object");
+    } else if (!method || *method != '"') {
+        error(b, -32600, "invalid request: method must be a string");
     } else if (IS("web3_clientVersion")) {
-        puts_(&b, "\"result\":\"c-rpc/0.1.0\"");
+        buf_puts(b, "\"result\":\"c-rpc/0.1.0\"");
     } else if (IS("eth_chainId")) {
-        chain_info(&b, 0);
+        chain_info(b, 0);
     } else if (IS("eth_blockNumber")) {
-        chain_info(&b, 1);
+        chain_info(b, 1);
     } else if (IS("eth_getBalance")) {
-        if (params) get_balance(&b, params, params_end);
-        else error(&b, -32602, "missing params");
+        if (params) get_balance(b, params, params_end);
+        else error(b, -32602, "missing params");
     } else {
-        error(&b, -32601, "the method does not exist/is not available");
+        error(b, -32601, "the method does not exist/is not available");
     }
-    puts_(&b, "}");
+#undef IS
+    buf_puts(b, "}");
+}
+
+/* ABI §4: the rpc entry point — a JSON-RPC body (a request or a batch) in, the
+ * answer out. */
+MOLT_EXPORT("molt_rpc_handle") int64_t molt_rpc_handle(uint8_t *ptr, int32_t len) {
+    const char *body = (const char *)ptr, *end = body + (len > 0 ? len : 0);
+    buf_t b = {0};
+    uint8_t status = 0;
+    buf_put(&b, &status, 1);
+    const char *start = skip_ws(body, end);
+    const char *stop = value_end(start, end);
+    if (!stop || skip_ws(stop, end) != end) {
+        buf_puts(&b, "{\"jsonrpc\":\"2.0\",\"id\":null,");
+        error(&b, -32700, "parse error");
+        buf_puts(&b, "}");
+    } else if (*start != '[') {
+        answer(&b, start, stop);
+    } else if (*skip_ws(start + 1, stop) == ']') {
+        buf_puts(&b, "{\"jsonrpc\":\"2.0\",\"id\":null,");
+        error(&b, -32600, "empty batch");
+        buf_puts(&b, "}");
+    } else {
+        /* A batch: an answer per element, in order. */
+        buf_puts(&b, "[");
+        for (const char *s = skip_ws(start + 1, stop); *s != ']';) {
+            const char *e = value_end(s, stop);
+            if (s != skip_ws(start + 1, stop)) buf_puts(&b, ",");
+            answer(&b, s, e);
+            s = skip_ws(e, stop);
+            if (*s == ',') s = skip_ws(s + 1, stop);
+        }
+        buf_puts(&b, "]");
+    }
     free(ptr); /* ABI §3: the input region is the guest's to free */
-    return b.failed ? refuse("out of memory") : region(&b);
+    return b.failed ? molt_refuse("out of memory") : molt_region(&b);
 }

@@ -25,8 +25,10 @@
 
 pub mod bench;
 pub mod builtin;
+pub mod check;
 pub mod cli;
 pub mod dev_accounts;
 pub mod http;
 pub mod node;
+pub mod scaffold;
 pub mod statetest;

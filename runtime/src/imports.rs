@@ -57,7 +57,7 @@ fn range(mem: &[u8], ptr: u32, len: u32) -> wasmtime::Result<std::ops::Range<usi
 }
 
 /// Adds the imports every kind may use (`molt.log`, `molt.keccak256`,
-/// `molt.secp256k1_recover`).
+/// `molt.secp256k1_recover`, `molt.ed25519_verify`).
 pub fn add_common(linker: &mut Linker<StoreData>) -> wasmtime::Result<()> {
     linker.func_wrap(
         IMPORT_MODULE,
@@ -110,6 +110,23 @@ pub fn add_common(linker: &mut Linker<StoreData>) -> wasmtime::Result<()> {
             };
             data[dst].copy_from_slice(&address);
             Ok(1)
+        },
+    )?;
+    linker.func_wrap(
+        IMPORT_MODULE,
+        "ed25519_verify",
+        |mut caller: Caller<'_, StoreData>,
+         msg: u32,
+         msg_len: u32,
+         sig: u32,
+         key: u32|
+         -> wasmtime::Result<i32> {
+            let mem = memory(&mut caller)?;
+            let data = mem.data(&caller);
+            let msg = &data[range(data, msg, msg_len)?];
+            let sig: [u8; 64] = data[range(data, sig, 64)?].try_into().unwrap_or([0; 64]);
+            let key: [u8; 32] = data[range(data, key, 32)?].try_into().unwrap_or([0; 32]);
+            Ok(i32::from(services::ed25519_verify(msg, &sig, &key)))
         },
     )?;
     Ok(())

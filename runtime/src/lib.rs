@@ -31,6 +31,7 @@ mod imports;
 mod limits;
 mod module;
 mod runtime;
+mod soak;
 mod store;
 mod wasi;
 
@@ -53,5 +54,6 @@ pub use limits::MemoryLimitExceeded;
 pub use module::{CallStats, LoadedModule};
 pub use molt_storage::state::StateView;
 pub use runtime::{Runtime, RuntimeConfig, probe_abi_version};
+pub use soak::Soak;
 pub use store::{CallContext, StoreData};
 pub use wasi::{GUEST_DIR, Grants};

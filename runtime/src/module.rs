@@ -80,6 +80,16 @@ impl LoadedModule {
         self.memory_bytes
     }
 
+    /// The fuel budget per call (deterministic kinds).
+    pub fn fuel_budget(&self) -> u64 {
+        self.fuel
+    }
+
+    /// The time budget per call in ms (`rpc`).
+    pub fn time_budget_ms(&self) -> u64 {
+        self.time_ms
+    }
+
     /// Calls entry point `entry` with `input` and returns the payload of a
     /// successful result.
     pub fn call(&self, entry: &str, input: &[u8]) -> Result<Vec<u8>, CallError> {
@@ -229,7 +239,7 @@ impl LoadedModule {
 
     /// A fresh store and instance with this module's budgets (and `deadline`, if
     /// given), initialised.
-    fn instantiate(
+    pub(crate) fn instantiate(
         &self,
         context: CallContext,
         deadline: Option<Instant>,
@@ -276,7 +286,7 @@ impl LoadedModule {
     /// that an interruption of a call with a deadline (`budget` after its start) is
     /// its timeout, and a guest that failed after its memory budget refused to grow
     /// (a Rust allocator aborts, for one) failed for its memory.
-    fn fail(
+    pub(crate) fn fail(
         &self,
         store: &Store<StoreData>,
         e: wasmtime::Error,

@@ -44,6 +44,14 @@ pub fn secp256k1_recover(msg: &[u8; 32], sig: &[u8; 64], recid: u8) -> Option<[u
     Some(alloy_primitives::Address::from_public_key(&key).into_array())
 }
 
+/// Whether `signature` (64 bytes) is `key`'s (32 bytes) ed25519 signature of `msg`,
+/// as ed25519-dalek's `verify` decides (RFC 8032, the node's own seal check).
+pub fn ed25519_verify(msg: &[u8], signature: &[u8; 64], key: &[u8; 32]) -> bool {
+    use ed25519_dalek::{Signature, Verifier, VerifyingKey};
+    VerifyingKey::from_bytes(key)
+        .is_ok_and(|k| k.verify(msg, &Signature::from_bytes(signature)).is_ok())
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -2,7 +2,8 @@
 // abi/ABI.md alone.
 //
 // It answers `web3_clientVersion` itself and `eth_chainId` / `eth_blockNumber` from the
-// node's CHAIN_INFO query (ABI.md §10, op 0); any other method gets JSON-RPC's -32601.
+// node's CHAIN_INFO query (ABI.md §10, op 0); any other method gets JSON-RPC's -32601;
+// a batch gets an array of answers, a body that is not JSON -32700.
 //
 // Build (see package.json): `npm ci && npm run build`. The flags matter:
 //   --runtime stub            a bump allocator: every call gets a fresh instance (§1)
@@ -73,52 +74,130 @@ function chainInfo(index: i32): u64 {
   throw new Error("malformed CHAIN_INFO");
 }
 
-/** The string value of member `key` of the JSON object `body`, or null. */
-function stringMember(body: string, key: string): string | null {
-  const at = body.indexOf('"' + key + '"');
-  if (at < 0) return null;
-  const colon = body.indexOf(":", at + key.length + 2);
-  const open = body.indexOf('"', colon);
-  if (colon < 0 || open < 0) return null;
-  const close = body.indexOf('"', open + 1);
-  return close < 0 ? null : body.substring(open + 1, close);
+function isSpace(c: i32): bool {
+  return c == 0x20 || c == 0x09 || c == 0x0a || c == 0x0d;
 }
 
-/** The raw value of member `id` (a number, a string or null). */
-function idOf(body: string): string {
-  const at = body.indexOf('"id"');
-  if (at < 0) return "null";
-  let start = body.indexOf(":", at + 4) + 1;
-  while (start < body.length && body.charAt(start) == " ") start++;
-  let end = start;
-  if (body.charAt(start) == '"') {
-    end = body.indexOf('"', start + 1) + 1;
-  } else {
-    while (end < body.length && body.charAt(end) != "," && body.charAt(end) != "}") end++;
+function skipSpace(body: string, i: i32, end: i32): i32 {
+  while (i < end && isSpace(body.charCodeAt(i))) i++;
+  return i;
+}
+
+/** The end of the JSON value at `i` (strings, numbers, literals, objects, arrays,
+ *  checked), or -1 if there is none before `end`. */
+function valueEnd(body: string, i: i32, end: i32): i32 {
+  if (i >= end) return -1;
+  const c = body.charCodeAt(i);
+  if (c == 0x22) {
+    for (i++; i < end; i++) {
+      const d = body.charCodeAt(i);
+      if (d < 0x20) return -1;
+      if (d == 0x5c) i++;
+      else if (d == 0x22) return i + 1;
+    }
+    return -1;
   }
-  return end > start ? body.substring(start, end) : "null";
+  if (c == 0x7b || c == 0x5b) {
+    const object = c == 0x7b;
+    const close = c + 2; // '}' or ']'
+    i = skipSpace(body, i + 1, end);
+    if (i < end && body.charCodeAt(i) == close) return i + 1;
+    while (true) {
+      if (object) {
+        if (i >= end || body.charCodeAt(i) != 0x22) return -1;
+        i = valueEnd(body, i, end);
+        if (i < 0) return -1;
+        i = skipSpace(body, i, end);
+        if (i >= end || body.charCodeAt(i) != 0x3a) return -1;
+        i = skipSpace(body, i + 1, end);
+      }
+      i = valueEnd(body, i, end);
+      if (i < 0) return -1;
+      i = skipSpace(body, i, end);
+      if (i < end && body.charCodeAt(i) == close) return i + 1;
+      if (i >= end || body.charCodeAt(i) != 0x2c) return -1;
+      i = skipSpace(body, i + 1, end);
+    }
+  }
+  const start = i;
+  while (i < end) {
+    const d = body.charCodeAt(i);
+    const word = (d >= 0x30 && d <= 0x39) || (d >= 0x61 && d <= 0x7a) || d == 0x2d || d == 0x2b || d == 0x2e || d == 0x45;
+    if (!word) break;
+    i++;
+  }
+  return i == start ? -1 : i;
+}
+
+/** The raw value of member `key` of the object at [start, end) (valid JSON), or null. */
+function member(body: string, start: i32, end: i32, key: string): string | null {
+  let i = skipSpace(body, start + 1, end);
+  while (i < end && body.charCodeAt(i) == 0x22) {
+    const keyEnd = valueEnd(body, i, end);
+    const name = body.substring(i + 1, keyEnd - 1);
+    const v = skipSpace(body, skipSpace(body, keyEnd, end) + 1, end);
+    const vEnd = valueEnd(body, v, end);
+    if (name == key) return body.substring(v, vEnd);
+    i = skipSpace(body, vEnd, end);
+    if (i >= end || body.charCodeAt(i) != 0x2c) break;
+    i = skipSpace(body, i + 1, end);
+  }
+  return null;
 }
 
 function quantity(value: u64): string {
   return '"0x' + value.toString(16) + '"';
 }
 
-// ABI §4: the rpc entry point — a JSON-RPC request body in, the response body out.
+const NO_ID = '{"jsonrpc":"2.0","id":null,';
+
+/** The answer to the request at [start, end) (one valid JSON value). */
+function one(body: string, start: i32, end: i32): string {
+  if (body.charCodeAt(start) != 0x7b) {
+    return NO_ID + '"error":{"code":-32600,"message":"invalid request: not an object"}}';
+  }
+  const id = member(body, start, end, "id");
+  const raw = member(body, start, end, "method");
+  const head = '{"jsonrpc":"2.0","id":' + (id == null ? "null" : id) + ",";
+  let result: string;
+  if (raw == null || raw.charCodeAt(0) != 0x22) {
+    result = '"error":{"code":-32600,"message":"invalid request: method must be a string"}';
+  } else {
+    const method = raw.substring(1, raw.length - 1);
+    if (method == "web3_clientVersion") {
+      result = '"result":"as-rpc/0.1.0"';
+    } else if (method == "eth_chainId") {
+      result = '"result":' + quantity(chainInfo(0));
+    } else if (method == "eth_blockNumber") {
+      result = '"result":' + quantity(chainInfo(1));
+    } else {
+      result = '"error":{"code":-32601,"message":"the method does not exist/is not available"}';
+    }
+  }
+  return head + result + "}";
+}
+
+// ABI §4: the rpc entry point — a JSON-RPC body (a request or a batch) in, the answer
+// out. A body that is not JSON gets -32700; a batch, an array of answers.
 export function molt_rpc_handle(ptr: usize, len: i32): i64 {
   const body = String.UTF8.decodeUnsafe(ptr, <usize>len);
-  const method = stringMember(body, "method");
-  const head = '{"jsonrpc":"2.0","id":' + idOf(body) + ",";
-  let result: string;
-  if (method == null) {
-    result = '"error":{"code":-32600,"message":"method must be a string"}';
-  } else if (method == "web3_clientVersion") {
-    result = '"result":"as-rpc/0.1.0"';
-  } else if (method == "eth_chainId") {
-    result = '"result":' + quantity(chainInfo(0));
-  } else if (method == "eth_blockNumber") {
-    result = '"result":' + quantity(chainInfo(1));
-  } else {
-    result = '"error":{"code":-32601,"message":"the method does not exist/is not available"}';
+  const end = body.length;
+  const start = skipSpace(body, 0, end);
+  const stop = valueEnd(body, start, end);
+  if (stop < 0 || skipSpace(body, stop, end) != end) {
+    return answer(0, NO_ID + '"error":{"code":-32700,"message":"parse error"}}');
   }
-  return answer(0, head + result + "}");
+  if (body.charCodeAt(start) != 0x5b) return answer(0, one(body, start, stop));
+  let i = skipSpace(body, start + 1, stop);
+  if (body.charCodeAt(i) == 0x5d) {
+    return answer(0, NO_ID + '"error":{"code":-32600,"message":"empty batch"}}');
+  }
+  const answers = new Array<string>();
+  while (body.charCodeAt(i) != 0x5d) {
+    const e = valueEnd(body, i, stop);
+    answers.push(one(body, i, e));
+    i = skipSpace(body, e, stop);
+    if (body.charCodeAt(i) == 0x2c) i = skipSpace(body, i + 1, stop);
+  }
+  return answer(0, "[" + answers.join(",") + "]");
 }

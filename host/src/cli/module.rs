@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
@@ -10,7 +11,11 @@ use molt_upgrade_proxy::keys;
 use molt_upgrade_proxy::package::{self, Package, Verifier};
 use molt_upgrade_proxy::router::VersionInfo;
 
-use molt_runtime::{Grants, Runtime, RuntimeConfig};
+use molt_runtime::services::ChainService;
+use molt_runtime::{CallContext, Grants, Runtime, RuntimeConfig};
+
+use crate::node::gate::ShadowChain;
+use crate::node::{Node, NodeConfig};
 
 #[derive(Debug, Subcommand)]
 pub(super) enum ModuleCommand {
@@ -34,6 +39,30 @@ pub(super) enum ModuleCommand {
     },
     /// Verify a module, load it and call one entry point; prints the output.
     Call(CallArgs),
+    /// Write a new guest module project into DIR (named after it): sources, a
+    /// manifest, build.sh and test.sh (build, sign with a throwaway key, check).
+    New {
+        /// consensus, execution or rpc.
+        #[arg(long)]
+        kind: Kind,
+        /// The language.
+        #[arg(long, value_enum)]
+        lang: crate::scaffold::Lang,
+        /// The directory to create.
+        dir: PathBuf,
+    },
+    /// Run a module (signed or not) through the conformance checks a module author
+    /// makes before publishing, on a fixture chain; exit 1 if any fails.
+    Check {
+        /// The module (`.wasm`, or `.wat`).
+        module: PathBuf,
+        /// Check it as this kind (needed for a module without a manifest).
+        #[arg(long)]
+        kind: Option<Kind>,
+        /// Print the findings as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Deploy a signed module to a running node through its admin API: verified,
     /// gated on sample requests, then active (or a canary).
     Deploy(DeployArgs),
@@ -172,6 +201,10 @@ pub(super) struct CallArgs {
     /// Give the module this directory as /data (if it asks for preopen-dir).
     #[arg(long)]
     grant_dir: Option<PathBuf>,
+    /// Serve the module's chain queries (rpc) or state reads (execution, at the
+    /// head) from a stopped node's data directory, read-only.
+    #[arg(long)]
+    chain: Option<PathBuf>,
 }
 
 pub(super) fn run(cmd: ModuleCommand) -> anyhow::Result<ExitCode> {
@@ -248,6 +281,28 @@ pub(super) fn run(cmd: ModuleCommand) -> anyhow::Result<ExitCode> {
         }),
         ModuleCommand::Inspect { module, json } => inspect(&module, json),
         ModuleCommand::Call(args) => call(args),
+        ModuleCommand::New { kind, lang, dir } => {
+            let files = crate::scaffold::write(&dir, kind, lang)?;
+            for f in &files {
+                println!("{}", f.display());
+            }
+            eprintln!(
+                "wrote a {kind} module in {lang:?}; build and check it with {}/test.sh",
+                dir.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        ModuleCommand::Check { module, kind, json } => {
+            let report = crate::check::check(read_module(&module)?, kind)?;
+            match json {
+                true => println!("{}", serde_json::to_string_pretty(&report)?),
+                false => print!("{}", report.text()),
+            }
+            Ok(match report.failed() {
+                true => ExitCode::FAILURE,
+                false => ExitCode::SUCCESS,
+            })
+        }
     }
 }
 
@@ -493,7 +548,29 @@ fn call(a: CallArgs) -> anyhow::Result<ExitCode> {
     let entry = a.entry.unwrap_or_else(|| {
         molt_abi::interface::entry_points(verified.manifest.kind)[0].to_string()
     });
-    let (out, stats) = module.call_measured(&entry, &input)?;
+    // Held while the call runs: the chain it reads.
+    let offline = a.chain.as_deref().map(open_chain).transpose()?;
+    let context = match (&offline, verified.manifest.kind) {
+        (None, _) => CallContext::None,
+        (Some(node), Kind::Rpc) => {
+            let queries: Arc<dyn ChainService> = node.queries.clone();
+            CallContext::Chain(Arc::new(ShadowChain(queries)))
+        }
+        (Some(node), Kind::Execution) => {
+            let head = node.chain.head_number();
+            CallContext::State(Arc::new(node.chain.db().state_at(head)?))
+        }
+        (Some(_), kind) => bail!("--chain serves rpc and execution modules, not {kind}"),
+    };
+    let no_chain = offline.is_none();
+    let (out, stats) = module
+        .call_with(&entry, &input, context)
+        .map_err(|e| match e {
+            molt_runtime::CallError::State(_) if no_chain => {
+                anyhow::anyhow!("{e} (--chain DATADIR serves a stopped node's chain to the module)")
+            }
+            e => e.into(),
+        })?;
     use std::io::Write;
     std::io::stdout().write_all(&out)?;
     println!();
@@ -505,6 +582,17 @@ fn call(a: CallArgs) -> anyhow::Result<ExitCode> {
         stats.fuel_used
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// Opens a stopped node's chain for reading.
+fn open_chain(datadir: &Path) -> anyhow::Result<crate::node::Offline> {
+    if !datadir.join("db").is_dir() {
+        bail!("{} holds no chain", datadir.display());
+    }
+    Node::open_offline(&NodeConfig {
+        datadir: datadir.to_path_buf(),
+        ..NodeConfig::default()
+    })
 }
 
 /// Calls the admin API; prints the result, or the refusal and exit code 1.

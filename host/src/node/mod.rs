@@ -151,6 +151,16 @@ struct Opened {
     rpc: RpcEngine,
 }
 
+/// A node's chain opened without producing or serving ([`Node::open_offline`]).
+pub struct Offline {
+    /// The chain.
+    pub chain: Arc<Chain>,
+    /// Its answers to the rpc kind's chain queries (dev helpers on a dev chain).
+    pub queries: Arc<Queries>,
+    /// The built-in rpc module, on the node's engine.
+    pub rpc: RpcEngine,
+}
+
 /// A running node.
 pub struct Node {
     chain: Arc<Chain>,
@@ -291,6 +301,24 @@ impl Node {
             accounts,
             resumed,
             rpc,
+        })
+    }
+
+    /// Opens the chain in `config.datadir` with the chain queries and the built-in rpc
+    /// engine a node would serve, without producing blocks or serving: `molt module
+    /// check`'s fixture chain and `molt module call --chain`.
+    pub fn open_offline(config: &NodeConfig) -> anyhow::Result<Offline> {
+        let opened = Self::open(config)?;
+        let queries = Queries::new(
+            opened.chain.clone(),
+            opened.accounts,
+            matches!(config.driver, Driver::Dev),
+            config.call_limits,
+        );
+        Ok(Offline {
+            chain: opened.chain,
+            queries: Arc::new(queries),
+            rpc: opened.rpc,
         })
     }
 
