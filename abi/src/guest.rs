@@ -30,6 +30,12 @@ mod sys {
         pub fn log(level: u32, ptr: *const u8, len: usize);
         pub fn keccak256(ptr: *const u8, len: usize, out: *mut u8);
         pub fn secp256k1_recover(msg: *const u8, sig: *const u8, recid: u32, out: *mut u8) -> i32;
+        pub fn ed25519_verify(
+            msg: *const u8,
+            msg_len: usize,
+            sig: *const u8,
+            key: *const u8,
+        ) -> i32;
         pub fn state_account(address: *const u8, out: *mut u8) -> i32;
         pub fn state_storage(address: *const u8, slot: *const u8, out: *mut u8);
         pub fn state_code(hash: *const u8, out: *mut u8, cap: usize) -> i32;
@@ -63,6 +69,12 @@ impl crate::imports::Host for WasmHost {
             sys::secp256k1_recover(msg.as_ptr(), sig.as_ptr(), recid as u32, out.as_mut_ptr())
         };
         (ok == 1).then_some(out)
+    }
+
+    fn ed25519_verify(&self, msg: &[u8], sig: &[u8; 64], key: &[u8; 32]) -> bool {
+        // SAFETY: `msg` is readable for its length, `sig` for 64 bytes and `key` for 32,
+        // which is all the import reads.
+        unsafe { sys::ed25519_verify(msg.as_ptr(), msg.len(), sig.as_ptr(), key.as_ptr()) == 1 }
     }
 }
 

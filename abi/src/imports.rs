@@ -48,6 +48,10 @@ pub trait Host {
     /// A high `s` is normalised (and `recid` flipped), as Ethereum's `ecrecover` does;
     /// EIP-2's low-`s` rule for transactions is the caller's to apply.
     fn secp256k1_recover(&self, msg: &[u8; 32], sig: &[u8; 64], recid: u8) -> Option<[u8; 20]>;
+
+    /// Whether `sig` is the ed25519 signature (RFC 8032) of `msg` by public key `key`,
+    /// checked by the host as it checks block seals.
+    fn ed25519_verify(&self, msg: &[u8], sig: &[u8; 64], key: &[u8; 32]) -> bool;
 }
 
 /// An account as the `execution` kind's state imports report it.

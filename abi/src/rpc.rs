@@ -1071,6 +1071,9 @@ mod tests {
         fn secp256k1_recover(&self, _: &[u8; 32], _: &[u8; 64], _: u8) -> Option<[u8; 20]> {
             None
         }
+        fn ed25519_verify(&self, _: &[u8], _: &[u8; 64], _: &[u8; 32]) -> bool {
+            false
+        }
     }
 
     impl crate::imports::ChainHost for Module {

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use common::{DevNode, admin_addr, http_get, molt_module};
-use molt_abi::{ABI_VERSION, Budgets, Kind, Manifest};
+use molt_abi::{ABI_VERSION, Budgets, Capability, Kind, Manifest};
 use molt_upgrade_proxy::{keys, package};
 use serde_json::json;
 
@@ -1157,6 +1157,71 @@ fn a_transaction_the_execution_module_fails_on_is_dropped_and_the_chain_keeps_se
                 && l.contains("fuel")
                 && l.contains(hash)
         ),
+        "{log}"
+    );
+}
+
+/// Writes `granted` to `/data/hello.txt` (the preopened directory is fd 3) and to
+/// stdout, then answers `"granted"`: what it can do depends on the operator's grants.
+fn granted_rpc() -> String {
+    answering_rpc(
+        "granted",
+        r#"(import "wasi_snapshot_preview1" "path_open"
+             (func $path_open (param i32 i32 i32 i32 i32 i64 i64 i32 i32) (result i32)))
+           (import "wasi_snapshot_preview1" "fd_write"
+             (func $fd_write (param i32 i32 i32 i32) (result i32)))"#,
+        r#"(data (i32.const 200) "hello.txt") (data (i32.const 400) "granted\n")
+           (data (i32.const 320) "\90\01\00\00\08\00\00\00")"#,
+        "(if (i32.eqz (call $path_open (i32.const 3) (i32.const 0) (i32.const 200) \
+            (i32.const 9) (i32.const 1) (i64.const 0x1fffffff) (i64.const 0x1fffffff) (i32.const 0) \
+            (i32.const 300))) \
+           (then (drop (call $fd_write (i32.load (i32.const 300)) (i32.const 320) \
+             (i32.const 1) (i32.const 340))))) \
+         (drop (call $fd_write (i32.const 1) (i32.const 320) (i32.const 1) (i32.const 340)))",
+    )
+}
+
+#[test]
+fn an_operator_grants_a_deployed_module_its_directory_and_stdio() {
+    let dir = tempfile::tempdir().unwrap();
+    let granted = dir.path().join("granted");
+    let log = dir.path().join("node.log");
+    let datadir = dir.path().join("node");
+    let node = DevNode::spawn(
+        &[
+            "dev",
+            "--datadir",
+            datadir.to_str().unwrap(),
+            "--http.port",
+            "0",
+            "--admin.port",
+            "0",
+            "--module.stdio",
+            "--module.dir",
+            granted.to_str().unwrap(),
+        ],
+        Some(&log),
+        "info",
+    );
+    let admin = admin_addr(&node);
+    let key = keys::read_signing_key(&datadir.join("keys/dev.key")).unwrap();
+    let mut m = manifest(Kind::Rpc, "writes-data", "1.0.0");
+    m.capabilities = vec![Capability::Stdio, Capability::PreopenDir];
+    let path = dir.path().join("writes-data.wasm");
+    let wasm = wat::parse_str(granted_rpc()).unwrap();
+    std::fs::write(&path, package::sign(&wasm, &m, &key).unwrap()).unwrap();
+    let (ok, out) = molt_module(&["deploy", path.to_str().unwrap()], &admin, &datadir);
+    assert!(ok, "{out}");
+    assert_eq!(node.ok("web3_clientVersion", json!([])), "granted");
+    // Its own directory, named after it, as /data.
+    let written = std::fs::read_to_string(granted.join("writes-data/hello.txt")).unwrap();
+    assert!(written.starts_with("granted\n"), "{written:?}");
+    // Its stdout, line by line in the node log.
+    node.stop();
+    let log = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        log.lines()
+            .any(|l| l.contains("writes-data") && l.contains("granted")),
         "{log}"
     );
 }

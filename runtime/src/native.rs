@@ -40,6 +40,10 @@ impl Host for NativeHost {
     fn secp256k1_recover(&self, msg: &[u8; 32], sig: &[u8; 64], recid: u8) -> Option<[u8; 20]> {
         services::secp256k1_recover(msg, sig, recid)
     }
+
+    fn ed25519_verify(&self, msg: &[u8], sig: &[u8; 64], key: &[u8; 32]) -> bool {
+        services::ed25519_verify(msg, sig, key)
+    }
 }
 
 /// The `execution` kind's host services for a native twin: state reads from a
@@ -94,6 +98,10 @@ macro_rules! forward_host {
                 recid: u8,
             ) -> Option<[u8; 20]> {
                 self.host.secp256k1_recover(msg, sig, recid)
+            }
+
+            fn ed25519_verify(&self, msg: &[u8], sig: &[u8; 64], key: &[u8; 32]) -> bool {
+                self.host.ed25519_verify(msg, sig, key)
             }
         }
     };

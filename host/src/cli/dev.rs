@@ -89,6 +89,8 @@ pub(super) struct DevArgs {
     /// `eth_getProof` and `evm_revert` (default: every block, as anvil keeps it).
     #[arg(long, value_name = "N")]
     history: Option<u64>,
+    #[command(flatten)]
+    grants: super::GrantArgs,
 }
 
 /// A duration as geth writes it: `5s`, `500ms`, `1m`, or plain seconds.
@@ -195,6 +197,7 @@ pub(super) fn run(args: DevArgs) -> anyhow::Result<ExitCode> {
             timeout: (!args.rpc_evmtimeout.is_zero()).then_some(args.rpc_evmtimeout),
         },
         history: args.history,
+        grants: args.grants.grants(),
         driver: Driver::Dev,
     })?;
     banner(&node, &args, &datadir)?;

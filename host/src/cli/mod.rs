@@ -11,7 +11,7 @@ mod verify;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 
 /// molt: a blockchain node whose logic upgrades without a restart.
 #[derive(Debug, Parser)]
@@ -70,4 +70,27 @@ pub fn init_logging() {
 /// The default data directory.
 fn default_datadir() -> PathBuf {
     PathBuf::from(".molt")
+}
+
+/// What modules that ask for capabilities get (`molt dev`, `molt node`; abi/ABI.md
+/// section 6). Nothing unless granted.
+#[derive(Debug, Default, Args)]
+pub(super) struct GrantArgs {
+    /// Forward the stdout and stderr of modules whose manifest asks for `stdio` into
+    /// the node log.
+    #[arg(long = "module.stdio")]
+    stdio: bool,
+    /// Give each module whose manifest asks for `preopen-dir` the directory
+    /// DIR/<module name> as /data (created if missing).
+    #[arg(long = "module.dir", value_name = "DIR")]
+    dir: Option<PathBuf>,
+}
+
+impl GrantArgs {
+    fn grants(&self) -> crate::node::ModuleGrants {
+        crate::node::ModuleGrants {
+            stdio: self.stdio,
+            dir: self.dir.clone(),
+        }
+    }
 }

@@ -45,6 +45,8 @@ pub(super) struct NodeArgs {
     /// validators' defences can be seen at work.
     #[arg(long = "test.bad-proposals", hide = true)]
     bad_proposals: bool,
+    #[command(flatten)]
+    grants: super::GrantArgs,
 }
 
 /// `molt.toml`.
@@ -154,6 +156,7 @@ pub(super) fn start(
     datadir: &Path,
     engine: EngineKind,
     bad_proposals: bool,
+    grants: &super::GrantArgs,
 ) -> anyhow::Result<Node> {
     let file = NodeFile::read(&datadir.join(CONFIG_FILE))?;
     let genesis = Genesis::read(&datadir.join(GENESIS_FILE))?;
@@ -203,12 +206,13 @@ pub(super) fn start(
             alloc: genesis.alloc.clone(),
             relay: file.p2p.relay.clone(),
         },
+        grants: grants.grants(),
         ..NodeConfig::default()
     })
 }
 
 pub(super) fn run(args: NodeArgs) -> anyhow::Result<ExitCode> {
-    let node = start(&args.datadir, args.engine, args.bad_proposals)?;
+    let node = start(&args.datadir, args.engine, args.bad_proposals, &args.grants)?;
     let url = format!("http://{}", node.rpc_addr());
     let rpc_file = args.datadir.join(RPC_FILE);
     std::fs::write(&rpc_file, serde_json::json!({ "url": url }).to_string())

@@ -70,6 +70,8 @@ pub struct AdminParts {
     pub sample: Arc<Sample>,
     /// The gate's red lines.
     pub budget: Budget,
+    /// What modules that ask for capabilities get.
+    pub grants: super::ModuleGrants,
     /// A network node's consensus counters, for `/metrics`.
     pub network: Option<Arc<molt_bft::BftMetrics>>,
 }

@@ -94,6 +94,8 @@ pub struct NodeConfig {
     /// Who decides blocks: the node alone (`molt dev`) or a validator network
     /// (`molt node`).
     pub driver: Driver,
+    /// What modules that ask for capabilities get.
+    pub grants: ModuleGrants,
 }
 
 /// Who decides the node's blocks.
@@ -134,6 +136,7 @@ impl Default for NodeConfig {
             },
             history: None,
             driver: Driver::Dev,
+            grants: ModuleGrants::default(),
         }
     }
 }
@@ -149,6 +152,46 @@ struct Opened {
     accounts: Vec<Signer>,
     resumed: bool,
     rpc: RpcEngine,
+}
+
+/// What the operator grants the modules a node loads, each only if its manifest asks
+/// for it: `--module.stdio` forwards their stdout and stderr into the node log;
+/// `--module.dir DIR` gives a module that asks for `preopen-dir` the directory
+/// `DIR/<module name>` as `/data` (every version of a name shares it).
+#[derive(Clone, Debug, Default)]
+pub struct ModuleGrants {
+    /// Forward stdout and stderr of modules asking for `stdio`.
+    pub stdio: bool,
+    /// Where the directories of modules asking for `preopen-dir` live.
+    pub dir: Option<PathBuf>,
+}
+
+impl ModuleGrants {
+    /// The grants of a module with `manifest`, its directory created.
+    pub fn of(&self, manifest: &molt_abi::Manifest) -> std::io::Result<Grants> {
+        let dir = match &self.dir {
+            Some(root) if manifest.wants(molt_abi::Capability::PreopenDir) => {
+                // A manifest's name is [a-z0-9._-]; only dots would leave `root`.
+                if manifest.name.bytes().all(|b| b == b'.') {
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::InvalidInput,
+                        format!(
+                            "the module name {:?} cannot name a directory",
+                            manifest.name
+                        ),
+                    ));
+                }
+                let dir = root.join(&manifest.name);
+                std::fs::create_dir_all(&dir)?;
+                Some(dir)
+            }
+            _ => None,
+        };
+        Ok(Grants {
+            stdio: self.stdio,
+            dir,
+        })
+    }
 }
 
 /// A node's chain opened without producing or serving ([`Node::open_offline`]).
@@ -284,6 +327,7 @@ impl Node {
             db.clone(),
             runtime.clone(),
             audit(&db),
+            config.grants.clone(),
         ));
         let modules = Modules {
             execution: executor,
@@ -373,7 +417,8 @@ impl Node {
             let verified = verifier
                 .verify(Package::parse(bytes)?, Some(molt_abi::Kind::Rpc), &[])
                 .with_context(|| format!("the rpc module active before the restart ({digest})"))?;
-            let loaded = runtime.load(&verified.manifest, &verified.bytes, &Grants::default())?;
+            let grants = config.grants.of(&verified.manifest)?;
+            let loaded = runtime.load(&verified.manifest, &verified.bytes, &grants)?;
             rpc_slot.activate(Version {
                 info: verified.info(),
                 module: Engine::Wasm(loaded),
@@ -417,6 +462,7 @@ impl Node {
                     accounts: accounts.clone(),
                     sample,
                     budget: config.budget,
+                    grants: config.grants.clone(),
                     network: match &config.driver {
                         Driver::Dev => None,
                         Driver::Network { network, .. } => Some(network.metrics.clone()),

@@ -14,7 +14,7 @@ use alloy_primitives::B256;
 use molt_abi::Kind;
 use molt_abi::interface::MIGRATE_EXPORT;
 use molt_chain::upgrades::Staged;
-use molt_runtime::{CallError, Engine, Grants, LoadedModule};
+use molt_runtime::{CallError, Engine, LoadedModule};
 use molt_upgrade_proxy::package::Verified;
 use molt_upgrade_proxy::pipeline::{Attempt, Phase};
 use molt_upgrade_proxy::refusal::Refusal;
@@ -188,9 +188,12 @@ impl Admin {
 
     /// **Compile**: loads a verified package into the runtime.
     fn compile(&self, verified: &Verified) -> Result<LoadedModule, Refusal> {
+        let grants = (self.p.grants)
+            .of(&verified.manifest)
+            .map_err(|e| Refusal::Node(e.to_string()))?;
         self.p
             .runtime
-            .load(&verified.manifest, &verified.bytes, &Grants::default())
+            .load(&verified.manifest, &verified.bytes, &grants)
             .map_err(|e| Refusal::Compile(e.to_string()))
     }
 

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use alloy_primitives::B256;
 use molt_abi::Kind;
 use molt_chain::upgrades::{ModuleStore, Staged, Unavailable, Upgrade, is_publisher};
-use molt_runtime::{Engine, Grants, Runtime};
+use molt_runtime::{Engine, Runtime};
 use molt_storage::Db;
 use molt_upgrade_proxy::audit::Audit;
 use molt_upgrade_proxy::package::{Package, Verified, Verifier};
@@ -23,18 +23,26 @@ pub struct Staging {
     db: Db,
     runtime: Arc<Runtime>,
     audit: Audit,
+    grants: super::ModuleGrants,
 }
 
 impl Staging {
     /// Packages kept in `files`, trusted if signed by a publisher the chain in `db`
     /// names, loaded into `runtime`; announcements the chain commits are recorded in
-    /// `audit`.
-    pub fn new(files: SlotFiles, db: Db, runtime: Arc<Runtime>, audit: Audit) -> Self {
+    /// `audit`, with the capabilities the operator `grants`.
+    pub fn new(
+        files: SlotFiles,
+        db: Db,
+        runtime: Arc<Runtime>,
+        audit: Audit,
+        grants: super::ModuleGrants,
+    ) -> Self {
         Staging {
             files,
             db,
             runtime,
             audit,
+            grants,
         }
     }
 
@@ -58,9 +66,12 @@ impl Staging {
 
     /// Loads a verified execution or consensus package.
     pub fn stage(&self, verified: &Verified) -> Result<Staged, Refusal> {
+        let grants = (self.grants)
+            .of(&verified.manifest)
+            .map_err(|e| Refusal::Node(e.to_string()))?;
         let loaded = self
             .runtime
-            .load(&verified.manifest, &verified.bytes, &Grants::default())
+            .load(&verified.manifest, &verified.bytes, &grants)
             .map_err(|e| Refusal::Compile(e.to_string()))?;
         let info = verified.info();
         match verified.manifest.kind {

@@ -203,3 +203,41 @@ fn the_gate_sample_keeps_recent_requests_and_the_shadow_chain_refuses_writes() {
     }
     assert_eq!(inner.0.load(std::sync::atomic::Ordering::Relaxed), 5);
 }
+
+#[test]
+fn granted_directories_are_per_module_name_and_only_for_modules_that_ask() {
+    use molt_abi::{ABI_VERSION, Budgets, Capability, Kind, Manifest};
+    let root = tempfile::tempdir().unwrap();
+    let grants = ModuleGrants {
+        stdio: true,
+        dir: Some(root.path().to_path_buf()),
+    };
+    let manifest = |name: &str, capabilities: Vec<Capability>| Manifest {
+        abi_version: ABI_VERSION,
+        kind: Kind::Rpc,
+        name: name.into(),
+        version: "1.0.0".into(),
+        budgets: Budgets::default(),
+        capabilities,
+    };
+    let asks = grants
+        .of(&manifest("notes", vec![Capability::PreopenDir]))
+        .unwrap();
+    assert_eq!(asks.dir, Some(root.path().join("notes")));
+    assert!(root.path().join("notes").is_dir());
+    assert!(asks.stdio);
+    let not_asking = grants.of(&manifest("quiet", vec![])).unwrap();
+    assert_eq!(not_asking.dir, None);
+    assert!(!root.path().join("quiet").exists());
+    // A name of dots would leave the granted directory.
+    assert!(
+        grants
+            .of(&manifest("..", vec![Capability::PreopenDir]))
+            .is_err()
+    );
+    // Nothing is granted unless the operator says so.
+    let none = ModuleGrants::default()
+        .of(&manifest("notes", vec![Capability::PreopenDir]))
+        .unwrap();
+    assert_eq!((none.stdio, none.dir), (false, None));
+}
