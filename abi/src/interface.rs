@@ -210,6 +210,20 @@ pub const EXECUTION_IMPORTS: &[(&str, FuncSig<'static>)] = &[
             results: &[I32],
         },
     ),
+    (
+        "precompile",
+        FuncSig {
+            params: &[I32, I32, I32, I32, I32, I64],
+            results: &[I32],
+        },
+    ),
+    (
+        "precompile_read",
+        FuncSig {
+            params: &[I32],
+            results: &[],
+        },
+    ),
 ];
 
 /// Host functions in module `molt` that only `rpc` modules may import: the chain

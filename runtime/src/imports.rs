@@ -154,6 +154,47 @@ fn state(store: &StoreData) -> wasmtime::Result<&dyn molt_storage::state::StateV
 pub fn add_execution(linker: &mut Linker<StoreData>) -> wasmtime::Result<()> {
     linker.func_wrap(
         IMPORT_MODULE,
+        "precompile",
+        |mut caller: Caller<'_, StoreData>,
+         spec: u32,
+         spec_len: u32,
+         address: u32,
+         input: u32,
+         input_len: u32,
+         gas_limit: i64|
+         -> wasmtime::Result<i32> {
+            let mem = memory(&mut caller)?;
+            let (data, store) = mem.data_and_store_mut(&mut caller);
+            let Ok(spec) = std::str::from_utf8(&data[range(data, spec, spec_len)?]) else {
+                return Ok(-1);
+            };
+            let address: [u8; 20] = data[range(data, address, 20)?]
+                .try_into()
+                .map_err(|_| wasmtime::Error::msg("20 bytes"))?;
+            let input = &data[range(data, input, input_len)?];
+            let Some(answer) = services::precompile(spec, &address, input, gas_limit as u64) else {
+                return Ok(-1);
+            };
+            let len = i32::try_from(answer.len())
+                .map_err(|_| wasmtime::Error::msg("precompile answer too large"))?;
+            store.precompile_answer = answer;
+            Ok(len)
+        },
+    )?;
+    linker.func_wrap(
+        IMPORT_MODULE,
+        "precompile_read",
+        |mut caller: Caller<'_, StoreData>, out: u32| -> wasmtime::Result<()> {
+            let mem = memory(&mut caller)?;
+            let (data, store) = mem.data_and_store_mut(&mut caller);
+            let answer = std::mem::take(&mut store.precompile_answer);
+            let dst = range(data, out, answer.len() as u32)?;
+            data[dst].copy_from_slice(&answer);
+            Ok(())
+        },
+    )?;
+    linker.func_wrap(
+        IMPORT_MODULE,
         "state_account",
         |mut caller: Caller<'_, StoreData>, address: u32, out: u32| -> wasmtime::Result<i32> {
             let mem = memory(&mut caller)?;

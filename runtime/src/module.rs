@@ -254,6 +254,7 @@ impl LoadedModule {
                 limiter: Limiter::new(self.memory_bytes as usize),
                 context,
                 chain_response: Vec::new(),
+                precompile_answer: Vec::new(),
             },
         );
         store.limiter(|s| &mut s.limiter);

@@ -17,6 +17,8 @@ pub struct StoreData {
     pub(crate) context: CallContext,
     /// The last `molt.chain` response, until `molt.chain_read` copies it out.
     pub(crate) chain_response: Vec<u8>,
+    /// The last `molt.precompile` answer, until `molt.precompile_read` copies it out.
+    pub(crate) precompile_answer: Vec<u8>,
 }
 
 /// What a call's kind-specific imports serve.

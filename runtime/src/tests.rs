@@ -462,3 +462,46 @@ fn compiled_modules_are_cached_on_disk() {
     assert_eq!(loaded.cache_hit(), CacheHit::Disk);
     assert_eq!(loaded.call("molt_rpc_handle", b"").unwrap(), b"ok");
 }
+
+#[test]
+fn an_execution_module_runs_a_precompile_and_verifies_a_signature_through_the_host() {
+    use ed25519_dalek::{Signer, SigningKey};
+    let key = SigningKey::from_bytes(&[9; 32]);
+    let signature = key.sign(b"abc").to_bytes();
+    let hex = |b: &[u8]| b.iter().map(|x| format!("\\{x:02x}")).collect::<String>();
+    // The input names the precompile's address byte; the answer is `status 0`, then
+    // ed25519_verify's result byte, then precompile's answer.
+    let m = load(
+        Kind::Execution,
+        Budgets::default(),
+        &wat_module(
+            Kind::Execution,
+            r#"(import "molt" "precompile" (func $precompile (param i32 i32 i32 i32 i32 i64) (result i32)))
+               (import "molt" "precompile_read" (func $precompile_read (param i32)))
+               (import "molt" "ed25519_verify" (func $ed25519_verify (param i32 i32 i32 i32) (result i32)))"#,
+            &format!(
+                r#"(global $n (mut i32) (i32.const 0))
+                   (data (i32.const 100) "Prague") (data (i32.const 120) "abc")
+                   (data (i32.const 200) "{}") (data (i32.const 300) "{}")"#,
+                hex(&signature),
+                hex(key.verifying_key().as_bytes())
+            ),
+            r#"(i32.store8 (i32.const 179) (i32.load8_u (local.get $ptr)))
+               (global.set $n (call $precompile (i32.const 100) (i32.const 6) (i32.const 160)
+                 (i32.const 120) (i32.const 3) (i64.const 1000)))
+               (i32.store8 (i32.const 400) (i32.const 0))
+               (i32.store8 (i32.const 401)
+                 (call $ed25519_verify (i32.const 120) (i32.const 3) (i32.const 200) (i32.const 300)))
+               (call $precompile_read (i32.const 402))
+               (i64.or (i64.const 0x0000019000000000)
+                       (i64.extend_i32_u (i32.add (global.get $n) (i32.const 2))))"#,
+        ),
+    );
+    let out = m.call("molt_execute_block", &[2]).unwrap();
+    let mut address = [0u8; 20];
+    address[19] = 2;
+    let expected = services::precompile("Prague", &address, b"abc", 1000).unwrap();
+    assert_eq!(out[0], 1, "the signature verifies");
+    assert_eq!(&out[1..], &expected[..]);
+    assert_eq!(expected[0], services::precompile_status::SUCCESS);
+}
