@@ -161,8 +161,8 @@ pub struct ChainInfo {
     pub gas_limit: u64,
     /// Base fee of the next block, wei.
     pub next_base_fee: u64,
-    /// Whether the dev methods (`MINE`, `SNAPSHOT`, `REVERT`, `SET_BALANCE`) are
-    /// available.
+    /// Whether the dev methods (`MINE`, `SNAPSHOT`, `REVERT`, `SET_BALANCE`,
+    /// `DEV_CONTROL`, `SET_ACCOUNT`, `DUMP_STATE`) are available.
     pub dev: bool,
 }
 
