@@ -17,16 +17,19 @@ const CHAIN_ID: u64 = 31337;
 /// Where the ERC-20 workload deploys its token.
 pub const TOKEN: Address = address!("00000000000000000000000000000000000070c0");
 const HASHER: Address = address!("0000000000000000000000000000000000004a54");
+const TRACER: Address = address!("0000000000000000000000000000000000007ace");
 
 /// A named block and the state it runs on.
 #[derive(Clone, Debug)]
 pub struct Workload {
     /// Short name for tables.
-    pub name: &'static str,
+    pub name: String,
     /// State before the block.
     pub pre: MemState,
     /// The block.
     pub block: BlockInput,
+    /// Whether every transaction must succeed (a state test's may fail on purpose).
+    pub must_succeed: bool,
 }
 
 /// Bytecode of a contract in `contracts.json`: `("Token", "runtime")`.
@@ -113,13 +116,14 @@ pub fn erc20_transfers(count: u64) -> Workload {
         })
         .collect();
     Workload {
-        name: "erc20_transfers",
+        name: "erc20_transfers".into(),
         pre,
         block: BlockInput {
             env: env(),
             txs,
             impersonation: None,
         },
+        must_succeed: true,
     }
 }
 
@@ -135,13 +139,14 @@ pub fn compute(count: u64, rounds: u64) -> Workload {
         })
         .collect();
     Workload {
-        name: "compute_keccak_loop",
+        name: "compute_keccak_loop".into(),
         pre,
         block: BlockInput {
             env: env(),
             txs,
             impersonation: None,
         },
+        must_succeed: true,
     }
 }
 
@@ -157,14 +162,66 @@ pub fn deployments(count: u64) -> Workload {
         })
         .collect();
     Workload {
-        name: "deploy_erc20",
+        name: "deploy_erc20".into(),
         pre,
         block: BlockInput {
             env: env(),
             txs,
             impersonation: None,
         },
+        must_succeed: true,
     }
+}
+
+/// One call rendering a `w`×`h` image with the snailtracer-style ray tracer
+/// (`contracts/Tracer.sol`): signed 256-bit multiplications, divisions and square
+/// roots.
+pub fn tracer(w: u64, h: u64) -> Workload {
+    let s = sender();
+    let mut pre = funded(&s);
+    pre.insert_account(TRACER, U256::ZERO, 1, bytecode("Tracer", "runtime"), []);
+    let data = call(
+        "trace(uint256,uint256)",
+        &[B256::from(U256::from(w)), B256::from(U256::from(h))],
+    );
+    Workload {
+        name: format!("snailtracer_{w}x{h}"),
+        pre,
+        block: BlockInput {
+            env: env(),
+            txs: vec![tx(&s, 0, TxKind::Call(TRACER), data, 90_000_000)],
+            impersonation: None,
+        },
+        must_succeed: true,
+    }
+}
+
+/// Ethereum's `VMTests/vmPerformance` state tests (`loopMul`, `loopExp`,
+/// `performanceTester`) from the fixtures beside the repository, each case a block
+/// of its own (`loopExp/3`); none if the fixtures are missing.
+pub fn vm_performance() -> Result<Vec<Workload>, String> {
+    let dir = crate::statetest::fixtures_dir().join("VMTests/vmPerformance");
+    let mut out = Vec::new();
+    for file in ["loopMul", "loopExp", "performanceTester"] {
+        let path = dir.join(format!("{file}.json"));
+        if !path.exists() {
+            continue;
+        }
+        for (_, pre, block) in crate::statetest::blocks(&path, "Cancun")? {
+            for (i, tx) in block.txs.iter().enumerate() {
+                out.push(Workload {
+                    name: format!("{file}/{i}"),
+                    pre: pre.clone(),
+                    block: BlockInput {
+                        txs: vec![tx.clone()],
+                        ..block.clone()
+                    },
+                    must_succeed: false,
+                });
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// The three workloads at the sizes `molt bench execution` uses.

@@ -121,6 +121,10 @@ pub(super) struct ExecutionArgs {
     /// Rounds per workload and engine (the median is reported).
     #[arg(long, default_value_t = 7)]
     rounds: usize,
+    /// Only the workloads whose name contains this (repeatable): `erc20`,
+    /// `snailtracer`, `loopExp`, `vmPerformance` for the three state tests.
+    #[arg(long)]
+    only: Vec<String>,
     /// Also write the figures as JSON to this file.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -159,7 +163,18 @@ pub(super) fn run(cmd: BenchCommand) -> anyhow::Result<ExitCode> {
     let runtime = Runtime::new(RuntimeConfig::default())?;
     let m = builtin::EXECUTION;
     let wasm = Executor::Wasm(runtime.load(&m.manifest(), m.wasm, &Grants::default())?);
-    let rows = bench::execution(&wasm, &bench::workloads::standard(), args.rounds)?;
+    let mut workloads = bench::workloads::standard();
+    workloads.push(bench::workloads::tracer(32, 32));
+    workloads.extend(bench::workloads::vm_performance().map_err(anyhow::Error::msg)?);
+    let state_tests = ["loopMul", "loopExp", "performanceTester"];
+    workloads.retain(|w| {
+        args.only.is_empty()
+            || args.only.iter().any(|o| {
+                w.name.contains(o.as_str())
+                    || (o == "vmPerformance" && state_tests.iter().any(|t| w.name.starts_with(t)))
+            })
+    });
+    let rows = bench::execution(&wasm, &workloads, args.rounds)?;
     print!("{}", bench::table(&rows));
     println!(
         "median of {} alternating rounds; time x and mem x are WASM / native",
