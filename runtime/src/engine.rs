@@ -7,7 +7,8 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use wasmtime::{
-    Config, Engine, InstanceAllocationStrategy, OptLevel, PoolingAllocationConfig, Strategy,
+    Config, Engine, InstanceAllocationStrategy, OptLevel, PoolingAllocationConfig,
+    ProfilingStrategy, Strategy,
 };
 
 use super::RuntimeConfig;
@@ -44,8 +45,13 @@ pub fn build(metering: Metering, config: &RuntimeConfig) -> wasmtime::Result<Eng
         .max_wasm_stack(config.max_wasm_stack)
         .memory_init_cow(true)
         .parallel_compilation(true);
-    c.consume_fuel(metering == Metering::Fuel)
+    c.consume_fuel(metering == Metering::Fuel && config.fuel)
         .epoch_interruption(true);
+    // `MOLT_PERFMAP=1`: write /tmp/perf-<pid>.map naming each guest function's machine
+    // code, so `perf record` / `perf report` attribute JIT samples to wasm functions.
+    if std::env::var_os("MOLT_PERFMAP").is_some() {
+        c.profiler(ProfilingStrategy::PerfMap);
+    }
     if config.pooling {
         let mut pool = PoolingAllocationConfig::default();
         pool.total_core_instances(config.pool_slots)

@@ -44,6 +44,8 @@ pub struct LoadedModule {
     pub(crate) time_ms: u64,
     pub(crate) max_io_bytes: usize,
     pub(crate) metering: Metering,
+    /// Whether the engine counts fuel (always, but in `molt bench execution --no-fuel`).
+    pub(crate) fueled: bool,
     pub(crate) cache_hit: CacheHit,
 }
 
@@ -263,9 +265,11 @@ impl LoadedModule {
         let limit_ms = match self.metering {
             Metering::Epoch => Some(left.map_or(self.time_ms, |l| l.min(self.time_ms))),
             Metering::Fuel => {
-                store
-                    .set_fuel(self.fuel)
-                    .map_err(|e| CallError::Host(format!("{e}")))?;
+                if self.fueled {
+                    store
+                        .set_fuel(self.fuel)
+                        .map_err(|e| CallError::Host(format!("{e}")))?;
+                }
                 left
             }
         };

@@ -39,6 +39,10 @@ pub struct RuntimeConfig {
     pub max_io_bytes: usize,
     /// Wasm stack size, in bytes.
     pub max_wasm_stack: usize,
+    /// Meter deterministic kinds with fuel. Off only to measure what fuel costs
+    /// (`molt bench execution --no-fuel`): their calls are then bounded by nothing
+    /// but a caller's deadline.
+    pub fuel: bool,
 }
 
 impl Default for RuntimeConfig {
@@ -56,6 +60,7 @@ impl Default for RuntimeConfig {
             max_time_ms: 10_000,
             max_io_bytes: 64 << 20,
             max_wasm_stack: 1 << 20,
+            fuel: true,
         }
     }
 }
@@ -190,6 +195,7 @@ impl Runtime {
             time_ms: pick(manifest.budgets.time_ms, c.max_time_ms, c.max_time_ms),
             max_io_bytes: c.max_io_bytes,
             metering,
+            fueled: metering == Metering::Fuel && c.fuel,
             cache_hit: hit,
         };
         let found = loaded.abi_version()?;

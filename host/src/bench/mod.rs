@@ -66,6 +66,11 @@ pub struct Row {
     pub native_peak_bytes: u64,
     /// `wasm_peak_bytes / native_peak_bytes`.
     pub memory_ratio: f64,
+    /// The guest's peak above its initial memory (its shadow stack and static data),
+    /// bytes: the part of `wasm_peak_bytes` comparable with the native heap.
+    pub wasm_heap_bytes: u64,
+    /// `wasm_heap_bytes / native_peak_bytes`.
+    pub heap_ratio: f64,
     /// Fuel the guest used.
     pub fuel: u64,
 }
@@ -76,6 +81,17 @@ pub fn execution(
     workloads: &[Workload],
     rounds: usize,
 ) -> Result<Vec<Row>, BenchError> {
+    let initial = match wasm {
+        molt_runtime::Engine::Wasm(m) => m.initial_memory(),
+        molt_runtime::Engine::Native(_) => 0,
+    };
+    let ratio = |a: u64, b: u64| {
+        if b == 0 {
+            f64::NAN
+        } else {
+            a as f64 / b as f64
+        }
+    };
     let mut rows = Vec::new();
     for w in workloads {
         let input = execution::encode(&w.block);
@@ -134,11 +150,9 @@ pub fn execution(
             time_ratio: wasm_ms / native_ms,
             wasm_peak_bytes: wasm_peak,
             native_peak_bytes: native_peak,
-            memory_ratio: if native_peak == 0 {
-                f64::NAN
-            } else {
-                wasm_peak as f64 / native_peak as f64
-            },
+            memory_ratio: ratio(wasm_peak, native_peak),
+            wasm_heap_bytes: wasm_peak.saturating_sub(initial),
+            heap_ratio: ratio(wasm_peak.saturating_sub(initial), native_peak),
             fuel,
         });
     }
@@ -154,7 +168,7 @@ fn median_ms(mut times: Vec<Duration>) -> f64 {
 pub fn table(rows: &[Row]) -> String {
     let mib = |b: u64| b as f64 / (1 << 20) as f64;
     let mut out = format!(
-        "{:<22} {:>4} {:>11} {:>9} {:>10} {:>7} {:>10} {:>11} {:>6}\n",
+        "{:<22} {:>4} {:>11} {:>9} {:>10} {:>7} {:>10} {:>11} {:>6} {:>7}\n",
         "workload",
         "txs",
         "gas",
@@ -163,11 +177,12 @@ pub fn table(rows: &[Row]) -> String {
         "time x",
         "wasm MiB",
         "native MiB",
-        "mem x"
+        "mem x",
+        "heap x"
     );
     for r in rows {
         out += &format!(
-            "{:<22} {:>4} {:>11} {:>9.2} {:>10.2} {:>7.2} {:>10.2} {:>11.2} {:>6.2}\n",
+            "{:<22} {:>4} {:>11} {:>9.2} {:>10.2} {:>7.2} {:>10.2} {:>11.2} {:>6.2} {:>7.2}\n",
             r.workload,
             r.txs,
             r.gas_used,
@@ -176,7 +191,8 @@ pub fn table(rows: &[Row]) -> String {
             r.time_ratio,
             mib(r.wasm_peak_bytes),
             mib(r.native_peak_bytes),
-            r.memory_ratio
+            r.memory_ratio,
+            r.heap_ratio
         );
     }
     out
@@ -197,9 +213,24 @@ mod tests {
             workloads::erc20_transfers(5),
             workloads::compute(2, 10),
             workloads::deployments(2),
+            workloads::tracer(4, 4),
         ];
         let rows = execution(&wasm, &small, 1).unwrap();
-        assert_eq!(rows.len(), 3);
+        assert_eq!(rows.len(), 4);
         assert!(rows.iter().all(|r| r.gas_used > 0 && r.wasm_peak_bytes > 0));
+        assert!(rows.iter().all(|r| r.wasm_heap_bytes < r.wasm_peak_bytes));
+        assert!(rows[3].gas_used > 100_000, "{rows:?}");
+    }
+
+    #[test]
+    fn the_vm_performance_state_tests_load_a_block_per_case() {
+        let perf = workloads::vm_performance().unwrap();
+        let names: Vec<&str> = perf.iter().map(|w| w.name.as_str()).collect();
+        assert_eq!(perf.len(), 23, "{names:?}");
+        assert!(names.contains(&"loopExp/14") && names.contains(&"performanceTester/4"));
+        assert!(
+            perf.iter()
+                .all(|w| w.block.txs.len() == 1 && !w.must_succeed)
+        );
     }
 }

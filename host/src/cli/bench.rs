@@ -125,6 +125,10 @@ pub(super) struct ExecutionArgs {
     /// `snailtracer`, `loopExp`, `vmPerformance` for the three state tests.
     #[arg(long)]
     only: Vec<String>,
+    /// Run the WebAssembly module without fuel, to measure what metering costs (no
+    /// node runs this way: fuel is what bounds a module's own code deterministically).
+    #[arg(long)]
+    no_fuel: bool,
     /// Also write the figures as JSON to this file.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -160,7 +164,10 @@ pub(super) fn run(cmd: BenchCommand) -> anyhow::Result<ExitCode> {
         }
     };
     warn_if_debug(name);
-    let runtime = Runtime::new(RuntimeConfig::default())?;
+    let runtime = Runtime::new(RuntimeConfig {
+        fuel: !args.no_fuel,
+        ..RuntimeConfig::default()
+    })?;
     let m = builtin::EXECUTION;
     let wasm = Executor::Wasm(runtime.load(&m.manifest(), m.wasm, &Grants::default())?);
     let mut workloads = bench::workloads::standard();
@@ -177,7 +184,8 @@ pub(super) fn run(cmd: BenchCommand) -> anyhow::Result<ExitCode> {
     let rows = bench::execution(&wasm, &workloads, args.rounds)?;
     print!("{}", bench::table(&rows));
     println!(
-        "median of {} alternating rounds; time x and mem x are WASM / native",
+        "median of {} alternating rounds; time x and mem x are WASM / native; heap x leaves \
+         out the guest's initial memory (shadow stack, static data)",
         args.rounds
     );
     if let Some(path) = args.json {

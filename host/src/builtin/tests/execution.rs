@@ -539,18 +539,3 @@ fn an_impersonated_transaction_runs_only_on_a_chain_that_takes_them() {
         assert_eq!(codes(&out), [reject::BAD_SIGNATURE]);
     }
 }
-
-#[test]
-fn the_compute_bench_workloads_run_alike_on_both_engines() {
-    use crate::bench::workloads;
-    let wasm = wasm();
-    // bench::execution fails if the engines' outputs differ or a call fails.
-    let rows = crate::bench::execution(&wasm, &[workloads::tracer(4, 4)], 1).unwrap();
-    assert!(rows[0].gas_used > 100_000, "{rows:?}");
-    // The state tests load, a block per case.
-    let perf = workloads::vm_performance().unwrap();
-    let names: Vec<&str> = perf.iter().map(|w| w.name.as_str()).collect();
-    assert_eq!(perf.len(), 23, "{names:?}");
-    assert!(names.contains(&"loopExp/14") && names.contains(&"performanceTester/4"));
-    assert!(perf.iter().all(|w| w.block.txs.len() == 1));
-}
