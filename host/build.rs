@@ -43,14 +43,17 @@ const GUESTS: &[(&[Guest], u32)] = &[
 
 const TARGET: &str = "wasm32-wasip1";
 /// SIMD, which the host's engines enable. Not `+wide-arithmetic`: with it (rustc
-/// 1.95, wasmtime 46.0.3) the rpc guest computes wrong `u128` sums — the max fee
-/// `2 * base_fee + tip` of `eth_sendTransaction` comes out near `tip << 64` (seen again
-/// on 2026-12-03: `molt module check`'s fixture chain refuses its transfer for "lack of
-/// funds"). LLVM's wasm for that sum is right (`i64.add128` of the tip and
-/// `base << 1, base >> 63`, results stored hi then lo), and the same instructions cut
-/// out into a small module compute it right under the same cranelift, so the fault
-/// depends on more of the function than the sum. Until it is found, no guest uses it;
-/// it would make the execution module 5–25 % faster on 256-bit arithmetic.
+/// 1.95, wasmtime 46.0.3) the rpc guest computes a wrong `u128` sum — the max fee
+/// `2 * base_fee + tip` of `eth_sendTransaction` (`eth::completed`) has the right low
+/// half and the tip's low half as its high half (`molt module check`'s fixture chain
+/// then refuses its transfer for "lack of funds"). LLVM's wasm for the sum reads right
+/// (`i64.add128` of the tip's halves and `base << 1`, `base >> 63`; results stored hi,
+/// then lo); the result is as wrong with `MOLT_CRANELIFT_OPT=none` (so not cranelift's
+/// rewrite rules); the same instructions cut out into a small module compute it right.
+/// Until the fault is found no guest uses it, though it makes the execution module
+/// 5–25 % faster on 256-bit arithmetic (`molt bench execution`). Reproduce with
+/// `MOLT_GUEST_TARGET_FEATURES=+simd128,+wide-arithmetic cargo test -p molt-host --lib
+/// check::`.
 const GUEST_RUSTFLAGS: &[&str] = &["-C", "target-feature=+simd128"];
 const PROFILE: &str = "guest";
 

@@ -35,8 +35,14 @@ pub const EPOCH_TICK: Duration = Duration::from_millis(1);
 /// SIMD, so the same module computes the same bits on every machine.
 pub fn build(metering: Metering, config: &RuntimeConfig) -> wasmtime::Result<Engine> {
     let mut c = Config::new();
+    // `MOLT_CRANELIFT_OPT=none`: compile without cranelift's optimiser, to tell a
+    // miscompile from a wrong module (experiments only; nodes of one chain must agree).
+    let opt = match std::env::var("MOLT_CRANELIFT_OPT").as_deref() {
+        Ok("none") => OptLevel::None,
+        _ => OptLevel::Speed,
+    };
     c.strategy(Strategy::Cranelift)
-        .cranelift_opt_level(OptLevel::Speed)
+        .cranelift_opt_level(opt)
         .cranelift_nan_canonicalization(true)
         .wasm_relaxed_simd(false)
         .wasm_simd(true)
