@@ -48,8 +48,10 @@ const TARGET: &str = "wasm32-wasip1";
 /// half and the tip's low half as its high half (`molt module check`'s fixture chain
 /// then refuses its transfer for "lack of funds"). LLVM's wasm for the sum reads right
 /// (`i64.add128` of the tip's halves and `base << 1`, `base >> 63`; results stored hi,
-/// then lo); the result is as wrong with `MOLT_CRANELIFT_OPT=none` (so not cranelift's
-/// rewrite rules); the same instructions cut out into a small module compute it right.
+/// then lo), but the result is as wrong with `MOLT_CRANELIFT_OPT=none` and with
+/// wasmtime's other compiler, Winch (tried with its `winch` feature): two independent
+/// backends agreeing points at the wasm rustc's LLVM emits elsewhere on the path, not at
+/// wasmtime. The same instructions cut out into a small module compute it right.
 /// Until the fault is found no guest uses it, though it makes the execution module
 /// 5–25 % faster on 256-bit arithmetic (`molt bench execution`). Reproduce with
 /// `MOLT_GUEST_TARGET_FEATURES=+simd128,+wide-arithmetic cargo test -p molt-host --lib
