@@ -109,7 +109,9 @@ const WAT_BUILD: &str = "#!/bin/sh
 set -eu
 cd \"$(dirname \"$0\")\"
 mkdir -p build
-\"${MOLT:-molt}\" module sign --key build/dev.key --manifest manifest.toml {{name}}.wat \\
+molt=${MOLT:-molt}
+[ -f build/dev.key ] || \"$molt\" module keygen -o build/dev.key >/dev/null 2>&1
+\"$molt\" module sign --key build/dev.key --manifest manifest.toml {{name}}.wat \\
     -o build/{{name}}.wasm >/dev/null
 echo \"built build/{{name}}.wasm\"
 ";
