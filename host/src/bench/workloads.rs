@@ -63,6 +63,20 @@ fn env() -> BlockEnv {
     }
 }
 
+/// A workload that must succeed: `txs` in one block of [`env`] on `pre`.
+fn workload(name: impl Into<String>, pre: MemState, txs: Vec<Bytes>) -> Workload {
+    Workload {
+        name: name.into(),
+        pre,
+        block: BlockInput {
+            env: env(),
+            txs,
+            impersonation: None,
+        },
+        must_succeed: true,
+    }
+}
+
 fn tx(signer: &Signer, nonce: u64, to: TxKind, input: Bytes, gas_limit: u64) -> Bytes {
     signer.sign(TxEip1559 {
         chain_id: CHAIN_ID,
@@ -115,16 +129,7 @@ pub fn erc20_transfers(count: u64) -> Workload {
             tx(&s, i, TxKind::Call(TOKEN), data, 80_000)
         })
         .collect();
-    Workload {
-        name: "erc20_transfers".into(),
-        pre,
-        block: BlockInput {
-            env: env(),
-            txs,
-            impersonation: None,
-        },
-        must_succeed: true,
-    }
+    workload("erc20_transfers", pre, txs)
 }
 
 /// `count` calls of a keccak-and-arithmetic loop of `rounds` iterations.
@@ -138,16 +143,7 @@ pub fn compute(count: u64, rounds: u64) -> Workload {
             tx(&s, i, TxKind::Call(HASHER), data, 10_000_000)
         })
         .collect();
-    Workload {
-        name: "compute_keccak_loop".into(),
-        pre,
-        block: BlockInput {
-            env: env(),
-            txs,
-            impersonation: None,
-        },
-        must_succeed: true,
-    }
+    workload("compute_keccak_loop", pre, txs)
 }
 
 /// `count` deployments of the ERC-20 contract.
@@ -161,16 +157,7 @@ pub fn deployments(count: u64) -> Workload {
             tx(&s, i, TxKind::Create, data.into(), 2_000_000)
         })
         .collect();
-    Workload {
-        name: "deploy_erc20".into(),
-        pre,
-        block: BlockInput {
-            env: env(),
-            txs,
-            impersonation: None,
-        },
-        must_succeed: true,
-    }
+    workload("deploy_erc20", pre, txs)
 }
 
 /// One call rendering a `w`×`h` image with the snailtracer-style ray tracer
@@ -184,16 +171,11 @@ pub fn tracer(w: u64, h: u64) -> Workload {
         "trace(uint256,uint256)",
         &[B256::from(U256::from(w)), B256::from(U256::from(h))],
     );
-    Workload {
-        name: format!("snailtracer_{w}x{h}"),
+    workload(
+        format!("snailtracer_{w}x{h}"),
         pre,
-        block: BlockInput {
-            env: env(),
-            txs: vec![tx(&s, 0, TxKind::Call(TRACER), data, 90_000_000)],
-            impersonation: None,
-        },
-        must_succeed: true,
-    }
+        vec![tx(&s, 0, TxKind::Call(TRACER), data, 90_000_000)],
+    )
 }
 
 /// Ethereum's `VMTests/vmPerformance` state tests (`loopMul`, `loopExp`,

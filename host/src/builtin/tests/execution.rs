@@ -80,6 +80,15 @@ fn env() -> BlockEnv {
     }
 }
 
+/// A block of `txs` in [`env`], without impersonation.
+fn block(txs: Vec<Bytes>) -> BlockInput {
+    BlockInput {
+        env: env(),
+        txs,
+        impersonation: None,
+    }
+}
+
 fn state() -> Arc<MemState> {
     let mut s = MemState::new();
     s.insert_account(SENDER, U256::from(ETH), 5, Bytes::new(), []);
@@ -122,14 +131,7 @@ fn every_bad_transaction_gets_a_precise_rejection() {
         legacy(8, CHAIN_ID, 1, 21_000),        // skips nonce 6 and 7
         dynamic_fee(6, 21_000, TxKind::Call(RECIPIENT), Bytes::new()), // fine
     ];
-    let out = run_both(
-        state(),
-        &BlockInput {
-            env: env(),
-            txs,
-            impersonation: None,
-        },
-    );
+    let out = run_both(state(), &block(txs));
     assert_eq!(
         codes(&out),
         [
@@ -164,14 +166,7 @@ fn contract_creation_returns_its_address_and_code() {
     // Init code that stores 0x01 at memory 0 and returns that byte as the runtime code.
     let init = Bytes::from_static(&[0x60, 0x01, 0x60, 0x00, 0x53, 0x60, 0x01, 0x60, 0x00, 0xf3]);
     let txs = vec![dynamic_fee(5, 100_000, TxKind::Create, init)];
-    let out = run_both(
-        state(),
-        &BlockInput {
-            env: env(),
-            txs,
-            impersonation: None,
-        },
-    );
+    let out = run_both(state(), &block(txs));
     let TxOutcome::Included(receipt) = &out.outcomes[0] else {
         panic!("rejected: {:?}", out.outcomes[0]);
     };
@@ -194,11 +189,7 @@ fn a_guest_out_of_fuel_fails_the_block_cleanly() {
             .load(&manifest, m.wasm, &Grants::default())
             .unwrap(),
     );
-    let input = BlockInput {
-        env: env(),
-        txs: vec![legacy(5, CHAIN_ID, 1, 21_000)],
-        impersonation: None,
-    };
+    let input = block(vec![legacy(5, CHAIN_ID, 1, 21_000)]);
     let err = starved.execute_block(state(), &input).unwrap_err();
     assert!(
         matches!(
@@ -219,11 +210,7 @@ fn a_malformed_block_is_refused_not_trapped() {
         matches!(&err, EngineError::Call(CallError::Refused(m)) if m.starts_with("malformed block input")),
         "{err}"
     );
-    let mut bad_fork = BlockInput {
-        env: env(),
-        txs: vec![],
-        impersonation: None,
-    };
+    let mut bad_fork = block(vec![]);
     bad_fork.env.spec = "Atlantis".into();
     let err = crate::builtin::native_executor()
         .execute_block(state(), &bad_fork)
@@ -331,14 +318,7 @@ pub(super) fn blob_with_sidecar(nonce: u64) -> Bytes {
 #[test]
 fn a_blob_transaction_with_its_sidecar_is_rejected_alike_on_both_engines() {
     let txs = vec![blob_with_sidecar(5), legacy(5, CHAIN_ID, 1, 21_000)];
-    let out = run_both(
-        state(),
-        &BlockInput {
-            env: env(),
-            txs,
-            impersonation: None,
-        },
-    );
+    let out = run_both(state(), &block(txs));
     assert_eq!(codes(&out), [reject::MALFORMED, "included:true"]);
 }
 
