@@ -147,7 +147,14 @@ pub fn check(bytes: Vec<u8>, kind: Option<Kind>) -> anyhow::Result<Report> {
     budgets(&mut report, &manifest, &module);
     let fixture = Fixture::new()?;
     let sample = sample(&fixture, manifest.kind)?;
-    probes::run(&mut report, &manifest, &package.bytes, &module, &sample);
+    probes::run(
+        &mut report,
+        &runtime,
+        &manifest,
+        &package.bytes,
+        &module,
+        &sample,
+    );
     let chain = &fixture.node.chain;
     let blocks = fixture.head();
     match manifest.kind {

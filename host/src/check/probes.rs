@@ -21,9 +21,11 @@ pub struct Sample {
 /// Calls made in one instance to look for leaks and overlaps.
 const SOAK_CALLS: u32 = 50;
 
-/// Runs the probes on `module` (loaded from `manifest` and `bytes`) with `sample`.
+/// Runs the probes on `module` (loaded by `runtime` from `manifest` and `bytes`) with
+/// `sample`.
 pub fn run(
     report: &mut Report,
+    runtime: &Runtime,
     manifest: &Manifest,
     bytes: &[u8],
     module: &LoadedModule,
@@ -35,7 +37,7 @@ pub fn run(
     same_twice(report, manifest, bytes, module, sample, &first);
     soak(report, module, sample);
     bad_input(report, module, sample);
-    at_memory_budget(report, manifest, bytes, module, sample);
+    at_memory_budget(report, runtime, manifest, bytes, module, sample);
 }
 
 /// The sample call within budget; its output for the comparisons after.
@@ -218,6 +220,7 @@ fn bad_input(report: &mut Report, module: &LoadedModule, sample: &Sample) {
 /// `memory.grow` returns -1.
 fn at_memory_budget(
     report: &mut Report,
+    runtime: &Runtime,
     manifest: &Manifest,
     bytes: &[u8],
     module: &LoadedModule,
@@ -226,12 +229,10 @@ fn at_memory_budget(
     let initial = module.initial_memory();
     let mut tight = manifest.clone();
     tight.budgets.memory_bytes = initial.max(1);
-    let outcome = Runtime::new(RuntimeConfig::default())
+    // The same runtime: the compiled module comes from its cache.
+    let outcome = runtime
+        .load(&tight, bytes, &Grants::default())
         .map_err(|e| e.to_string())
-        .and_then(|rt| {
-            rt.load(&tight, bytes, &Grants::default())
-                .map_err(|e| e.to_string())
-        })
         .map(|m| m.call_with(sample.entry, &sample.input, sample.context.clone()));
     let at = format!("with no memory beyond its initial {} KiB", initial / 1024);
     match outcome {
