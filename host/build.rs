@@ -42,18 +42,18 @@ const GUESTS: &[(&[Guest], u32)] = &[
 ];
 
 const TARGET: &str = "wasm32-wasip1";
-/// SIMD, which the host's engines enable. Not `+wide-arithmetic`: with it (rustc
-/// 1.95, wasmtime 46.0.3) the rpc guest computes a wrong `u128` sum — the max fee
-/// `2 * base_fee + tip` of `eth_sendTransaction` (`eth::completed`) has the right low
-/// half and the tip's low half as its high half (`molt module check`'s fixture chain
-/// then refuses its transfer for "lack of funds"). LLVM's wasm for the sum reads right
-/// (`i64.add128` of the tip's halves and `base << 1`, `base >> 63`; results stored hi,
-/// then lo), but the result is as wrong with `MOLT_CRANELIFT_OPT=none` and with
-/// wasmtime's other compiler, Winch (tried with its `winch` feature): two independent
-/// backends agreeing points at the wasm rustc's LLVM emits elsewhere on the path, not at
-/// wasmtime. The same instructions cut out into a small module compute it right.
-/// Until the fault is found no guest uses it, though it makes the execution module
-/// 5–25 % faster on 256-bit arithmetic (`molt bench execution`). Reproduce with
+/// SIMD, which the host's engines enable. Not `+wide-arithmetic`: rustc 1.95's LLVM
+/// (22.1.2) miscompiles it. LLVM's WebAssembly `RegStackify` pass mishandles
+/// instructions with two results (`i64.add128`, `i64.mul_wide_u`, multivalue calls): an
+/// instruction after one can read a stale operand where it should read a result
+/// (llvm/llvm-project#199910 and #98323; fixed by #200429, June 2026, which stops
+/// stackifying such results — later than the LLVM of the pinned rustc). Here it made the rpc guest's `2 * base_fee + tip`
+/// (`eth::completed`) come out with the tip's low half as its high half; cranelift,
+/// cranelift without optimisation and Winch all compute that same wrong value from the
+/// module, so the engines are right and the module is wrong. The engines keep the
+/// proposal on (a module from a fixed LLVM is welcome). Turn it on for the guests with a
+/// toolchain whose LLVM has the fix: it makes 256-bit arithmetic 5–25 % faster
+/// (`molt bench execution`). Reproduce the fault with
 /// `MOLT_GUEST_TARGET_FEATURES=+simd128,+wide-arithmetic cargo test -p molt-host --lib
 /// check::`.
 const GUEST_RUSTFLAGS: &[&str] = &["-C", "target-feature=+simd128"];

@@ -12,10 +12,10 @@ use revm::context::result::{EVMError, ExecutionResult, InvalidTransaction, Outpu
 use revm::database::states::bundle_state::BundleRetention;
 use revm::database::{BundleState, State};
 use revm::primitives::KECCAK_EMPTY;
-use revm::{Context, ExecuteCommitEvm, MainBuilder, MainContext};
+use revm::{Context, MainBuilder, MainContext};
 
 use crate::db::HostDb;
-use crate::{env, tx};
+use crate::{dispatch, env, tx};
 
 /// Executes a [`BlockInput`] and returns its encoded [`BlockOutput`].
 ///
@@ -59,7 +59,7 @@ pub fn execute_block<H: StateHost + ?Sized>(host: &H, input: &[u8]) -> Result<Ve
                 }));
                 continue;
             }
-            match evm.transact_commit(decoded.env) {
+            match dispatch::transact_commit(&mut evm, decoded.env) {
                 Ok(result) => {
                     cumulative += result.tx_gas_used();
                     outcomes.push(TxOutcome::Included(receipt(

@@ -11,10 +11,10 @@ use revm::context::either::Either;
 use revm::context::result::{EVMError, ExecutionResult, HaltReason};
 use revm::context::{BlockEnv as RevmBlock, CfgEnv, TxEnv};
 use revm::database::State;
-use revm::{Context, ExecuteEvm, MainBuilder, MainContext};
+use revm::{Context, MainBuilder, MainContext};
 
 use crate::db::HostDb;
-use crate::env;
+use crate::{dispatch, env};
 
 /// Executes a [`CallInput`] without committing and returns its encoded [`CallOutput`].
 ///
@@ -30,7 +30,7 @@ pub fn execute_call<H: StateHost + ?Sized>(host: &H, input: &[u8]) -> Result<Vec
         .with_block(block)
         .with_cfg(cfg)
         .build_mainnet();
-    let out = match evm.transact(tx) {
+    let out = match dispatch::transact(&mut evm, tx) {
         Ok(r) => {
             let gas_used = r.result.tx_gas_used();
             match r.result {

@@ -18,6 +18,7 @@ mod call;
 #[cfg(target_arch = "wasm32")]
 mod crypto;
 mod db;
+mod dispatch;
 mod env;
 mod trace;
 mod tx;

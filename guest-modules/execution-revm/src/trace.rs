@@ -19,15 +19,13 @@ use molt_abi::imports::StateHost;
 use revm::context::result::{EVMError, ExecutionResult, ResultAndState};
 use revm::context::{BlockEnv as RevmBlock, Evm, TxEnv};
 use revm::database::State;
-use revm::{
-    Context, DatabaseCommit, DatabaseRef, ExecuteCommitEvm, InspectEvm, MainBuilder, MainContext,
-};
+use revm::{Context, DatabaseCommit, DatabaseRef, InspectEvm, MainBuilder, MainContext};
 use revm_inspectors::access_list::AccessListInspector;
 use revm_inspectors::tracing::{DebugInspector, TransactionContext};
 use serde_json::Value;
 
 use crate::db::HostDb;
-use crate::{call, env, tx};
+use crate::{call, dispatch, env, tx};
 
 /// Most runs `eth_createAccessList` makes to reach a list that no longer grows.
 const ACCESS_LIST_ROUNDS: usize = 16;
@@ -86,7 +84,7 @@ fn trace_txs<H: StateHost + ?Sized>(
         })?;
         let failed = |e: EVMError<_>| GuestError::new(format!("transaction {index} failed: {e}"));
         if (index as u64) < traced_from {
-            evm.transact_commit(decoded.env).map_err(failed)?;
+            dispatch::transact_commit(&mut evm, decoded.env).map_err(failed)?;
             continue;
         }
         let result = evm.inspect_tx(decoded.env.clone()).map_err(failed)?;
