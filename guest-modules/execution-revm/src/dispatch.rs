@@ -12,8 +12,9 @@
 //! [`MatchHandler`] is revm's mainnet handler with only its execution loop replaced;
 //! [`transact`] and [`transact_commit`] stand in for revm's methods of those names.
 //! The arms of [`execute`] are revm's `instruction_table` (revm-interpreter
-//! `instructions.rs`), opcode for opcode; the test at the bottom runs every opcode
-//! both ways and compares what each did — rerun it when revm is upgraded.
+//! `instructions.rs`), opcode for opcode, except `MUL` and `EXP`, whose products
+//! [`crate::arith`] computes without 128-bit multiplies. The test at the bottom runs
+//! every opcode both ways and compares what each did — rerun it when revm is upgraded.
 
 use std::marker::PhantomData;
 
@@ -39,6 +40,8 @@ use revm::interpreter::{
     InterpreterAction, InterpreterResult,
 };
 use revm::state::EvmState;
+
+use crate::arith;
 use revm::{Database, DatabaseCommit, ExecuteCommitEvm, ExecuteEvm};
 
 /// Executes one mainnet instruction: the function revm's `instruction_table` holds
@@ -51,7 +54,7 @@ fn execute<H: Host + ?Sized>(
     match opcode {
         STOP => control::stop(ctx),
         ADD => arithmetic::add(ctx),
-        MUL => arithmetic::mul(ctx),
+        MUL => arith::mul(ctx),
         SUB => arithmetic::sub(ctx),
         DIV => arithmetic::div(ctx),
         SDIV => arithmetic::sdiv(ctx),
@@ -59,7 +62,7 @@ fn execute<H: Host + ?Sized>(
         SMOD => arithmetic::smod(ctx),
         ADDMOD => arithmetic::addmod(ctx),
         MULMOD => arithmetic::mulmod(ctx),
-        EXP => arithmetic::exp(ctx),
+        EXP => arith::exp(ctx),
         SIGNEXTEND => arithmetic::signextend(ctx),
         LT => bitwise::lt(ctx),
         GT => bitwise::gt(ctx),

@@ -13,6 +13,7 @@
 //! Entry points: [`execute_block`] (`molt_execute_block`), [`execute_call`]
 //! (`molt_execute_call`) and [`execute_trace`] (`molt_execute_trace`).
 
+mod arith;
 mod block;
 mod call;
 #[cfg(target_arch = "wasm32")]
