@@ -40,9 +40,9 @@ use revm::interpreter::{
     InterpreterAction, InterpreterResult,
 };
 use revm::state::EvmState;
+use revm::{Database, DatabaseCommit, ExecuteCommitEvm, ExecuteEvm};
 
 use crate::arith;
-use revm::{Database, DatabaseCommit, ExecuteCommitEvm, ExecuteEvm};
 
 /// Executes one mainnet instruction: the function revm's `instruction_table` holds
 /// for `opcode`.
