@@ -39,8 +39,8 @@ pub fn exp<H: Host + ?Sized>(
     Ok(())
 }
 
-/// `a * b` modulo 2^256. Out of line, like [`wrapping_pow`]: inlined into the dispatch
-/// loop either made the loop slower for every opcode (`molt bench execution`).
+/// `a * b` modulo 2^256, kept out of the dispatch loop as [`wrapping_pow`] is: every
+/// body inlined into the loop adds to the register pressure of every opcode.
 #[inline(never)]
 fn wrapping_mul(a: &U256, b: &U256) -> U256 {
     mul_inline(a, b)
