@@ -56,6 +56,24 @@ fn range(mem: &[u8], ptr: u32, len: u32) -> wasmtime::Result<std::ops::Range<usi
     Ok(start..end)
 }
 
+/// Keeps `answer` in `slot` for the matching `*_read` import and returns its length,
+/// which the guest allocates before reading (`molt.chain`, `molt.precompile`).
+fn stage(slot: &mut Vec<u8>, answer: Vec<u8>, what: &str) -> wasmtime::Result<i32> {
+    let len = i32::try_from(answer.len())
+        .map_err(|_| wasmtime::Error::msg(format!("{what} too large")))?;
+    *slot = answer;
+    Ok(len)
+}
+
+/// Copies what [`stage`] kept in `slot` to the guest's `out` and empties the slot
+/// (`molt.chain_read`, `molt.precompile_read`).
+fn unstage(data: &mut [u8], slot: &mut Vec<u8>, out: u32) -> wasmtime::Result<()> {
+    let answer = std::mem::take(slot);
+    let dst = range(data, out, answer.len() as u32)?;
+    data[dst].copy_from_slice(&answer);
+    Ok(())
+}
+
 /// Adds the imports every kind may use (`molt.log`, `molt.keccak256`,
 /// `molt.secp256k1_recover`, `molt.ed25519_verify`).
 pub fn add_common(linker: &mut Linker<StoreData>) -> wasmtime::Result<()> {
@@ -175,10 +193,7 @@ pub fn add_execution(linker: &mut Linker<StoreData>) -> wasmtime::Result<()> {
             let Some(answer) = services::precompile(spec, &address, input, gas_limit as u64) else {
                 return Ok(-1);
             };
-            let len = i32::try_from(answer.len())
-                .map_err(|_| wasmtime::Error::msg("precompile answer too large"))?;
-            store.precompile_answer = answer;
-            Ok(len)
+            stage(&mut store.precompile_answer, answer, "precompile answer")
         },
     )?;
     linker.func_wrap(
@@ -187,10 +202,7 @@ pub fn add_execution(linker: &mut Linker<StoreData>) -> wasmtime::Result<()> {
         |mut caller: Caller<'_, StoreData>, out: u32| -> wasmtime::Result<()> {
             let mem = memory(&mut caller)?;
             let (data, store) = mem.data_and_store_mut(&mut caller);
-            let answer = std::mem::take(&mut store.precompile_answer);
-            let dst = range(data, out, answer.len() as u32)?;
-            data[dst].copy_from_slice(&answer);
-            Ok(())
+            unstage(data, &mut store.precompile_answer, out)
         },
     )?;
     linker.func_wrap(
@@ -285,10 +297,7 @@ pub fn add_rpc(linker: &mut Linker<StoreData>) -> wasmtime::Result<()> {
                 )));
             };
             let response = chain.query(request);
-            let len = i32::try_from(response.len())
-                .map_err(|_| wasmtime::Error::msg("chain response too large"))?;
-            store.chain_response = response;
-            Ok(len)
+            stage(&mut store.chain_response, response, "chain response")
         },
     )?;
     linker.func_wrap(
@@ -297,10 +306,7 @@ pub fn add_rpc(linker: &mut Linker<StoreData>) -> wasmtime::Result<()> {
         |mut caller: Caller<'_, StoreData>, out: u32| -> wasmtime::Result<()> {
             let mem = memory(&mut caller)?;
             let (data, store) = mem.data_and_store_mut(&mut caller);
-            let response = std::mem::take(&mut store.chain_response);
-            let dst = range(data, out, response.len() as u32)?;
-            data[dst].copy_from_slice(&response);
-            Ok(())
+            unstage(data, &mut store.chain_response, out)
         },
     )?;
     Ok(())
