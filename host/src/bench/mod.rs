@@ -141,6 +141,7 @@ pub fn execution(
             });
         }
         let (wasm_ms, native_ms) = (median_ms(wasm_times), median_ms(native_times));
+        let wasm_heap = wasm_peak.saturating_sub(initial);
         rows.push(Row {
             workload: w.name.clone(),
             txs: w.block.txs.len(),
@@ -151,8 +152,8 @@ pub fn execution(
             wasm_peak_bytes: wasm_peak,
             native_peak_bytes: native_peak,
             memory_ratio: ratio(wasm_peak, native_peak),
-            wasm_heap_bytes: wasm_peak.saturating_sub(initial),
-            heap_ratio: ratio(wasm_peak.saturating_sub(initial), native_peak),
+            wasm_heap_bytes: wasm_heap,
+            heap_ratio: ratio(wasm_heap, native_peak),
             fuel,
         });
     }
