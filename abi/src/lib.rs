@@ -36,7 +36,9 @@
 //! ## Cargo features
 //!
 //! - `guest`: safe bindings to the host imports for `wasm32` targets and the
-//!   `export_*!` macros that generate a module's exports.
+//!   `export_*!` macros that generate a module's exports, and [`heap::GrowInPlace`],
+//!   an allocator wrapper that keeps doubling buffers from leaving holes in linear
+//!   memory.
 
 #![no_std]
 #![deny(missing_docs)]
@@ -55,6 +57,8 @@ pub mod rpc;
 
 #[cfg(feature = "guest")]
 pub mod guest;
+#[cfg(feature = "guest")]
+pub mod heap;
 
 pub use envelope::{GuestError, pack, unpack};
 pub use kind::Kind;

@@ -28,6 +28,13 @@ pub use block::execute_block;
 pub use call::execute_call;
 pub use trace::execute_trace;
 
+/// revm's EVM memory is a `Vec` that doubles as a contract touches more of it; without
+/// this, linear memory would end near twice the live heap (see [`molt_abi::heap`]).
+#[cfg(target_arch = "wasm32")]
+#[global_allocator]
+static HEAP: molt_abi::heap::GrowInPlace<std::alloc::System> =
+    molt_abi::heap::GrowInPlace(std::alloc::System);
+
 #[cfg(target_arch = "wasm32")]
 fn wasm_execute_block(
     host: &molt_abi::guest::WasmHost,

@@ -223,6 +223,26 @@ mod tests {
         assert!(rows[3].gas_used > 100_000, "{rows:?}");
     }
 
+    /// The guest's heap must end near the live size of a buffer that doubled, not near
+    /// twice it (what dlmalloc alone leaves behind: `molt_abi::heap`). Linear memory
+    /// sizes are deterministic, so this bound is exact, not a timing.
+    #[test]
+    fn a_doubling_evm_memory_leaves_no_holes_in_the_guest_heap() {
+        let rt = Runtime::new(RuntimeConfig::default()).unwrap();
+        let m = builtin::EXECUTION;
+        let wasm = Executor::Wasm(rt.load(&m.manifest(), m.wasm, &Grants::default()).unwrap());
+        let small = execution(&wasm, &[workloads::memory_growth(64)], 1).unwrap();
+        let big = execution(&wasm, &[workloads::memory_growth(2048)], 1).unwrap();
+        // What the heap holds besides the EVM memory (revm's frame stacks, the state).
+        let base = small[0].wasm_heap_bytes;
+        let grown = big[0].wasm_heap_bytes - base;
+        let evm_memory = 2048 * 1024;
+        assert!(
+            grown < evm_memory + evm_memory / 8,
+            "the heap grew by {grown} bytes for {evm_memory} bytes of EVM memory"
+        );
+    }
+
     #[test]
     fn the_vm_performance_state_tests_load_a_block_per_case() {
         let perf = workloads::vm_performance().unwrap();

@@ -178,6 +178,33 @@ pub fn tracer(w: u64, h: u64) -> Workload {
     )
 }
 
+/// One call of a contract that touches its EVM memory every 32 KiB up to `kib` KiB,
+/// writing a word and emitting a log at each step: a memory buffer that grows by
+/// doubling while small allocations (the logs) go on around it.
+pub fn memory_growth(kib: u32) -> Workload {
+    const GROWER: Address = address!("000000000000000000000000000000000000a110");
+    let s = sender();
+    let mut pre = funded(&s);
+    let limit = (kib * 1024).to_be_bytes();
+    #[rustfmt::skip]
+    let code = [
+        0x5f,                         // PUSH0             i = 0
+        0x5b,                         // JUMPDEST          loop:
+        0x80, 0x80, 0x52,             // DUP1 DUP1 MSTORE  mem[i] = i
+        0x80, 0x5f, 0x5f, 0xa1,       // DUP1 PUSH0 PUSH0 LOG1(0, 0, topic i)
+        0x62, 0x00, 0x80, 0x00, 0x01, // PUSH3 0x8000 ADD  i += 32 KiB
+        0x80, 0x63, limit[0], limit[1], limit[2], limit[3], // DUP1 PUSH4 limit
+        0x11, 0x60, 0x01, 0x57,       // GT PUSH1 1 JUMPI  while limit > i
+        0x00,                         // STOP
+    ];
+    pre.insert_account(GROWER, U256::ZERO, 1, Bytes::from(code.to_vec()), []);
+    workload(
+        format!("memory_growth_{kib}k"),
+        pre,
+        vec![tx(&s, 0, TxKind::Call(GROWER), Bytes::new(), 30_000_000)],
+    )
+}
+
 /// Ethereum's `VMTests/vmPerformance` state tests (`loopMul`, `loopExp`,
 /// `performanceTester`) from the fixtures beside the repository, each case a block
 /// of its own (`loopExp/3`); none if the fixtures are missing.

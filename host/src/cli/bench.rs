@@ -172,6 +172,7 @@ pub(super) fn run(cmd: BenchCommand) -> anyhow::Result<ExitCode> {
     let wasm = Executor::Wasm(runtime.load(&m.manifest(), m.wasm, &Grants::default())?);
     let mut workloads = bench::workloads::standard();
     workloads.push(bench::workloads::tracer(32, 32));
+    workloads.push(bench::workloads::memory_growth(2048));
     workloads.extend(bench::workloads::vm_performance().map_err(anyhow::Error::msg)?);
     let state_tests = ["loopMul", "loopExp", "performanceTester"];
     workloads.retain(|w| {
