@@ -126,6 +126,7 @@ impl App {
         match msg {
             AppMsg::ConsensusReady { reply } => {
                 self.height = self.next_height();
+                self.metrics.at_height(self.height.0);
                 tracing::info!(target: "molt::bft", height = %self.height, "consensus ready");
                 let params = self.params(self.height).await;
                 let _ = reply.send((self.height, params));
@@ -139,6 +140,7 @@ impl App {
             } => {
                 tracing::debug!(target: "molt::bft", %height, %round, %proposer, ?role, "round");
                 self.height = height;
+                self.metrics.at_height(height.0);
                 let (now, later) = std::mem::take(&mut self.later)
                     .into_iter()
                     .partition(|a| a.height == height);
@@ -179,7 +181,11 @@ impl App {
                 part,
                 reply,
             } => {
-                let value = match self.streams.insert(published_by.unwrap_or(from), part) {
+                let assembled = self.streams.insert(published_by.unwrap_or(from), part);
+                if let Some(a) = &assembled {
+                    self.metrics.peer_at(a.height.0);
+                }
+                let value = match assembled {
                     // A proposal a little ahead (this node is still committing) waits
                     // for its height; one far ahead is dropped, so that a peer cannot
                     // fill memory with them.

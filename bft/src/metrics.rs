@@ -18,6 +18,10 @@ pub struct BftMetrics {
     pub synced: AtomicU64,
     /// Synced blocks refused: undecodable, or different on re-execution.
     pub synced_refused: AtomicU64,
+    /// The height consensus is deciding (0 until the engine has started).
+    pub height: AtomicU64,
+    /// The highest height a peer has proposed a block for: how far the network is.
+    pub peer_height: AtomicU64,
 }
 
 impl BftMetrics {
@@ -58,16 +62,46 @@ impl BftMetrics {
         ]
     }
 
-    /// The counters in Prometheus' text format, as `molt_bft_<name>_total`.
+    /// Records that consensus has moved to `height`.
+    pub fn at_height(&self, height: u64) {
+        self.height.store(height, Ordering::Relaxed);
+    }
+
+    /// Records that a peer proposed a block at `height`.
+    pub fn peer_at(&self, height: u64) {
+        self.peer_height.fetch_max(height, Ordering::Relaxed);
+    }
+
+    /// How many heights this node is behind the furthest peer proposal it has seen
+    /// (0 when it is level or has seen none).
+    pub fn sync_lag(&self) -> u64 {
+        let here = self.height.load(Ordering::Relaxed);
+        self.peer_height
+            .load(Ordering::Relaxed)
+            .saturating_sub(here)
+    }
+
+    /// The counters in Prometheus' text format, as `molt_bft_<name>_total`, then the
+    /// consensus height and sync lag as gauges.
     pub fn prometheus(&self) -> String {
-        self.counters()
+        let mut out: String = self
+            .counters()
             .iter()
             .map(|(name, help, value)| {
                 format!(
                     "# HELP molt_bft_{name}_total {help}\n# TYPE molt_bft_{name}_total counter\nmolt_bft_{name}_total {value}\n"
                 )
             })
-            .collect()
+            .collect();
+        out.push_str(&format!(
+            "# HELP molt_bft_height The height consensus is deciding.\n\
+             # TYPE molt_bft_height gauge\nmolt_bft_height {}\n\
+             # HELP molt_bft_sync_lag Heights behind the furthest peer proposal seen.\n\
+             # TYPE molt_bft_sync_lag gauge\nmolt_bft_sync_lag {}\n",
+            self.height.load(Ordering::Relaxed),
+            self.sync_lag()
+        ));
+        out
     }
 }
 
@@ -86,5 +120,12 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("\nmolt_bft_committed_total 0\n"), "{text}");
+        m.at_height(5);
+        m.peer_at(9);
+        m.peer_at(7);
+        assert_eq!(m.sync_lag(), 4);
+        assert!(m.prometheus().contains("\nmolt_bft_sync_lag 4\n"));
+        m.at_height(12);
+        assert_eq!(m.sync_lag(), 0);
     }
 }

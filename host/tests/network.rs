@@ -260,6 +260,11 @@ fn four_validators_agree_serve_the_same_chain_and_a_killed_one_catches_up() {
     net.assert_agree(head + 2);
     let code = net.node(4).ok("eth_getCode", json!([contract, "latest"]));
     assert_eq!(code, "0x602a60005260206000f3");
+    // Caught up, every node reads ready to its probe.
+    for node in net.running() {
+        let (status, body) = common::http_get(&node.addr.to_string(), "/readyz", None);
+        assert_eq!(status, 200, "{body}");
+    }
 
     // Step 6: a full node never proposes: a transaction sent through it reaches the
     // chain because it relays it to the validators' pools.

@@ -100,6 +100,7 @@ pub fn run(calls: usize, swaps: usize) -> anyhow::Result<SwapFigures> {
             budget: Default::default(),
             relay: None,
             events: chain.events().clone(),
+            health: Arc::new(crate::node::health::Health::new(chain.clone(), None)),
         },
     ));
     // Two versions to swap between, loaded ahead (loading is not activation).

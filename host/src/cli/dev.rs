@@ -89,12 +89,17 @@ pub(super) struct DevArgs {
     /// `eth_getProof` and `evm_revert` (default: every block, as anvil keeps it).
     #[arg(long, value_name = "N")]
     history: Option<u64>,
+    /// Longest a graceful shutdown (SIGTERM, Ctrl-C) may take: in-flight requests,
+    /// the block being built, the database flush. Then, or on a second signal, the
+    /// process exits at once.
+    #[arg(long = "shutdown.timeout", default_value = "20s", value_parser = parse_duration)]
+    shutdown_timeout: std::time::Duration,
     #[command(flatten)]
     grants: super::GrantArgs,
 }
 
 /// A duration as geth writes it: `5s`, `500ms`, `1m`, or plain seconds.
-fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+pub(super) fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
     let (number, unit) = s
         .find(|c: char| !c.is_ascii_digit() && c != '.')
         .map_or((s, "s"), |i| s.split_at(i));
@@ -174,6 +179,7 @@ pub(super) fn run(args: DevArgs) -> anyhow::Result<ExitCode> {
         Some(port) => Some(admin_api(&datadir, SocketAddr::new(args.admin_addr, port))?),
         None => None,
     };
+    let signals = super::shutdown::listen(args.shutdown_timeout)?;
     let node = Node::start(NodeConfig {
         datadir: datadir.clone(),
         engine: args.engine,
@@ -201,9 +207,10 @@ pub(super) fn run(args: DevArgs) -> anyhow::Result<ExitCode> {
         driver: Driver::Dev,
     })?;
     banner(&node, &args, &datadir)?;
-    wait_for_shutdown()?;
-    println!("\nShutting down; every committed block is on disk.");
-    drop(node);
+    signals.wait();
+    println!("\nShutting down (a second Ctrl-C exits at once)");
+    node.shutdown()?;
+    println!("Stopped; every committed block is on disk.");
     Ok(ExitCode::SUCCESS)
 }
 
@@ -299,25 +306,4 @@ fn banner(node: &Node, args: &DevArgs, datadir: &std::path::Path) -> anyhow::Res
 fn ether(balance: U256) -> String {
     let unit = U256::from(WEI_PER_ETH);
     format!("{}.{:018}", balance / unit, balance % unit)
-}
-
-/// Blocks until Ctrl-C (SIGINT) or SIGTERM.
-pub(super) fn wait_for_shutdown() -> anyhow::Result<()> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    rt.block_on(async {
-        #[cfg(unix)]
-        {
-            let mut term =
-                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-            tokio::select! {
-                r = tokio::signal::ctrl_c() => r,
-                _ = term.recv() => Ok(()),
-            }
-        }
-        #[cfg(not(unix))]
-        tokio::signal::ctrl_c().await
-    })?;
-    Ok(())
 }

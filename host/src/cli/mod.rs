@@ -4,6 +4,7 @@ mod bench;
 mod dev;
 mod module;
 mod node;
+mod shutdown;
 mod statetest;
 mod testnet;
 mod verify;

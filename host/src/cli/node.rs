@@ -45,6 +45,10 @@ pub(super) struct NodeArgs {
     /// validators' defences can be seen at work.
     #[arg(long = "test.bad-proposals", hide = true)]
     bad_proposals: bool,
+    /// Longest a graceful shutdown (SIGTERM, Ctrl-C) may take; then, or on a second
+    /// signal, the process exits at once.
+    #[arg(long = "shutdown.timeout", default_value = "20s", value_parser = super::dev::parse_duration)]
+    shutdown_timeout: Duration,
     #[command(flatten)]
     grants: super::GrantArgs,
 }
@@ -212,6 +216,7 @@ pub(super) fn start(
 }
 
 pub(super) fn run(args: NodeArgs) -> anyhow::Result<ExitCode> {
+    let signals = super::shutdown::listen(args.shutdown_timeout)?;
     let node = start(&args.datadir, args.engine, args.bad_proposals, &args.grants)?;
     let url = format!("http://{}", node.rpc_addr());
     let rpc_file = args.datadir.join(RPC_FILE);
@@ -233,7 +238,7 @@ pub(super) fn run(args: NodeArgs) -> anyhow::Result<ExitCode> {
         );
     }
     println!("Listening on {}", node.rpc_addr());
-    super::dev::wait_for_shutdown()?;
-    drop(node);
+    signals.wait();
+    node.shutdown()?;
     Ok(ExitCode::SUCCESS)
 }

@@ -202,7 +202,7 @@ fn run_all(layout: &Layout) -> anyhow::Result<ExitCode> {
         println!("node{i}  {url}  (log: {})", dir.join("node.log").display());
     }
     println!("Ctrl-C stops the network.");
-    super::dev::wait_for_shutdown()?;
+    super::shutdown::listen(Duration::from_secs(60))?.wait();
     drop(children);
     Ok(ExitCode::SUCCESS)
 }

@@ -43,9 +43,9 @@ pub trait RpcHandler: Send + Sync + 'static {
         self.handle(body)
     }
 
-    /// The answer to `GET path`, if the handler serves one: content type and body
-    /// (the admin API's `/metrics`). Called on the server's thread: keep it cheap.
-    fn get(&self, _path: &str) -> Option<(&'static str, Vec<u8>)> {
+    /// The answer to `GET path`, if the handler serves one (the admin API's
+    /// `/metrics`, the probes). Called on the server's thread: keep it cheap.
+    fn get(&self, _path: &str) -> Option<Page> {
         None
     }
 
@@ -55,6 +55,28 @@ pub trait RpcHandler: Send + Sync + 'static {
     fn session(self: Arc<Self>, notifier: Notifier) -> Option<Arc<dyn Session>> {
         let _ = notifier;
         None
+    }
+}
+
+/// A handler's answer to a `GET`.
+#[derive(Clone, Debug)]
+pub struct Page {
+    /// HTTP status.
+    pub status: u16,
+    /// `Content-Type`.
+    pub content_type: &'static str,
+    /// The body.
+    pub body: Vec<u8>,
+}
+
+impl Page {
+    /// A `200 OK` page.
+    pub fn ok(content_type: &'static str, body: Vec<u8>) -> Self {
+        Page {
+            status: 200,
+            content_type,
+            body,
+        }
     }
 }
 
@@ -351,10 +373,12 @@ async fn respond(
             }
         }
         Method::GET => match hand.handler.get(req.uri().path()) {
-            Some((content_type, body)) => {
-                let mut r = Response::new(Full::new(Bytes::from(body)));
+            Some(page) => {
+                let mut r = Response::new(Full::new(Bytes::from(page.body)));
+                *r.status_mut() =
+                    StatusCode::from_u16(page.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
                 r.headers_mut()
-                    .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+                    .insert(CONTENT_TYPE, HeaderValue::from_static(page.content_type));
                 r
             }
             None => json_error(StatusCode::METHOD_NOT_ALLOWED, -32600, "use POST"),

@@ -42,7 +42,7 @@ use serde_json::{Value, json};
 
 use super::rpc::RpcSlot;
 use super::staging::Staging;
-use crate::http::RpcHandler;
+use crate::http::{Page, RpcHandler};
 
 /// What the admin API works on.
 pub struct AdminParts {
@@ -367,9 +367,9 @@ fn module_param(params: &[Value], usage: &str) -> Result<Vec<u8>, Refusal> {
 }
 
 impl RpcHandler for Admin {
-    fn get(&self, path: &str) -> Option<(&'static str, Vec<u8>)> {
+    fn get(&self, path: &str) -> Option<Page> {
         (path == "/metrics").then(|| {
-            (
+            Page::ok(
                 "text/plain; version=0.0.4; charset=utf-8",
                 self.prometheus().into_bytes(),
             )

@@ -19,6 +19,7 @@
 
 pub mod admin;
 pub mod gate;
+pub mod health;
 pub mod pipeline;
 pub mod pubsub;
 pub mod relay;
@@ -210,10 +211,11 @@ pub struct Node {
     accounts: Vec<Signer>,
     modules: [VersionInfo; 3],
     resumed: bool,
+    health: Arc<health::Health>,
     // Field order is drop order: stop serving, then stop producing.
     server: Server,
     admin: Option<Server>,
-    _driver: Running,
+    driver: Running,
 }
 
 /// What decides blocks while the node runs, held to be stopped with the node.
@@ -424,6 +426,13 @@ impl Node {
                 module: Engine::Wasm(loaded),
             });
         }
+        let health = Arc::new(health::Health::new(
+            chain.clone(),
+            match &config.driver {
+                Driver::Dev => None,
+                Driver::Network { network, .. } => Some(network.metrics.clone()),
+            },
+        ));
         let sample = Arc::new(Sample::default());
         let ledger = Ledger::new(audit(chain.db()), Arc::new(Metrics::default()));
         let server = crate::http::serve(
@@ -438,6 +447,7 @@ impl Node {
                     budget: config.budget,
                     relay: (!dev).then(|| chain.clone()),
                     events: chain.events().clone(),
+                    health: health.clone(),
                 },
             )),
         )
@@ -480,10 +490,36 @@ impl Node {
             accounts,
             modules,
             resumed,
+            health,
             server,
             admin,
-            _driver: driver,
+            driver,
         })
+    }
+
+    /// Stops the node in order: no longer ready, stop accepting and finish the
+    /// requests in flight, stop deciding blocks (a block being built is finished and
+    /// committed), then flush the database.
+    pub fn shutdown(self) -> anyhow::Result<()> {
+        let Node {
+            chain,
+            health,
+            server,
+            admin,
+            driver,
+            ..
+        } = self;
+        health.drain();
+        drop(server);
+        drop(admin);
+        drop(driver);
+        chain.db().flush().context("flushing the database")?;
+        Ok(())
+    }
+
+    /// What the probes read.
+    pub fn health(&self) -> &Arc<health::Health> {
+        &self.health
     }
 
     /// Where JSON-RPC is served.

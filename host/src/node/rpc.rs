@@ -15,7 +15,8 @@ use molt_upgrade_proxy::shadow::Sample;
 use molt_upgrade_proxy::watch::{Call, Figures, Rules, Watch};
 use serde_json::{Value, json};
 
-use crate::http::{Notifier, RpcHandler, Session, error_body};
+use crate::http::{Notifier, Page, RpcHandler, Session, error_body};
+use crate::node::health::Health;
 use crate::node::pubsub::RpcSession;
 use molt_runtime::RpcEngine;
 use molt_runtime::services::ChainService;
@@ -50,6 +51,8 @@ pub struct RpcParts {
     pub relay: Option<Arc<molt_chain::Chain>>,
     /// The chain's events, for WebSocket subscriptions.
     pub events: Arc<molt_chain::Events>,
+    /// What `GET /healthz` and `GET /readyz` answer.
+    pub health: Arc<Health>,
 }
 
 /// Where a network node's peers POST the transactions their clients submitted: a JSON
@@ -74,6 +77,14 @@ impl RpcModule {
 }
 
 impl RpcHandler for RpcModule {
+    fn get(&self, path: &str) -> Option<Page> {
+        self.parts.health.probe(path).map(|(status, body)| Page {
+            status,
+            content_type: "application/json",
+            body,
+        })
+    }
+
     fn post(&self, path: &str, body: &[u8]) -> Vec<u8> {
         match (path, &self.parts.relay) {
             (RELAY_PATH, Some(chain)) => relayed(chain, body),

@@ -140,6 +140,21 @@ impl DevNode {
         assert!(exit.success(), "molt dev exited with {exit}");
     }
 
+    /// Sends `kill -SIG` (`"TERM"`, `"INT"`) and returns at once.
+    pub fn signal(&self, sig: &str) {
+        let pid = self.child.as_ref().unwrap().id().to_string();
+        let status = Command::new("kill")
+            .args([&format!("-{sig}"), &pid])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    /// Waits for the process to exit; its exit code (`None`: killed by a signal).
+    pub fn wait(mut self) -> Option<i32> {
+        self.child.take().unwrap().wait().unwrap().code()
+    }
+
     /// SIGKILL: no chance to clean up.
     pub fn kill(mut self) {
         let mut child = self.child.take().unwrap();
@@ -176,6 +191,11 @@ pub fn try_post(addr: SocketAddr, body: &[u8]) -> Option<(u16, String)> {
     stream.write_all(head.as_bytes()).ok()?;
     // A server may answer (413) before reading an oversize body, then close.
     let _ = stream.write_all(body);
+    Some(read_response(&mut stream))
+}
+
+/// Reads an HTTP response to its end: status (0 if there is none) and body.
+fn read_response(stream: &mut TcpStream) -> (u16, String) {
     let mut response = Vec::new();
     let _ = stream.read_to_end(&mut response);
     let response = String::from_utf8_lossy(&response).into_owned();
@@ -185,7 +205,67 @@ pub fn try_post(addr: SocketAddr, body: &[u8]) -> Option<(u16, String)> {
         .nth(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
-    Some((status, body.to_string()))
+    (status, body.to_string())
+}
+
+/// A POST whose head and first half of the body are sent, the rest held back: a
+/// request in flight for as long as the test likes. It asks `Expect: 100-continue`
+/// and waits for the `100 Continue`, so the server is known to be reading its body.
+pub struct HalfSent {
+    stream: TcpStream,
+    rest: Vec<u8>,
+}
+
+impl HalfSent {
+    /// Starts POSTing `body` to `addr`.
+    pub fn start(addr: SocketAddr, body: &[u8]) -> HalfSent {
+        let mut stream = TcpStream::connect(addr).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(60)))
+            .unwrap();
+        let head = format!(
+            "POST / HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+             Content-Length: {}\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n",
+            body.len()
+        );
+        let (first, rest) = body.split_at(body.len() / 2);
+        stream.write_all(head.as_bytes()).unwrap();
+        let mut interim = Vec::new();
+        let mut byte = [0u8; 1];
+        while !interim.ends_with(b"\r\n\r\n") {
+            stream.read_exact(&mut byte).unwrap();
+            interim.push(byte[0]);
+        }
+        assert!(
+            interim.starts_with(b"HTTP/1.1 100"),
+            "{}",
+            String::from_utf8_lossy(&interim)
+        );
+        stream.write_all(first).unwrap();
+        stream.flush().unwrap();
+        HalfSent {
+            stream,
+            rest: rest.to_vec(),
+        }
+    }
+
+    /// Sends the rest and reads the answer: status and body.
+    pub fn finish(mut self) -> (u16, String) {
+        self.stream.write_all(&self.rest).unwrap();
+        read_response(&mut self.stream)
+    }
+}
+
+/// Waits until `addr` refuses new connections (a server that stopped accepting).
+pub fn wait_until_refused(addr: SocketAddr) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while TcpStream::connect(addr).is_ok() {
+        assert!(
+            Instant::now() < deadline,
+            "{addr} still accepts connections"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 /// The first dev account's key (the standard test mnemonic, index 0).

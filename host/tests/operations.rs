@@ -1,0 +1,80 @@
+//! Operating `molt` as an orchestrator does: probes, graceful and forced shutdown,
+//! through the real binary.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
+
+mod common;
+
+use common::{DevNode, HalfSent, http_get, quantity, wait_until_refused};
+use serde_json::{Value, json};
+
+fn get_json(node: &DevNode, path: &str) -> (u16, Value) {
+    let (status, body) = http_get(&node.addr.to_string(), path, None);
+    (status, serde_json::from_str(&body).unwrap())
+}
+
+fn block_number_body() -> Vec<u8> {
+    json!({"jsonrpc": "2.0", "id": 7, "method": "eth_blockNumber", "params": []})
+        .to_string()
+        .into_bytes()
+}
+
+#[test]
+fn probes_answer_and_sigterm_finishes_the_requests_in_flight() {
+    let dir = tempfile::tempdir().unwrap();
+
+    // Step 1: a new dev node is alive and ready at its genesis.
+    let node = DevNode::start(dir.path(), &[]);
+    let (status, live) = get_json(&node, "/healthz");
+    assert_eq!((status, &live["status"]), (200, &json!("ok")));
+    let (status, ready) = get_json(&node, "/readyz");
+    assert_eq!(status, 200, "{ready}");
+    assert_eq!(
+        (ready["ready"].clone(), ready["head"].clone()),
+        (json!(true), json!(0))
+    );
+
+    // Step 2: a block is mined.
+    node.ok("evm_mine", json!([]));
+    assert_eq!(quantity(&node.ok("eth_blockNumber", json!([]))), 1);
+
+    // Step 3: a request is in flight (half its body sent) when SIGTERM arrives.
+    let in_flight = HalfSent::start(node.addr, &block_number_body());
+    node.signal("TERM");
+
+    // Step 4: the node stops accepting, and still answers the request in flight.
+    wait_until_refused(node.addr);
+    let (status, body) = in_flight.finish();
+    assert_eq!(status, 200, "{body}");
+    let answer: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(answer["result"], "0x1");
+
+    // Step 5: it exits 0, and a restart finds the block.
+    assert_eq!(node.wait(), Some(0));
+    let node = DevNode::start(dir.path(), &[]);
+    assert_eq!(quantity(&node.ok("eth_blockNumber", json!([]))), 1);
+    node.stop();
+}
+
+#[test]
+fn a_second_signal_or_the_grace_period_ends_a_stuck_shutdown() {
+    for (how, extra, expected) in [
+        ("a second SIGTERM", &[][..], 130),
+        ("the grace period", &["--shutdown.timeout", "300ms"][..], 1),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        // Step 1: a request held in flight keeps the graceful shutdown waiting.
+        let node = DevNode::start(dir.path(), extra);
+        let in_flight = HalfSent::start(node.addr, &block_number_body());
+        node.signal("TERM");
+        wait_until_refused(node.addr);
+
+        // Step 2: the second signal (or the grace period) ends the process at once,
+        // with its own exit code rather than the clean 0.
+        if expected == 130 {
+            node.signal("TERM");
+        }
+        assert_eq!(node.wait(), Some(expected), "ended by {how}");
+        drop(in_flight);
+    }
+}
