@@ -3,8 +3,9 @@
 use clap::Parser;
 
 fn main() -> std::process::ExitCode {
-    molt_host::cli::init_logging();
-    match molt_host::cli::run(molt_host::cli::Cli::parse()) {
+    let cli = molt_host::cli::Cli::parse();
+    molt_host::cli::init_logging(cli.log_format);
+    match molt_host::cli::run(cli) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");

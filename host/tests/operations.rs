@@ -78,3 +78,56 @@ fn a_second_signal_or_the_grace_period_ends_a_stuck_shutdown() {
         drop(in_flight);
     }
 }
+
+#[test]
+fn json_logs_name_the_slot_module_and_version_of_each_guest_call() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("node.log");
+    let datadir = dir.path().join("data");
+    let datadir = datadir.to_str().unwrap();
+
+    // Step 1: a node logging JSON, guest calls at debug.
+    let node = DevNode::spawn(
+        &[
+            "--log.format",
+            "json",
+            "dev",
+            "--datadir",
+            datadir,
+            "--http.port",
+            "0",
+        ],
+        Some(&log),
+        "info,molt::guest=debug",
+    );
+    let version = node
+        .banner
+        .lines()
+        .find_map(|l| l.strip_prefix("rpc-eth "))
+        .and_then(|l| l.split_whitespace().next())
+        .expect("the banner lists the rpc module")
+        .to_string();
+
+    // Step 2: one JSON-RPC call through the rpc module.
+    node.ok("eth_chainId", json!([]));
+    node.stop();
+
+    // Step 3: every line is a JSON object; the call's line names its guest.
+    let text = std::fs::read_to_string(&log).unwrap();
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert!(
+        lines
+            .iter()
+            .all(|l| l["timestamp"].is_string() && l["level"].is_string())
+    );
+    let call = lines
+        .iter()
+        .find(|l| l["fields"]["message"] == "call returned" && l["span"]["slot"] == "rpc")
+        .unwrap_or_else(|| panic!("no rpc call in the log:\n{text}"));
+    assert_eq!(call["span"]["module"], "rpc-eth");
+    assert_eq!(call["span"]["version"], version.as_str());
+    assert!(call["fields"]["elapsed_us"].is_u64(), "{call}");
+}

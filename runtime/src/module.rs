@@ -37,6 +37,7 @@ pub struct CallStats {
 pub struct LoadedModule {
     pub(crate) kind: Kind,
     pub(crate) name: Arc<str>,
+    pub(crate) version: Arc<str>,
     pub(crate) pre: InstancePre<StoreData>,
     pub(crate) wasi: WasiPlan,
     pub(crate) memory_bytes: u64,
@@ -149,6 +150,16 @@ impl LoadedModule {
         context: CallContext,
         deadline: Option<Instant>,
     ) -> Result<(Vec<u8>, CallStats), CallError> {
+        // Every log line of the call — the guest's own, its chain queries' — carries
+        // the slot, the module and its version.
+        let _span = tracing::info_span!(
+            "guest",
+            slot = self.kind.as_str(),
+            module = &*self.name,
+            version = &*self.version,
+            entry
+        )
+        .entered();
         let start = Instant::now();
         let max = self.max_io_bytes;
         if input.len() > max {
@@ -216,6 +227,13 @@ impl LoadedModule {
             },
             elapsed: start.elapsed(),
         };
+        tracing::debug!(
+            target: "molt::guest",
+            elapsed_us = stats.elapsed.as_micros() as u64,
+            fuel = stats.fuel_used,
+            peak_memory = stats.peak_memory,
+            "call returned"
+        );
         match decode_output(&out) {
             Ok(_) => {
                 out.remove(0);

@@ -184,6 +184,7 @@ impl Runtime {
         let loaded = LoadedModule {
             kind: manifest.kind,
             name: name.clone(),
+            version: manifest.version.as_str().into(),
             pre,
             wasi: WasiPlan::new(name, stdio, dir, manifest.kind.is_deterministic())?,
             memory_bytes: pick(
