@@ -6,6 +6,7 @@
 //! [`Db::commit_block`](molt_storage::Db::commit_block) with its [`Finality`].
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use alloy_consensus::constants::EMPTY_OMMER_ROOT_HASH;
 use alloy_consensus::proofs::calculate_receipt_root;
@@ -21,30 +22,37 @@ use molt_runtime::Executor;
 use molt_storage::{Db, SealedBlock, StateUpdate};
 
 use crate::error::ChainError;
+use crate::metrics::ChainMetrics;
 
 /// Executes the candidate transactions of `input` on the state in `db` as block
 /// `input.env.number`, child of `parent_hash`, and assembles the block from what was
 /// included, with its state update (the state root along the changed paths).
 /// Rejected candidates are returned with their outcome so the caller (the pool) can
-/// drop or keep them; the output's state diff has moved into the update.
+/// drop or keep them; the output's state diff has moved into the update. The
+/// execution and state-root times go into `metrics`.
 pub fn build_block(
     db: &Db,
     executor: &Executor,
     parent_hash: B256,
     input: &BlockInput,
+    metrics: &ChainMetrics,
 ) -> Result<(SealedBlock, BlockOutput, StateUpdate), ChainError> {
     let env = &input.env;
+    let started = Instant::now();
     let mut output = executor.execute_block(Arc::new(db.clone()), input)?;
+    ChainMetrics::time(&metrics.execution, started.elapsed());
     let (transactions, senders, receipts) = included(&input.txs, &output);
     // Every included transaction was decoded by the module; check the host agrees.
     for t in &transactions {
         <alloy_consensus::TxEnvelope as alloy_eips::eip2718::Decodable2718>::decode_2718_exact(t)
             .map_err(|e| ChainError::Decode(e.to_string()))?;
     }
+    let started = Instant::now();
     let update = db.state_update(
         std::mem::take(&mut output.accounts),
         std::mem::take(&mut output.codes),
     )?;
+    ChainMetrics::time(&metrics.state_root, started.elapsed());
     let block = assemble(
         parent_hash,
         env,

@@ -116,6 +116,8 @@ pub struct Chain {
     /// Where transactions submitted here are also sent: a network node's relay to
     /// its peers' pools.
     relay: std::sync::OnceLock<std::sync::mpsc::Sender<Bytes>>,
+    /// Block build, execution, state-root, verify and commit times.
+    pub(crate) metrics: crate::metrics::ChainMetrics,
 }
 
 impl std::fmt::Debug for Chain {
@@ -162,6 +164,7 @@ impl Chain {
             head: Mutex::new(head),
             write: Mutex::new(()),
             relay: std::sync::OnceLock::new(),
+            metrics: Default::default(),
             db,
         };
         for number in 1..=chain.head_number() {
@@ -381,6 +384,11 @@ impl Chain {
             txs,
             impersonation: self.config.impersonation.then_some(true),
         }
+    }
+
+    /// What the chain's work costs, for Prometheus.
+    pub fn metrics(&self) -> &crate::metrics::ChainMetrics {
+        &self.metrics
     }
 
     /// The execution module that executes block `height`; an error if an upgrade in

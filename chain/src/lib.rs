@@ -43,6 +43,7 @@ pub mod dev;
 pub mod error;
 pub mod events;
 pub mod filters;
+pub mod metrics;
 pub mod phases;
 pub mod pool;
 pub mod producer;

@@ -32,6 +32,7 @@ use crate::block::{Executed, Finality, build_block, env_of};
 use crate::chain::Chain;
 use crate::error::{ChainError, InvalidBlock};
 use crate::events::ChainEvent;
+use crate::metrics::ChainMetrics;
 use crate::pool::PoolTx;
 use crate::upgrades;
 
@@ -145,8 +146,10 @@ impl Chain {
                 &executor,
                 parent,
                 &self.block_input(env.clone(), candidates),
+                &self.metrics,
             )
         };
+        let started = std::time::Instant::now();
         // A transaction on which the module itself fails (a trap, out of fuel) must not
         // stop the chain: find it, drop it from the pool, and build without it.
         let (block, output, update) = loop {
@@ -170,6 +173,7 @@ impl Chain {
                 other => break other?,
             }
         };
+        ChainMetrics::time(&self.metrics.build, started.elapsed());
         {
             let mut pool = self.pool.lock();
             // Drop what the block found invalid; keep what only did not fit this block
@@ -207,6 +211,13 @@ impl Chain {
     /// node's own, from the re-execution.
     pub fn verify(&self, block: &SealedBlock) -> Result<(), ChainError> {
         let _write = self.write.lock();
+        let started = std::time::Instant::now();
+        let verified = self.verify_locked(block);
+        ChainMetrics::time(&self.metrics.verify, started.elapsed());
+        verified
+    }
+
+    fn verify_locked(&self, block: &SealedBlock) -> Result<(), ChainError> {
         let header = &block.header;
         let hash = header.hash_slow();
         if self.executed.lock().contains_key(&hash) {
@@ -261,6 +272,7 @@ impl Chain {
                 env_of(&self.config.spec, self.config.chain_id, header),
                 block.transactions.clone(),
             ),
+            &self.metrics,
         )?;
         if let Some((index, reason)) =
             output
@@ -314,6 +326,7 @@ impl Chain {
     }
 
     fn commit_locked(&self, hash: &B256, finality: Finality) -> Result<SealedBlock, ChainError> {
+        let started = std::time::Instant::now();
         let executed = self
             .executed
             .lock()
@@ -355,6 +368,11 @@ impl Chain {
             number,
             hash: block.hash,
         });
+        ChainMetrics::time(&self.metrics.commit, started.elapsed());
+        self.metrics.blocks.inc();
+        self.metrics
+            .block_txs
+            .observe(block.transactions.len() as f64);
         Ok(block)
     }
 

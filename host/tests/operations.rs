@@ -131,3 +131,86 @@ fn json_logs_name_the_slot_module_and_version_of_each_guest_call() {
     assert_eq!(call["span"]["version"], version.as_str());
     assert!(call["fields"]["elapsed_us"].is_u64(), "{call}");
 }
+
+/// The value of the Prometheus sample `name{labels}` in `text`, if present.
+fn sample(text: &str, name_and_labels: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name_and_labels)?.strip_prefix(' '))
+        .and_then(|v| v.parse().ok())
+}
+
+#[test]
+fn per_module_and_chain_metrics_are_served_without_a_token_on_the_metrics_address() {
+    let dir = tempfile::tempdir().unwrap();
+
+    // Step 1: a node with a metrics address.
+    let node = DevNode::start(dir.path(), &["--metrics.addr", "127.0.0.1:0"]);
+    let metrics = node
+        .banner
+        .lines()
+        .find_map(|l| l.strip_prefix("Metrics:   http://"))
+        .and_then(|l| l.strip_suffix("/metrics"))
+        .expect("the banner names the metrics address")
+        .to_string();
+    let version = |name: &str| {
+        node.banner
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{name} ")))
+            .and_then(|l| l.split_whitespace().next())
+            .unwrap()
+            .to_string()
+    };
+
+    // Step 2: JSON-RPC calls and a block with one transaction.
+    node.ok("eth_chainId", json!([]));
+    let tx = node.ok(
+        "eth_sendTransaction",
+        json!([{ "from": common::ACCOUNT0, "to": common::ACCOUNT1, "value": "0x1" }]),
+    );
+    node.wait_for("eth_getTransactionReceipt", json!([tx]));
+
+    // Step 3: Prometheus reads per-version call counts and histograms, and the chain's.
+    let (status, text) = http_get(&metrics, "/metrics", None);
+    assert_eq!(status, 200, "{text}");
+    let rpc = format!(
+        r#"{{slot="rpc",module="rpc-eth",version="{}"}}"#,
+        version("rpc-eth")
+    );
+    let exec = format!(
+        r#"{{slot="execution",module="execution-revm",version="{}"}}"#,
+        version("execution-revm")
+    );
+    let at_least = |name: &str, labels: &str, min: f64| {
+        let key = format!("{name}{labels}");
+        let v = sample(&text, &key).unwrap_or_else(|| panic!("{key} missing:\n{text}"));
+        assert!(v >= min, "{key} = {v}, expected at least {min}");
+    };
+    at_least("molt_module_calls_total", &rpc, 3.0);
+    at_least("molt_module_call_seconds_count", &rpc, 3.0);
+    at_least("molt_module_instantiation_seconds_count", &rpc, 3.0);
+    at_least("molt_module_peak_memory_bytes", &rpc, 65536.0);
+    at_least("molt_module_calls_total", &exec, 1.0);
+    at_least("molt_module_fuel_count", &exec, 1.0);
+    assert!(text.contains("# TYPE molt_module_call_seconds histogram"));
+    assert!(text.contains(&format!(
+        "molt_module_call_seconds_bucket{{le=\"+Inf\",slot=\"rpc\",module=\"rpc-eth\",version=\"{}\"}}",
+        version("rpc-eth")
+    )));
+    at_least("molt_chain_blocks_committed_total", "", 1.0);
+    at_least("molt_chain_block_transactions_sum", "", 1.0);
+    at_least("molt_chain_block_build_seconds_count", "", 1.0);
+    at_least("molt_chain_state_root_seconds_count", "", 1.0);
+    at_least("molt_chain_head", "", 1.0);
+    assert_eq!(sample(&text, "molt_chain_pool_pending"), Some(0.0));
+    at_least("molt_rpc_calls_total", "", 3.0);
+
+    // Step 4: that address serves nothing else.
+    let (status, _) = http_get(&metrics, "/readyz", None);
+    assert_eq!(status, 405);
+    let (_, body) = common::post(
+        metrics.parse().unwrap(),
+        br#"{"jsonrpc":"2.0","id":1,"method":"molt_status","params":[]}"#,
+    );
+    assert!(body.contains("GET /metrics only"), "{body}");
+    node.stop();
+}

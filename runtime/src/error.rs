@@ -136,6 +136,30 @@ pub enum CallError {
     Host(String),
 }
 
+impl CallError {
+    /// The failure's kind, as metrics label it: `trap`, `out_of_fuel`, `timeout`,
+    /// `memory_budget`, `refused` (the module refused its input) or `host` (the host
+    /// could not serve the call).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            CallError::OutOfFuel { .. } => "out_of_fuel",
+            CallError::Timeout { .. } => "timeout",
+            CallError::MemoryLimit { .. } | CallError::AllocFailed { .. } => "memory_budget",
+            CallError::Refused(_) => "refused",
+            CallError::StackOverflow
+            | CallError::Trap(_)
+            | CallError::BadPointer { .. }
+            | CallError::OutputTooLarge { .. }
+            | CallError::BadOutput(_)
+            | CallError::Exited(_) => "trap",
+            CallError::InputTooLarge { .. }
+            | CallError::State(_)
+            | CallError::NoEntry(_)
+            | CallError::Host(_) => "host",
+        }
+    }
+}
+
 impl From<crate::limits::MemoryLimitExceeded> for CallError {
     fn from(m: crate::limits::MemoryLimitExceeded) -> Self {
         CallError::MemoryLimit {

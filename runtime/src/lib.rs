@@ -36,6 +36,7 @@ mod store;
 mod wasi;
 
 pub mod kinds;
+pub mod metrics;
 pub mod native;
 pub mod services;
 
@@ -51,6 +52,7 @@ pub use kinds::execution::{ExecutionTwin, Executor};
 pub use kinds::rpc::{RpcEngine, RpcTwin};
 pub use kinds::{Engine, EngineError};
 pub use limits::MemoryLimitExceeded;
+pub use metrics::ModuleMetrics;
 pub use module::{CallStats, LoadedModule};
 pub use molt_storage::state::StateView;
 pub use runtime::{Runtime, RuntimeConfig, probe_abi_version};

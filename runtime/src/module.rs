@@ -37,7 +37,9 @@ pub struct CallStats {
 pub struct LoadedModule {
     pub(crate) kind: Kind,
     pub(crate) name: Arc<str>,
-    pub(crate) version: Arc<str>,
+    pub(crate) metrics: Arc<crate::metrics::ModuleMetrics>,
+    /// Slot, name and version: the metrics' labels and the log span's fields.
+    pub(crate) labels: Arc<crate::metrics::ModuleLabels>,
     pub(crate) pre: InstancePre<StoreData>,
     pub(crate) wasi: WasiPlan,
     pub(crate) memory_bytes: u64,
@@ -156,10 +158,32 @@ impl LoadedModule {
             "guest",
             slot = self.kind.as_str(),
             module = &*self.name,
-            version = &*self.version,
+            version = self.labels.version.as_str(),
             entry
         )
         .entered();
+        let start = Instant::now();
+        let mut instantiation = None;
+        let result = self.call_instance(entry, input, context, deadline, &mut instantiation);
+        self.metrics.record(
+            &self.labels,
+            result.as_ref().map(|(_, stats)| stats),
+            instantiation,
+            start.elapsed(),
+        );
+        result
+    }
+
+    /// [`call_on`](Self::call_on)'s work; `instantiation` gets how long instantiating
+    /// took, once it has.
+    fn call_instance(
+        &self,
+        entry: &str,
+        input: &[u8],
+        context: CallContext,
+        deadline: Option<Instant>,
+        instantiation: &mut Option<Duration>,
+    ) -> Result<(Vec<u8>, CallStats), CallError> {
         let start = Instant::now();
         let max = self.max_io_bytes;
         if input.len() > max {
@@ -169,6 +193,7 @@ impl LoadedModule {
             });
         }
         let (mut store, instance) = self.instantiate(context, deadline)?;
+        *instantiation = Some(start.elapsed());
         let budget = deadline.map(|d| d - start);
         let func = instance
             .get_typed_func::<(u32, u32), u64>(&mut store, entry)

@@ -74,6 +74,8 @@ pub struct Runtime {
     /// One linker per kind, populated once with the imports of that kind only (and
     /// WASI and the common imports), on the engine that kind runs on.
     linkers: Linkers,
+    /// What every loaded module's calls cost.
+    metrics: Arc<crate::metrics::ModuleMetrics>,
     _ticker: engine::EpochTicker,
 }
 
@@ -133,8 +135,14 @@ impl Runtime {
             _ticker: engine::EpochTicker::start(vec![epoch_engine.clone(), fuel_engine.clone()])?,
             fuel: cache::ModuleCache::new(fuel_engine, dir),
             epoch: cache::ModuleCache::new(epoch_engine, dir),
+            metrics: crate::metrics::ModuleMetrics::new(),
             config,
         })
+    }
+
+    /// The call figures of every module this runtime loaded.
+    pub fn metrics(&self) -> &Arc<crate::metrics::ModuleMetrics> {
+        &self.metrics
     }
 
     /// The runtime's settings.
@@ -184,7 +192,12 @@ impl Runtime {
         let loaded = LoadedModule {
             kind: manifest.kind,
             name: name.clone(),
-            version: manifest.version.as_str().into(),
+            metrics: self.metrics.clone(),
+            labels: Arc::new(crate::metrics::ModuleLabels {
+                slot: manifest.kind.as_str().into(),
+                module: manifest.name.clone(),
+                version: manifest.version.clone(),
+            }),
             pre,
             wasi: WasiPlan::new(name, stdio, dir, manifest.kind.is_deterministic())?,
             memory_bytes: pick(

@@ -60,6 +60,10 @@ pub(super) struct DevArgs {
     /// Address for the admin API.
     #[arg(long = "admin.addr", default_value = "127.0.0.1")]
     admin_addr: IpAddr,
+    /// Also serve the admin API's `GET /metrics` here, without a token
+    /// (`0.0.0.0:9001`; port 0: any free port). Off by default.
+    #[arg(long = "metrics.addr")]
+    metrics_addr: Option<SocketAddr>,
     /// An address allowed to schedule execution and consensus upgrades on a new chain
     /// (repeatable; default: the first dev account). Written into the upgrade
     /// contract at genesis.
@@ -193,6 +197,7 @@ pub(super) fn run(args: DevArgs) -> anyhow::Result<ExitCode> {
         accounts: args.accounts,
         balance,
         admin,
+        metrics: args.metrics_addr,
         budget: molt_upgrade_proxy::budget::Budget {
             p99_ratio: args.gate_p99_ratio,
             memory_ratio: args.gate_memory_ratio,
@@ -295,6 +300,9 @@ fn banner(node: &Node, args: &DevArgs, datadir: &std::path::Path) -> anyhow::Res
             "Admin API: http://{admin} (bearer token in {})",
             datadir.join(ADMIN_TOKEN_FILE).display()
         )?;
+    }
+    if let Some(metrics) = node.metrics_addr() {
+        writeln!(out, "Metrics:   http://{metrics}/metrics")?;
     }
     writeln!(out)?;
     writeln!(out, "Listening on {}", node.rpc_addr())?;

@@ -45,6 +45,10 @@ pub(super) struct NodeArgs {
     /// validators' defences can be seen at work.
     #[arg(long = "test.bad-proposals", hide = true)]
     bad_proposals: bool,
+    /// Also serve the admin API's `GET /metrics` here, without a token
+    /// (`0.0.0.0:9001`; port 0: any free port). Off by default.
+    #[arg(long = "metrics.addr")]
+    metrics_addr: Option<SocketAddr>,
     /// Longest a graceful shutdown (SIGTERM, Ctrl-C) may take; then, or on a second
     /// signal, the process exits at once.
     #[arg(long = "shutdown.timeout", default_value = "20s", value_parser = super::dev::parse_duration)]
@@ -155,13 +159,9 @@ fn multiaddr(text: &str) -> anyhow::Result<Multiaddr> {
         .with_context(|| format!("{text:?} is not a multiaddr (try /ip4/127.0.0.1/tcp/26656)"))
 }
 
-/// The node `datadir` describes, started.
-pub(super) fn start(
-    datadir: &Path,
-    engine: EngineKind,
-    bad_proposals: bool,
-    grants: &super::GrantArgs,
-) -> anyhow::Result<Node> {
+/// The node `args.datadir` describes, started.
+fn start(args: &NodeArgs) -> anyhow::Result<Node> {
+    let datadir = &args.datadir;
     let file = NodeFile::read(&datadir.join(CONFIG_FILE))?;
     let genesis = Genesis::read(&datadir.join(GENESIS_FILE))?;
     let key_path = datadir.join(VALIDATOR_KEY);
@@ -189,7 +189,7 @@ pub(super) fn start(
         block_time: (file.consensus.block_time_ms > 0)
             .then(|| Duration::from_millis(file.consensus.block_time_ms)),
         dir: datadir.join("consensus"),
-        bad_proposals,
+        bad_proposals: args.bad_proposals,
         metrics: Default::default(),
     };
     let admin = match &file.admin {
@@ -198,26 +198,27 @@ pub(super) fn start(
     };
     Node::start(NodeConfig {
         datadir: datadir.to_owned(),
-        engine,
+        engine: args.engine,
         http: HttpConfig {
             addr: file.rpc.addr,
             ..HttpConfig::default()
         },
         admin,
+        metrics: args.metrics_addr,
         chain,
         driver: Driver::Network {
             network: Box::new(network),
             alloc: genesis.alloc.clone(),
             relay: file.p2p.relay.clone(),
         },
-        grants: grants.grants(),
+        grants: args.grants.grants(),
         ..NodeConfig::default()
     })
 }
 
 pub(super) fn run(args: NodeArgs) -> anyhow::Result<ExitCode> {
     let signals = super::shutdown::listen(args.shutdown_timeout)?;
-    let node = start(&args.datadir, args.engine, args.bad_proposals, &args.grants)?;
+    let node = start(&args)?;
     let url = format!("http://{}", node.rpc_addr());
     let rpc_file = args.datadir.join(RPC_FILE);
     std::fs::write(&rpc_file, serde_json::json!({ "url": url }).to_string())
@@ -236,6 +237,9 @@ pub(super) fn run(args: NodeArgs) -> anyhow::Result<ExitCode> {
             "Admin API: http://{admin} (bearer token in {})",
             args.datadir.join(super::dev::ADMIN_TOKEN_FILE).display()
         );
+    }
+    if let Some(metrics) = node.metrics_addr() {
+        println!("Metrics:   http://{metrics}/metrics");
     }
     println!("Listening on {}", node.rpc_addr());
     signals.wait();

@@ -317,12 +317,9 @@ impl Admin {
     /// Prometheus' text format: the router's counters, the chain's head, and one
     /// `molt_module_info` series per active version.
     fn prometheus(&self) -> String {
-        let mut extra = format!(
-            "# HELP molt_chain_head Number of the last committed block.\n\
-             # TYPE molt_chain_head gauge\nmolt_chain_head {}\n\
-             # HELP molt_module_info The version each slot serves (value 1).\n\
+        let mut extra = String::from(
+            "# HELP molt_module_info The version each slot serves (value 1).\n\
              # TYPE molt_module_info gauge\n",
-            self.p.chain.head_number()
         );
         for (slot, active) in self.active_versions() {
             let label = |f: fn(&VersionInfo) -> &str| {
@@ -342,6 +339,8 @@ impl Admin {
         if let Some(network) = &self.p.network {
             extra.push_str(&network.prometheus());
         }
+        extra.push_str(&self.p.chain.metrics().prometheus(&self.p.chain));
+        extra.push_str(&self.p.runtime.metrics().prometheus());
         self.p.ledger.metrics().prometheus(&extra)
     }
 }
@@ -364,6 +363,21 @@ fn module_param(params: &[Value], usage: &str) -> Result<Vec<u8>, Refusal> {
         .ok_or_else(|| Refusal::Request(usage.into()))?;
     hex::decode(hex.trim_start_matches("0x"))
         .map_err(|e| Refusal::Request(format!("module is not hex: {e}")))
+}
+
+/// The admin API's `GET /metrics` alone, without its token: what `--metrics.addr`
+/// serves to a Prometheus that should not hold the admin token. Everything else is
+/// refused.
+pub struct MetricsOnly(pub Arc<Admin>);
+
+impl RpcHandler for MetricsOnly {
+    fn get(&self, path: &str) -> Option<Page> {
+        self.0.get(path)
+    }
+
+    fn handle(&self, _body: &[u8]) -> Vec<u8> {
+        crate::http::error_body(-32601, "this address serves GET /metrics only")
+    }
 }
 
 impl RpcHandler for Admin {

@@ -85,6 +85,8 @@ pub struct NodeConfig {
     pub balance: U256,
     /// The admin API, if enabled (its `bearer_token` should be set).
     pub admin: Option<HttpConfig>,
+    /// Where to serve the admin API's `GET /metrics` alone, without a token.
+    pub metrics: Option<SocketAddr>,
     /// The upgrade gate's red lines.
     pub budget: molt_upgrade_proxy::budget::Budget,
     /// Gas cap and timeout of `eth_call` and `eth_estimateGas`.
@@ -130,6 +132,7 @@ impl Default for NodeConfig {
             accounts: crate::dev_accounts::COUNT,
             balance: U256::from(10_000u64) * U256::from(10u64).pow(U256::from(18)),
             admin: None,
+            metrics: None,
             budget: molt_upgrade_proxy::budget::Budget::default(),
             call_limits: CallLimits {
                 gas_cap: 50_000_000,
@@ -215,6 +218,7 @@ pub struct Node {
     // Field order is drop order: stop serving, then stop producing.
     server: Server,
     admin: Option<Server>,
+    metrics: Option<Server>,
     driver: Running,
 }
 
@@ -457,32 +461,43 @@ impl Node {
             builtins.consensus.clone(),
             builtins.rpc.clone(),
         ];
+        let handler = Arc::new(admin::Admin::new(admin::AdminParts {
+            runtime,
+            verifier,
+            rpc: rpc_slot,
+            queries,
+            chain: chain.clone(),
+            files,
+            staging,
+            ledger,
+            builtins,
+            accounts: accounts.clone(),
+            sample,
+            budget: config.budget,
+            grants: config.grants.clone(),
+            network: match &config.driver {
+                Driver::Dev => None,
+                Driver::Network { network, .. } => Some(network.metrics.clone()),
+            },
+        }));
         let admin = match &config.admin {
-            Some(http) => {
-                let handler = admin::Admin::new(admin::AdminParts {
-                    runtime,
-                    verifier,
-                    rpc: rpc_slot,
-                    queries,
-                    chain: chain.clone(),
-                    files,
-                    staging,
-                    ledger,
-                    builtins,
-                    accounts: accounts.clone(),
-                    sample,
-                    budget: config.budget,
-                    grants: config.grants.clone(),
-                    network: match &config.driver {
-                        Driver::Dev => None,
-                        Driver::Network { network, .. } => Some(network.metrics.clone()),
+            Some(http) => Some(
+                crate::http::serve(http.clone(), handler.clone())
+                    .with_context(|| format!("serving the admin API on {}", http.addr))?,
+            ),
+            None => None,
+        };
+        let metrics = match config.metrics {
+            Some(addr) => Some(
+                crate::http::serve(
+                    HttpConfig {
+                        addr,
+                        ..HttpConfig::default()
                     },
-                });
-                Some(
-                    crate::http::serve(http.clone(), Arc::new(handler))
-                        .with_context(|| format!("serving the admin API on {}", http.addr))?,
+                    Arc::new(admin::MetricsOnly(handler)),
                 )
-            }
+                .with_context(|| format!("serving metrics on {addr}"))?,
+            ),
             None => None,
         };
         Ok(Node {
@@ -493,6 +508,7 @@ impl Node {
             health,
             server,
             admin,
+            metrics,
             driver,
         })
     }
@@ -506,12 +522,14 @@ impl Node {
             health,
             server,
             admin,
+            metrics,
             driver,
             ..
         } = self;
         health.drain();
         drop(server);
         drop(admin);
+        drop(metrics);
         drop(driver);
         chain.db().flush().context("flushing the database")?;
         Ok(())
@@ -530,6 +548,11 @@ impl Node {
     /// Where the admin API is served, if enabled.
     pub fn admin_addr(&self) -> Option<SocketAddr> {
         self.admin.as_ref().map(Server::local_addr)
+    }
+
+    /// Where `GET /metrics` is served without a token, if enabled.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().map(Server::local_addr)
     }
 
     /// The chain.

@@ -69,6 +69,7 @@ fn a_committed_block_reads_back_consistently_after_a_reopen() {
                 txs: txs.clone(),
                 impersonation: None,
             },
+            &Default::default(),
         )
         .unwrap();
         db.commit_block(&block, b"seal", &update).unwrap();
