@@ -4,6 +4,7 @@ mod bench;
 mod dev;
 mod module;
 mod node;
+mod probe;
 mod shutdown;
 mod statetest;
 mod testnet;
@@ -53,6 +54,9 @@ enum Command {
     /// Measure guest modules as WebAssembly against their native twins.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+    /// GET a probe (`http://127.0.0.1:8545/readyz`); exit 0 on a 2xx answer: the
+    /// health check of an image with no shell.
+    Probe(probe::ProbeArgs),
     /// Re-execute a stopped node's chain with the modules in force at each height and
     /// check every block against what is stored.
     Verify(verify::VerifyArgs),
@@ -68,6 +72,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Statetest(args) => statetest::run(args),
         Command::Bench(cmd) => bench::run(cmd),
         Command::Verify(args) => verify::run(args),
+        Command::Probe(args) => probe::run(args),
     }
 }
 

@@ -101,10 +101,10 @@ pub(super) struct P2pSection {
     pub listen: String,
     /// The peers to keep connections to.
     pub peers: Vec<String>,
-    /// The peers' JSON-RPC addresses: transactions this node's clients submit are
-    /// relayed to their pools.
+    /// The peers' JSON-RPC addresses (`host:port`): transactions this node's clients
+    /// submit are relayed to their pools.
     #[serde(default)]
-    pub relay: Vec<SocketAddr>,
+    pub relay: Vec<String>,
 }
 
 /// `[consensus]`.

@@ -54,6 +54,12 @@ pub(super) struct Layout {
     /// Chain id.
     #[arg(long, default_value_t = 31337)]
     chain_id: u64,
+    /// One host per node (names or IPv4 addresses, comma-separated), for nodes in
+    /// containers or pods: each listens on 0.0.0.0 with the same ports (p2p
+    /// base-port, RPC base-port + 1000, admin base-port + 2000) and reaches the
+    /// others by these names.
+    #[arg(long, value_delimiter = ',')]
+    hosts: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -124,7 +130,7 @@ fn init(out: &Path, layout: &Layout) -> anyhow::Result<Vec<PathBuf>> {
             })
             .collect(),
     };
-    let p2p = |i: usize| format!("/ip4/127.0.0.1/tcp/{}", usize::from(layout.base_port) + i);
+    let hosts = Hosts::new(layout, nodes)?;
     let mut dirs = Vec::new();
     for (i, key) in node_keys.iter().enumerate() {
         let dir = out.join(format!("node{i}"));
@@ -135,17 +141,20 @@ fn init(out: &Path, layout: &Layout) -> anyhow::Result<Vec<PathBuf>> {
             moniker: format!("node{i}"),
             validator: i < layout.validators,
             rpc: RpcSection {
-                addr: ([127, 0, 0, 1], layout.base_port + 1000 + i as u16).into(),
+                addr: hosts.bind(i, RPC_OFFSET),
             },
             admin: Some(AdminSection {
-                addr: ([127, 0, 0, 1], layout.base_port + 2000 + i as u16).into(),
+                addr: hosts.bind(i, ADMIN_OFFSET),
             }),
             p2p: P2pSection {
-                listen: p2p(i),
-                peers: (0..nodes).filter(|j| *j != i).map(p2p).collect(),
+                listen: hosts.listen(i),
+                peers: (0..nodes)
+                    .filter(|j| *j != i)
+                    .map(|j| hosts.p2p(j))
+                    .collect(),
                 relay: (0..nodes)
                     .filter(|j| *j != i)
-                    .map(|j| ([127, 0, 0, 1], layout.base_port + 1000 + j as u16).into())
+                    .map(|j| hosts.reach(j, RPC_OFFSET))
                     .collect(),
             },
             consensus: ConsensusSection {
@@ -159,6 +168,77 @@ fn init(out: &Path, layout: &Layout) -> anyhow::Result<Vec<PathBuf>> {
         dirs.push(dir);
     }
     Ok(dirs)
+}
+
+/// Where node i's JSON-RPC port is, from its p2p port.
+const RPC_OFFSET: u16 = 1000;
+/// Where node i's admin port is, from its p2p port.
+const ADMIN_OFFSET: u16 = 2000;
+
+/// Where the nodes of a layout listen and how they reach each other: all on
+/// 127.0.0.1 with a port each (node i on `base-port + i`), or, with `--hosts`, each on
+/// a host of its own (a container, a pod) listening on 0.0.0.0 with the same ports.
+struct Hosts<'a> {
+    layout: &'a Layout,
+}
+
+impl<'a> Hosts<'a> {
+    fn new(layout: &'a Layout, nodes: usize) -> anyhow::Result<Self> {
+        if !layout.hosts.is_empty() && layout.hosts.len() != nodes {
+            bail!(
+                "--hosts names {} hosts for {nodes} nodes",
+                layout.hosts.len()
+            );
+        }
+        Ok(Hosts { layout })
+    }
+
+    /// Node i's port at `offset` from its p2p port.
+    fn port(&self, i: usize, offset: u16) -> u16 {
+        let own = if self.layout.hosts.is_empty() {
+            i as u16
+        } else {
+            0
+        };
+        self.layout.base_port + own + offset
+    }
+
+    /// The address node i binds for the port at `offset`.
+    fn bind(&self, i: usize, offset: u16) -> std::net::SocketAddr {
+        let ip: [u8; 4] = if self.layout.hosts.is_empty() {
+            [127, 0, 0, 1]
+        } else {
+            [0, 0, 0, 0]
+        };
+        (ip, self.port(i, offset)).into()
+    }
+
+    /// Node i's host as its peers reach it.
+    fn host(&self, i: usize) -> &str {
+        self.layout.hosts.get(i).map_or("127.0.0.1", String::as_str)
+    }
+
+    /// `host:port` of node i's port at `offset`, as its peers reach it.
+    fn reach(&self, i: usize, offset: u16) -> String {
+        format!("{}:{}", self.host(i), self.port(i, offset))
+    }
+
+    /// Node i's p2p listen multiaddr.
+    fn listen(&self, i: usize) -> String {
+        let bind = self.bind(i, 0);
+        format!("/ip4/{}/tcp/{}", bind.ip(), bind.port())
+    }
+
+    /// Node i's p2p multiaddr as its peers dial it (`/dns4/…` for a host name).
+    fn p2p(&self, i: usize) -> String {
+        let host = self.host(i);
+        let proto = if host.parse::<std::net::Ipv4Addr>().is_ok() {
+            "ip4"
+        } else {
+            "dns4"
+        };
+        format!("/{proto}/{host}/tcp/{}", self.port(i, 0))
+    }
 }
 
 /// Child processes, killed when dropped.

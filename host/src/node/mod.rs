@@ -115,7 +115,7 @@ pub enum Driver {
         /// The funded accounts of the genesis.
         alloc: Vec<(alloy_primitives::Address, U256)>,
         /// The peers' JSON-RPC addresses, to relay client transactions to.
-        relay: Vec<SocketAddr>,
+        relay: Vec<String>,
     },
 }
 

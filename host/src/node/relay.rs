@@ -8,7 +8,7 @@
 //! proposes.
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::{TcpStream, ToSocketAddrs};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
@@ -32,8 +32,9 @@ pub struct Relay {
 }
 
 impl Relay {
-    /// Relays what clients submit to `chain` to `peers` (their JSON-RPC addresses).
-    pub fn start(chain: &Chain, peers: Vec<SocketAddr>) -> std::io::Result<Relay> {
+    /// Relays what clients submit to `chain` to `peers` (their JSON-RPC addresses,
+    /// `host:port`, resolved at each send so that a peer's name may move).
+    pub fn start(chain: &Chain, peers: Vec<String>) -> std::io::Result<Relay> {
         let (tx, rx) = mpsc::channel::<Bytes>();
         chain.relay_to(tx);
         let stop = Arc::new(AtomicBool::new(false));
@@ -53,7 +54,7 @@ impl Relay {
                     batch.extend(rx.try_iter().take(BATCH - 1));
                     let body = serde_json::to_vec(&batch).unwrap_or_default();
                     for peer in &peers {
-                        if let Err(e) = post(*peer, &body) {
+                        if let Err(e) = post(peer, &body) {
                             tracing::debug!(target: "molt::relay", %peer, "relay failed: {e}");
                         }
                     }
@@ -76,8 +77,14 @@ impl Drop for Relay {
 }
 
 /// POSTs `body` to the relay path of `peer` and reads the answer.
-fn post(peer: SocketAddr, body: &[u8]) -> std::io::Result<()> {
-    let mut stream = TcpStream::connect_timeout(&peer, PEER_TIMEOUT)?;
+fn post(peer: &str, body: &[u8]) -> std::io::Result<()> {
+    let addr = peer.to_socket_addrs()?.next().ok_or_else(|| {
+        std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            format!("{peer} has no address"),
+        )
+    })?;
+    let mut stream = TcpStream::connect_timeout(&addr, PEER_TIMEOUT)?;
     stream.set_read_timeout(Some(PEER_TIMEOUT))?;
     stream.set_write_timeout(Some(PEER_TIMEOUT))?;
     write!(

@@ -48,19 +48,24 @@ impl DevNode {
             ),
             None => Stdio::inherit(),
         };
-        let mut child = Command::new(env!("CARGO_BIN_EXE_molt"))
-            .args(args)
-            .env("RUST_LOG", log_level)
+        let mut command = Command::new(env!("CARGO_BIN_EXE_molt"));
+        command.args(args).env("RUST_LOG", log_level).stderr(stderr);
+        Self::spawn_command(command, &format!("molt {args:?}"))
+    }
+
+    /// Runs `command` (a `molt` that prints `Listening on ADDR` once it serves, its
+    /// stdout not yet redirected) and waits until it serves.
+    pub fn spawn_command(mut command: Command, what: &str) -> DevNode {
+        let mut child = command
             .stdout(Stdio::piped())
-            .stderr(stderr)
             .spawn()
-            .expect("start molt dev");
+            .unwrap_or_else(|e| panic!("start {what}: {e}"));
         let mut banner = String::new();
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
         let addr = loop {
             let Some(Ok(line)) = lines.next() else {
                 let status = child.wait().unwrap();
-                panic!("molt {args:?} exited ({status}) before serving:\n{banner}");
+                panic!("{what} exited ({status}) before serving:\n{banner}");
             };
             if let Some(addr) = line.strip_prefix("Listening on ") {
                 break addr.parse().unwrap();
