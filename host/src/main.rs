@@ -4,7 +4,15 @@ use clap::Parser;
 
 fn main() -> std::process::ExitCode {
     let cli = molt_host::cli::Cli::parse();
-    molt_host::cli::init_logging(cli.log_format);
+    // Kept to the end: dropping it flushes the traces not yet exported.
+    let _telemetry =
+        match molt_host::cli::init_logging(cli.log_format, cli.otlp_endpoint.as_deref()) {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                return std::process::ExitCode::FAILURE;
+            }
+        };
     match molt_host::cli::run(cli) {
         Ok(code) => code,
         Err(e) => {

@@ -214,3 +214,164 @@ fn per_module_and_chain_metrics_are_served_without_a_token_on_the_metrics_addres
     assert!(body.contains("GET /metrics only"), "{body}");
     node.stop();
 }
+
+mod otlp {
+    //! A tiny OTLP/HTTP receiver: every span POSTed to `/v1/traces`, decoded.
+
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::net::{SocketAddr, TcpListener};
+    use std::sync::{Arc, Mutex};
+
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+    use opentelemetry_proto::tonic::common::v1::any_value::Value as Any;
+    use opentelemetry_proto::tonic::trace::v1::Span;
+    use prost::Message;
+
+    pub struct Receiver {
+        pub addr: SocketAddr,
+        pub spans: Arc<Mutex<Vec<Span>>>,
+    }
+
+    impl Receiver {
+        pub fn start() -> Receiver {
+            let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+            let addr = listener.local_addr().unwrap();
+            let spans = Arc::new(Mutex::new(Vec::new()));
+            let kept = spans.clone();
+            std::thread::spawn(move || {
+                for stream in listener.incoming() {
+                    let Ok(mut stream) = stream else { continue };
+                    let mut reader = BufReader::new(stream.try_clone().unwrap());
+                    let mut length = 0;
+                    let mut path = String::new();
+                    loop {
+                        let mut line = String::new();
+                        reader.read_line(&mut line).unwrap();
+                        if path.is_empty() {
+                            path = line.split_whitespace().nth(1).unwrap_or("").to_string();
+                        }
+                        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                            length = v.trim().parse().unwrap();
+                        }
+                        if line == "\r\n" || line.is_empty() {
+                            break;
+                        }
+                    }
+                    let mut body = vec![0; length];
+                    reader.read_exact(&mut body).unwrap();
+                    assert_eq!(path, "/v1/traces");
+                    let request = ExportTraceServiceRequest::decode(&body[..]).unwrap();
+                    for resource in request.resource_spans {
+                        for scope in resource.scope_spans {
+                            kept.lock().unwrap().extend(scope.spans);
+                        }
+                    }
+                    let _ = stream.write_all(
+                        b"HTTP/1.1 200 OK\r\nContent-Type: application/x-protobuf\r\nContent-Length: 0\r\n\r\n",
+                    );
+                }
+            });
+            Receiver { addr, spans }
+        }
+    }
+
+    /// A string attribute of `span`.
+    pub fn attribute(span: &Span, key: &str) -> Option<String> {
+        span.attributes
+            .iter()
+            .find(|kv| kv.key == key)
+            .and_then(|kv| match kv.value.as_ref()?.value.as_ref()? {
+                Any::StringValue(s) => Some(s.clone()),
+                Any::IntValue(i) => Some(i.to_string()),
+                _ => None,
+            })
+    }
+}
+
+#[test]
+fn one_eth_call_is_one_connected_trace_from_http_through_the_guests_and_chain_queries() {
+    use alloy_primitives::hex;
+
+    // Step 1: a collector, and a node exporting to it, logging JSON.
+    let collector = otlp::Receiver::start();
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("node.log");
+    let datadir = dir.path().join("data");
+    let endpoint = format!("http://{}", collector.addr);
+    let node = DevNode::spawn(
+        &[
+            "--otlp.endpoint",
+            &endpoint,
+            "--log.format",
+            "json",
+            "dev",
+            "--datadir",
+            datadir.to_str().unwrap(),
+            "--http.port",
+            "0",
+        ],
+        Some(&log),
+        "info,molt::guest=debug",
+    );
+
+    // Step 2: one eth_call; stopping the node flushes its spans.
+    node.ok(
+        "eth_call",
+        json!([{ "from": common::ACCOUNT0, "to": common::ACCOUNT1, "data": "0x" }, "latest"]),
+    );
+    node.stop();
+    let spans = collector.spans.lock().unwrap().clone();
+
+    // Step 3: the request's trace holds the router, the rpc guest, its chain queries
+    // and, under one of them, the execution guest — each linked to its parent.
+    let request = spans
+        .iter()
+        .find(|s| s.name == "http.request")
+        .unwrap_or_else(|| panic!("no http.request span in {spans:?}"));
+    let trace: Vec<_> = spans
+        .iter()
+        .filter(|s| s.trace_id == request.trace_id)
+        .collect();
+    let parent_of = |s: &opentelemetry_proto::tonic::trace::v1::Span| {
+        trace
+            .iter()
+            .find(|p| p.span_id == s.parent_span_id)
+            .copied()
+    };
+    let named = |name: &'static str| trace.iter().filter(move |s| s.name == name).copied();
+    let router = named("router").next().expect("a router span");
+    assert_eq!(parent_of(router).map(|p| &p.name), Some(&request.name));
+    let rpc = named("guest")
+        .find(|s| otlp::attribute(s, "slot").as_deref() == Some("rpc"))
+        .expect("the rpc guest's span");
+    assert_eq!(parent_of(rpc).map(|p| p.name.as_str()), Some("router"));
+    assert_eq!(otlp::attribute(rpc, "module").as_deref(), Some("rpc-eth"));
+    let queries: Vec<_> = named("chain_query").collect();
+    assert!(!queries.is_empty(), "no chain_query spans");
+    assert!(
+        queries
+            .iter()
+            .all(|q| parent_of(q).map(|p| p.span_id.clone()) == Some(rpc.span_id.clone()))
+    );
+    let execution = named("guest")
+        .find(|s| otlp::attribute(s, "slot").as_deref() == Some("execution"))
+        .expect("the execution guest's span");
+    assert_eq!(
+        parent_of(execution).map(|p| p.name.as_str()),
+        Some("chain_query")
+    );
+    assert_eq!(
+        otlp::attribute(execution, "entry").as_deref(),
+        Some("molt_execute_call")
+    );
+
+    // Step 4: the trace id reaches the log lines written during the request.
+    let trace_id = hex::encode(&request.trace_id);
+    let text = std::fs::read_to_string(&log).unwrap();
+    let tagged = text
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|l| l["spans"][0]["trace_id"] == trace_id.as_str())
+        .count();
+    assert!(tagged >= 2, "no log line carries trace {trace_id}:\n{text}");
+}

@@ -296,7 +296,10 @@ pub fn add_rpc(linker: &mut Linker<StoreData>) -> wasmtime::Result<()> {
                     "this call has no chain to query".into(),
                 )));
             };
-            let response = chain.query(request);
+            // The operation byte (abi/ABI.md section 10), for traces.
+            let op = request.first().copied().unwrap_or_default();
+            let response = tracing::debug_span!(target: "molt::chain", "chain_query", op)
+                .in_scope(|| chain.query(request));
             stage(&mut store.chain_response, response, "chain response")
         },
     )?;

@@ -155,6 +155,7 @@ impl LoadedModule {
         // Every log line of the call — the guest's own, its chain queries' — carries
         // the slot, the module and its version.
         let _span = tracing::info_span!(
+            target: "molt::guest",
             "guest",
             slot = self.kind.as_str(),
             module = &*self.name,

@@ -7,6 +7,7 @@ mod node;
 mod probe;
 mod shutdown;
 mod statetest;
+pub mod telemetry;
 mod testnet;
 mod verify;
 
@@ -25,6 +26,11 @@ pub struct Cli {
     /// (with the slot, module and version of the guest call a line comes from).
     #[arg(long = "log.format", global = true, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+    /// Export OpenTelemetry traces (HTTP requests, the router, guest calls, their chain
+    /// queries) over OTLP/HTTP to this collector (`http://127.0.0.1:4318`). Off by
+    /// default.
+    #[arg(long = "otlp.endpoint", global = true, value_name = "URL")]
+    pub otlp_endpoint: Option<String>,
 }
 
 /// How log lines are written (`--log.format`).
@@ -76,23 +82,47 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// Logs go to stderr in `format`; `RUST_LOG` filters them (default: `info`).
-pub fn init_logging(format: LogFormat) {
+/// Logs go to stderr in `format`; `RUST_LOG` filters them (default: `info`). With an
+/// OTLP endpoint, spans are exported too (the node's own at debug level, whatever
+/// `RUST_LOG` says); the returned [`telemetry::Telemetry`] flushes them when dropped.
+pub fn init_logging(
+    format: LogFormat,
+    otlp_endpoint: Option<&str>,
+) -> anyhow::Result<Option<telemetry::Telemetry>> {
+    use tracing_subscriber::Layer as _;
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let _ = match format {
-        LogFormat::Text => builder
+    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let fmt = match format {
+        LogFormat::Text => fmt
             .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-            .try_init(),
-        LogFormat::Json => builder
+            .boxed(),
+        LogFormat::Json => fmt
             .json()
             .with_current_span(true)
-            .with_span_list(false)
-            .try_init(),
+            .with_span_list(true)
+            .boxed(),
     };
+    let (otel, guard) = match otlp_endpoint {
+        Some(endpoint) => {
+            let (layer, guard) = telemetry::layer(endpoint)?;
+            let spans = tracing_subscriber::filter::Targets::new()
+                .with_target("molt", tracing::Level::DEBUG)
+                .with_target("molt_host", tracing::Level::DEBUG)
+                .with_target("molt_runtime", tracing::Level::DEBUG)
+                .with_target("molt_chain", tracing::Level::DEBUG);
+            (Some(layer.with_filter(spans)), Some(guard))
+        }
+        None => (None, None),
+    };
+    let _ = tracing_subscriber::registry()
+        .with(fmt.with_filter(filter))
+        .with(otel)
+        .try_init();
+    Ok(guard)
 }
 
 /// The default data directory.

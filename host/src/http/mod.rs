@@ -351,11 +351,15 @@ async fn respond(
             {
                 Ok(body) => {
                     let body = body.to_bytes();
+                    let span = request_span(&path);
                     let answered = match inline {
-                        true => Ok(hand.handler.post(&path, &body)),
+                        true => Ok(span.in_scope(|| hand.handler.post(&path, &body))),
                         false => {
                             let handler = hand.handler.clone();
-                            tokio::task::spawn_blocking(move || handler.post(&path, &body)).await
+                            tokio::task::spawn_blocking(move || {
+                                span.in_scope(|| handler.post(&path, &body))
+                            })
+                            .await
                         }
                     };
                     match answered {
@@ -402,6 +406,28 @@ async fn respond(
         );
     }
     Ok(response)
+}
+
+/// The root span of one POST: what a trace of the request starts from. Its `trace_id`
+/// (when traces are exported) goes into every log line written under it.
+fn request_span(path: &str) -> tracing::Span {
+    use opentelemetry::trace::TraceContextExt as _;
+    use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+
+    let span = tracing::info_span!(
+        target: "molt::http",
+        "http.request",
+        method = "POST",
+        path,
+        trace_id = tracing::field::Empty
+    );
+    let context = span.context();
+    let otel = context.span();
+    let trace = otel.span_context();
+    if trace.is_valid() {
+        span.record("trace_id", trace.trace_id().to_string());
+    }
+    span
 }
 
 fn plain(status: StatusCode, body: &'static str) -> Response<Full<Bytes>> {

@@ -101,7 +101,13 @@ impl RpcHandler for RpcModule {
         self.parts.sample.offer(body);
         let lease = self.slot.lease();
         let started = std::time::Instant::now();
-        let result = lease.module.call(&self.chain, body);
+        let result = tracing::info_span!(
+            target: "molt::router",
+            "router",
+            slot = "rpc",
+            version = %lease.info.version
+        )
+        .in_scope(|| lease.module.call(&self.chain, body));
         let call = Call {
             ok: result.is_ok(),
             elapsed: started.elapsed(),
