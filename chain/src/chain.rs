@@ -118,6 +118,25 @@ pub struct Chain {
     relay: std::sync::OnceLock<std::sync::mpsc::Sender<Bytes>>,
     /// Block build, execution, state-root, verify and commit times.
     pub(crate) metrics: crate::metrics::ChainMetrics,
+    /// A fault to inject into a block's commit (`--chaos.commit`).
+    pub(crate) commit_fault: Mutex<Option<CommitFault>>,
+}
+
+/// A fault injected into the commit of block `height` (`molt dev --chaos.commit`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CommitFault {
+    /// The database write fails (once); the block is not committed, and the next
+    /// attempt goes through.
+    Fail {
+        /// The block whose commit fails.
+        height: u64,
+    },
+    /// The process aborts after the block is written, before it is flushed and before
+    /// the head moves — a crash at the worst moment of a commit.
+    Abort {
+        /// The block whose commit aborts.
+        height: u64,
+    },
 }
 
 impl std::fmt::Debug for Chain {
@@ -165,6 +184,7 @@ impl Chain {
             write: Mutex::new(()),
             relay: std::sync::OnceLock::new(),
             metrics: Default::default(),
+            commit_fault: Mutex::new(None),
             db,
         };
         for number in 1..=chain.head_number() {
@@ -384,6 +404,11 @@ impl Chain {
             txs,
             impersonation: self.config.impersonation.then_some(true),
         }
+    }
+
+    /// Injects `fault` into a coming commit (or clears it).
+    pub fn set_commit_fault(&self, fault: Option<CommitFault>) {
+        *self.commit_fault.lock() = fault;
     }
 
     /// What the chain's work costs, for Prometheus.

@@ -51,6 +51,9 @@ pub enum ChainError {
     /// No block with this number is on the chain.
     #[error("block {0} not found")]
     NoSuchBlock(u64),
+    /// A fault injected by `--chaos.commit` (never in production).
+    #[error("injected fault: {0}")]
+    Injected(String),
     /// The block has fewer transactions.
     #[error("block {block} has no transaction {index}")]
     NoSuchTx {

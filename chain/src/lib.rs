@@ -56,6 +56,6 @@ pub mod upgrades;
 pub mod wake;
 
 pub use block::Finality;
-pub use chain::{CallLimits, Chain, ChainConfig, Modules};
+pub use chain::{CallLimits, Chain, ChainConfig, CommitFault, Modules};
 pub use error::{ChainError, InvalidBlock};
 pub use events::{ChainEvent, Events};

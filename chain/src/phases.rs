@@ -29,7 +29,7 @@ use molt_runtime::Consensus;
 use molt_storage::{SealedBlock, StorageError};
 
 use crate::block::{Executed, Finality, build_block, env_of};
-use crate::chain::Chain;
+use crate::chain::{Chain, CommitFault};
 use crate::error::{ChainError, InvalidBlock};
 use crate::events::ChainEvent;
 use crate::metrics::ChainMetrics;
@@ -354,8 +354,25 @@ impl Chain {
                 });
             }
         }
+        let fault = self.commit_fault.lock().filter(|f| match f {
+            CommitFault::Fail { height } | CommitFault::Abort { height } => *height == number,
+        });
+        if let Some(CommitFault::Fail { .. }) = fault {
+            *self.commit_fault.lock() = None;
+            // Kept, so that the next attempt commits it.
+            self.executed
+                .lock()
+                .insert(*hash, Executed { block, ..executed });
+            return Err(ChainError::Injected(format!(
+                "the write of block {number} failed"
+            )));
+        }
         self.db
             .commit_block(&block, &finality.to_bytes(), &executed.update)?;
+        if let Some(CommitFault::Abort { .. }) = fault {
+            tracing::error!(target: "molt::chain", "chaos: aborting in the commit of block {number}");
+            std::process::abort();
+        }
         // Durable before anyone hears of it: readers see blocks up to the head only.
         self.db.flush()?;
         for a in upgrades::announcements(&block) {

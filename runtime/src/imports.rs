@@ -150,6 +150,16 @@ pub fn add_common(linker: &mut Linker<StoreData>) -> wasmtime::Result<()> {
     Ok(())
 }
 
+/// Fails a state or chain read when injected faults say so (`crate::chaos`).
+fn chaos(store: &StoreData) -> wasmtime::Result<()> {
+    match &store.chaos {
+        Some((chaos, slot)) if chaos.import_fails(slot) => Err(wasmtime::Error::new(
+            GuestFault::State("chaos: injected import failure".into()),
+        )),
+        _ => Ok(()),
+    }
+}
+
 fn state_fault(e: molt_storage::state::StateError) -> wasmtime::Error {
     wasmtime::Error::new(GuestFault::State(e.to_string()))
 }
@@ -159,6 +169,7 @@ fn no_state() -> wasmtime::Error {
 }
 
 fn state(store: &StoreData) -> wasmtime::Result<&dyn molt_storage::state::StateView> {
+    chaos(store)?;
     match &store.context {
         CallContext::State(s) => Ok(s.as_ref()),
         _ => Err(no_state()),
@@ -296,6 +307,7 @@ pub fn add_rpc(linker: &mut Linker<StoreData>) -> wasmtime::Result<()> {
                     "this call has no chain to query".into(),
                 )));
             };
+            chaos(store)?;
             // The operation byte (abi/ABI.md section 10), for traces.
             let op = request.first().copied().unwrap_or_default();
             let response = tracing::debug_span!(target: "molt::chain", "chain_query", op)

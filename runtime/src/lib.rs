@@ -35,6 +35,7 @@ mod soak;
 mod store;
 mod wasi;
 
+pub mod chaos;
 pub mod kinds;
 pub mod metrics;
 pub mod native;

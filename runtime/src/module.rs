@@ -38,6 +38,7 @@ pub struct LoadedModule {
     pub(crate) kind: Kind,
     pub(crate) name: Arc<str>,
     pub(crate) metrics: Arc<crate::metrics::ModuleMetrics>,
+    pub(crate) chaos: Arc<crate::chaos::Chaos>,
     /// Slot, name and version: the metrics' labels and the log span's fields.
     pub(crate) labels: Arc<crate::metrics::ModuleLabels>,
     pub(crate) pre: InstancePre<StoreData>,
@@ -165,7 +166,18 @@ impl LoadedModule {
         .entered();
         let start = Instant::now();
         let mut instantiation = None;
-        let result = self.call_instance(entry, input, context, deadline, &mut instantiation);
+        let result = match self.chaos.call(self.kind.as_str()) {
+            Some(fault) => {
+                std::thread::sleep(fault.delay);
+                match fault.trap {
+                    true => Err(CallError::Trap("chaos: injected trap".into())),
+                    false => {
+                        self.call_instance(entry, input, context, deadline, &mut instantiation)
+                    }
+                }
+            }
+            None => self.call_instance(entry, input, context, deadline, &mut instantiation),
+        };
         self.metrics.record(
             &self.labels,
             result.as_ref().map(|(_, stats)| stats),
@@ -296,6 +308,7 @@ impl LoadedModule {
             engine,
             StoreData {
                 module: self.name.clone(),
+                chaos: Some((self.chaos.clone(), self.kind.as_str())),
                 wasi,
                 limiter: Limiter::new(self.memory_bytes as usize),
                 context,

@@ -76,6 +76,8 @@ pub struct Runtime {
     linkers: Linkers,
     /// What every loaded module's calls cost.
     metrics: Arc<crate::metrics::ModuleMetrics>,
+    /// Faults injected into every loaded module's calls (none unless set).
+    chaos: Arc<crate::chaos::Chaos>,
     _ticker: engine::EpochTicker,
 }
 
@@ -136,8 +138,14 @@ impl Runtime {
             fuel: cache::ModuleCache::new(fuel_engine, dir),
             epoch: cache::ModuleCache::new(epoch_engine, dir),
             metrics: crate::metrics::ModuleMetrics::new(),
+            chaos: Arc::default(),
             config,
         })
+    }
+
+    /// The faults injected into the calls of every module this runtime loads.
+    pub fn chaos(&self) -> &Arc<crate::chaos::Chaos> {
+        &self.chaos
     }
 
     /// The call figures of every module this runtime loaded.
@@ -193,6 +201,7 @@ impl Runtime {
             kind: manifest.kind,
             name: name.clone(),
             metrics: self.metrics.clone(),
+            chaos: self.chaos.clone(),
             labels: Arc::new(crate::metrics::ModuleLabels {
                 slot: manifest.kind.as_str().into(),
                 module: manifest.name.clone(),

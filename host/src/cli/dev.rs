@@ -100,6 +100,8 @@ pub(super) struct DevArgs {
     shutdown_timeout: std::time::Duration,
     #[command(flatten)]
     grants: super::GrantArgs,
+    #[command(flatten)]
+    chaos: super::chaos::ChaosArgs,
 }
 
 /// A duration as geth writes it: `5s`, `500ms`, `1m`, or plain seconds.
@@ -210,6 +212,7 @@ pub(super) fn run(args: DevArgs) -> anyhow::Result<ExitCode> {
         history: args.history,
         grants: args.grants.grants(),
         driver: Driver::Dev,
+        chaos: args.chaos.plan(),
     })?;
     banner(&node, &args, &datadir)?;
     signals.wait();

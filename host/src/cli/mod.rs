@@ -1,6 +1,7 @@
 //! The `molt` command line: argument definitions and dispatch.
 
 mod bench;
+pub mod chaos;
 mod dev;
 mod module;
 mod node;

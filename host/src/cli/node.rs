@@ -55,6 +55,8 @@ pub(super) struct NodeArgs {
     shutdown_timeout: Duration,
     #[command(flatten)]
     grants: super::GrantArgs,
+    #[command(flatten)]
+    chaos: super::chaos::ChaosArgs,
 }
 
 /// `molt.toml`.
@@ -212,6 +214,7 @@ fn start(args: &NodeArgs) -> anyhow::Result<Node> {
             relay: file.p2p.relay.clone(),
         },
         grants: args.grants.grants(),
+        chaos: args.chaos.plan(),
         ..NodeConfig::default()
     })
 }

@@ -3,6 +3,8 @@
 //!
 //! - `molt_moduleStatus` → each slot's active, previous and canary versions;
 //! - `molt_moduleLog [limit?]` → the audit log, oldest first;
+//! - `molt_chaos [faults?, seed?]` → replace the faults injected into module calls
+//!   (`molt_runtime::chaos`), answer those in force;
 //! - `molt_metrics` → the router's counters (also `GET /metrics` in Prometheus' text
 //!   format, with the chain head and each slot's active version);
 //! - `molt_deployModule [wasmHex, canaryPercent?]` → verify, load, gate, then activate
@@ -214,7 +216,7 @@ impl Admin {
         result
     }
 
-    /// The methods that only read.
+    /// The methods that change no slot.
     fn read(&self, method: &str, params: &[Value]) -> Result<Value, Refusal> {
         match method {
             "molt_moduleStatus" => Ok(self.status()),
@@ -229,8 +231,29 @@ impl Admin {
                     .map_err(|e| Refusal::Node(e.to_string()))?;
                 Ok(Value::Array(entries))
             }
+            "molt_chaos" => self.chaos(params),
             other => Err(Refusal::Request(format!("unknown admin method {other}"))),
         }
+    }
+
+    /// `molt_chaos [faults?, seed?]`: replaces the faults injected into module calls
+    /// (`{"execution": {"trap": 1}}`; `{}` clears them) and answers those in force.
+    fn chaos(&self, params: &[Value]) -> Result<Value, Refusal> {
+        let chaos = self.p.runtime.chaos();
+        if let Some(faults) = params.first() {
+            let faults: molt_runtime::chaos::Faults = serde_json::from_value(faults.clone())
+                .map_err(|e| Refusal::Request(format!("faults: {e}")))?;
+            if let Some(slot) = faults
+                .keys()
+                .find(|s| !matches!(s.as_str(), "rpc" | "execution" | "consensus"))
+            {
+                return Err(Refusal::Request(format!("{slot:?} is not a slot")));
+            }
+            let seed = params.get(1).and_then(Value::as_u64).unwrap_or(1);
+            tracing::warn!(target: "molt::chaos", ?faults, "injected faults replaced");
+            chaos.set(faults, seed);
+        }
+        serde_json::to_value(chaos.faults()).map_err(|e| Refusal::Node(e.to_string()))
     }
 
     /// The methods that change a slot.

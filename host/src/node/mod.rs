@@ -99,6 +99,20 @@ pub struct NodeConfig {
     pub driver: Driver,
     /// What modules that ask for capabilities get.
     pub grants: ModuleGrants,
+    /// Faults to inject (`--chaos.*`; none by default).
+    pub chaos: ChaosPlan,
+}
+
+/// Faults a node injects from its start (`--chaos.*`): into its modules' calls, and
+/// into a block's commit.
+#[derive(Clone, Debug, Default)]
+pub struct ChaosPlan {
+    /// Faults by slot.
+    pub faults: molt_runtime::chaos::Faults,
+    /// The rates' seed.
+    pub seed: u64,
+    /// A commit fault.
+    pub commit: Option<molt_chain::CommitFault>,
 }
 
 /// Who decides the node's blocks.
@@ -141,6 +155,7 @@ impl Default for NodeConfig {
             history: None,
             driver: Driver::Dev,
             grants: ModuleGrants::default(),
+            chaos: Default::default(),
         }
     }
 }
@@ -392,6 +407,10 @@ impl Node {
             resumed,
             rpc,
         } = Self::open(&config)?;
+        runtime
+            .chaos()
+            .set(config.chaos.faults.clone(), config.chaos.seed);
+        chain.set_commit_fault(config.chaos.commit);
         let driver = match &config.driver {
             Driver::Dev => Running::Dev {
                 _producer: Producer::start(chain.clone(), config.block_time)?,
