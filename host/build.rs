@@ -74,8 +74,10 @@ fn main() {
     let features = env::var("MOLT_GUEST_TARGET_FEATURES")
         .map(|f| format!("target-feature={f}"))
         .ok();
+    // A relative CARGO_TARGET_DIR is taken from the workspace root (this script runs in
+    // the package's directory, not where cargo was started).
     let target_dir = env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
+        .map(|d| root.join(d))
         .unwrap_or_else(|| root.join("target"))
         .join("guest-build");
 
