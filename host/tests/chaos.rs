@@ -195,3 +195,75 @@ fn a_failed_block_write_is_retried_and_an_aborted_commit_loses_no_committed_bloc
     assert_eq!(quantity(&receipt["blockNumber"]), head + 1);
     node.stop();
 }
+
+#[test]
+fn a_canary_made_to_trap_is_rolled_back_and_the_active_version_serves_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = DevNode::start(
+        dir.path(),
+        &["--admin.port", "0", "--metrics.addr", "127.0.0.1:0"],
+    );
+    let (admin_api, metrics) = (admin_addr(&node), metrics_addr(&node));
+
+    // Step 1: the built-in rpc module, signed again as 9.9.9, becomes a 50 % canary.
+    let key = molt_upgrade_proxy::keys::read_signing_key(&dir.path().join("keys/dev.key")).unwrap();
+    let builtin = molt_host::builtin::RPC_ETH;
+    let mut manifest = builtin.manifest();
+    manifest.version = "9.9.9".into();
+    let package = dir.path().join("canary.wasm");
+    std::fs::write(
+        &package,
+        molt_upgrade_proxy::package::sign(builtin.wasm, &manifest, &key).unwrap(),
+    )
+    .unwrap();
+    let (ok, out) = common::molt_module(
+        &["deploy", package.to_str().unwrap(), "--canary", "50%"],
+        &admin_api,
+        dir.path(),
+    );
+    assert!(ok, "{out}");
+
+    // Step 2: chaos makes that version alone trap; the watch rolls it back at its
+    // first failed call, and the active version answers everything after.
+    admin(
+        &node,
+        dir.path(),
+        "molt_chaos",
+        json!([{"rpc": {"trap": 1, "version": "9.9.9"}}]),
+    );
+    let mut failed = 0;
+    for _ in 0..200 {
+        if node.call("eth_chainId", json!([])).get("error").is_some() {
+            failed += 1;
+        }
+        if admin(&node, dir.path(), "molt_moduleStatus", json!([]))["rpc"]["canary"].is_null() {
+            break;
+        }
+    }
+    assert_eq!(
+        failed, 1,
+        "one call reached the trapping canary before its rollback"
+    );
+    let status = admin(&node, dir.path(), "molt_moduleStatus", json!([]));
+    assert!(status["rpc"]["canary"].is_null(), "{status}");
+    assert_ne!(status["rpc"]["active"]["version"], "9.9.9");
+    for _ in 0..20 {
+        node.ok("eth_chainId", json!([]));
+    }
+
+    // Step 3: the metrics show the canary's failure and its rollback.
+    assert_eq!(
+        metric(
+            &metrics,
+            "molt_module_failures_total",
+            &["version=\"9.9.9\"", "kind=\"trap\""]
+        ),
+        1.0
+    );
+    let (_, text) = http_get(&metrics, "/metrics", None);
+    assert!(
+        text.contains("\nmolt_canary_rolled_back_total 1\n"),
+        "{text}"
+    );
+    node.stop();
+}

@@ -25,6 +25,10 @@ pub struct SlotFaults {
     /// Share of host imports (chain queries) that fail.
     #[serde(default)]
     pub import_failure: f64,
+    /// Only calls of this version of the slot's module (all versions if unset): an rpc
+    /// canary, say.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
 }
 
 /// Faults by slot (`rpc`, `execution`, `consensus`).
@@ -55,10 +59,10 @@ impl Chaos {
         self.state.lock().map(|s| s.0.clone()).unwrap_or_default()
     }
 
-    /// Draws the fate of a call of `slot`; `None` when the slot has no fault.
-    pub(crate) fn call(&self, slot: &str) -> Option<Verdict> {
+    /// Draws the fate of a call of `version` in `slot`; `None` when it has no fault.
+    pub(crate) fn call(&self, slot: &str, version: &str) -> Option<Verdict> {
         let mut state = self.state.lock().ok()?;
-        let faults = state.0.get(slot)?.clone();
+        let faults = state.0.get(slot).filter(|f| f.applies_to(version))?.clone();
         let trap = draw(&mut state.1, faults.trap);
         Some(Verdict {
             trap,
@@ -66,13 +70,23 @@ impl Chaos {
         })
     }
 
-    /// Whether a host import of a call of `slot` fails.
-    pub(crate) fn import_fails(&self, slot: &str) -> bool {
+    /// Whether a host import of a call of `version` in `slot` fails.
+    pub(crate) fn import_fails(&self, slot: &str, version: &str) -> bool {
         let Ok(mut state) = self.state.lock() else {
             return false;
         };
-        let rate = state.0.get(slot).map_or(0.0, |f| f.import_failure);
+        let rate = state
+            .0
+            .get(slot)
+            .filter(|f| f.applies_to(version))
+            .map_or(0.0, |f| f.import_failure);
         draw(&mut state.1, rate)
+    }
+}
+
+impl SlotFaults {
+    fn applies_to(&self, version: &str) -> bool {
+        self.version.as_deref().is_none_or(|v| v == version)
     }
 }
 
@@ -96,25 +110,38 @@ mod tests {
     #[test]
     fn rates_are_honoured_and_other_slots_untouched() {
         let chaos = Chaos::default();
-        assert!(chaos.call("rpc").is_none());
+        assert!(chaos.call("rpc", "1").is_none());
         let faults = Faults::from([(
             "rpc".to_string(),
             SlotFaults {
                 trap: 0.25,
                 delay_ms: 3,
                 import_failure: 1.0,
+                version: None,
             },
         )]);
         chaos.set(faults.clone(), 7);
         assert_eq!(chaos.faults(), faults);
         let traps = (0..4000)
-            .filter(|_| chaos.call("rpc").unwrap().trap)
+            .filter(|_| chaos.call("rpc", "1").unwrap().trap)
             .count();
         assert!((800..1200).contains(&traps), "{traps} of 4000");
-        assert_eq!(chaos.call("rpc").unwrap().delay, Duration::from_millis(3));
-        assert!(chaos.import_fails("rpc"));
-        assert!(chaos.call("execution").is_none() && !chaos.import_fails("execution"));
+        assert_eq!(
+            chaos.call("rpc", "1").unwrap().delay,
+            Duration::from_millis(3)
+        );
+        assert!(chaos.import_fails("rpc", "1"));
+        assert!(chaos.call("execution", "1").is_none() && !chaos.import_fails("execution", "1"));
+        // A fault for one version leaves the others alone.
+        let canary = SlotFaults {
+            trap: 1.0,
+            version: Some("2".into()),
+            ..SlotFaults::default()
+        };
+        chaos.set(Faults::from([("rpc".to_string(), canary)]), 1);
+        assert!(chaos.call("rpc", "1").is_none());
+        assert!(chaos.call("rpc", "2").unwrap().trap);
         chaos.set(Faults::new(), 0);
-        assert!(chaos.call("rpc").is_none());
+        assert!(chaos.call("rpc", "2").is_none());
     }
 }

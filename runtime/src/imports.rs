@@ -152,11 +152,12 @@ pub fn add_common(linker: &mut Linker<StoreData>) -> wasmtime::Result<()> {
 
 /// Fails a state or chain read when injected faults say so (`crate::chaos`).
 fn chaos(store: &StoreData) -> wasmtime::Result<()> {
-    match &store.chaos {
-        Some((chaos, slot)) if chaos.import_fails(slot) => Err(wasmtime::Error::new(
-            GuestFault::State("chaos: injected import failure".into()),
-        )),
-        _ => Ok(()),
+    let (chaos, labels) = &store.chaos;
+    match chaos.import_fails(&labels.slot, &labels.version) {
+        true => Err(wasmtime::Error::new(GuestFault::State(
+            "chaos: injected import failure".into(),
+        ))),
+        false => Ok(()),
     }
 }
 

@@ -166,7 +166,7 @@ impl LoadedModule {
         .entered();
         let start = Instant::now();
         let mut instantiation = None;
-        let result = match self.chaos.call(self.kind.as_str()) {
+        let result = match self.chaos.call(&self.labels.slot, &self.labels.version) {
             Some(fault) => {
                 std::thread::sleep(fault.delay);
                 match fault.trap {
@@ -308,7 +308,7 @@ impl LoadedModule {
             engine,
             StoreData {
                 module: self.name.clone(),
-                chaos: Some((self.chaos.clone(), self.kind.as_str())),
+                chaos: (self.chaos.clone(), self.labels.clone()),
                 wasi,
                 limiter: Limiter::new(self.memory_bytes as usize),
                 context,

@@ -19,8 +19,8 @@ pub struct StoreData {
     pub(crate) chain_response: Vec<u8>,
     /// The last `molt.precompile` answer, until `molt.precompile_read` copies it out.
     pub(crate) precompile_answer: Vec<u8>,
-    /// The runtime's injected faults and the slot they are looked up by.
-    pub(crate) chaos: Option<(Arc<crate::chaos::Chaos>, &'static str)>,
+    /// The runtime's injected faults, and the module version they are looked up by.
+    pub(crate) chaos: (Arc<crate::chaos::Chaos>, Arc<crate::metrics::ModuleLabels>),
 }
 
 /// What a call's kind-specific imports serve.
