@@ -166,17 +166,13 @@ impl LoadedModule {
         .entered();
         let start = Instant::now();
         let mut instantiation = None;
-        let result = match self.chaos.call(&self.labels.slot, &self.labels.version) {
-            Some(fault) => {
-                std::thread::sleep(fault.delay);
-                match fault.trap {
-                    true => Err(CallError::Trap("chaos: injected trap".into())),
-                    false => {
-                        self.call_instance(entry, input, context, deadline, &mut instantiation)
-                    }
-                }
-            }
-            None => self.call_instance(entry, input, context, deadline, &mut instantiation),
+        let fault = self.chaos.call(&self.labels.slot, &self.labels.version);
+        if let Some(f) = &fault {
+            std::thread::sleep(f.delay);
+        }
+        let result = match fault.is_some_and(|f| f.trap) {
+            true => Err(CallError::Trap("chaos: injected trap".into())),
+            false => self.call_instance(entry, input, context, deadline, &mut instantiation),
         };
         self.metrics.record(
             &self.labels,

@@ -449,13 +449,11 @@ impl Node {
                 module: Engine::Wasm(loaded),
             });
         }
-        let health = Arc::new(health::Health::new(
-            chain.clone(),
-            match &config.driver {
-                Driver::Dev => None,
-                Driver::Network { network, .. } => Some(network.metrics.clone()),
-            },
-        ));
+        let network_metrics = match &config.driver {
+            Driver::Dev => None,
+            Driver::Network { network, .. } => Some(network.metrics.clone()),
+        };
+        let health = Arc::new(health::Health::new(chain.clone(), network_metrics.clone()));
         let sample = Arc::new(Sample::default());
         let ledger = Ledger::new(audit(chain.db()), Arc::new(Metrics::default()));
         let server = crate::http::serve(
@@ -494,10 +492,7 @@ impl Node {
             sample,
             budget: config.budget,
             grants: config.grants.clone(),
-            network: match &config.driver {
-                Driver::Dev => None,
-                Driver::Network { network, .. } => Some(network.metrics.clone()),
-            },
+            network: network_metrics,
         }));
         let admin = match &config.admin {
             Some(http) => Some(
