@@ -364,8 +364,11 @@ fn the_dashboard_plots_only_metrics_a_node_serves() {
 fn the_static_binary_serves_a_dev_node_from_an_empty_root() {
     let bin = std::env::var("MOLT_STATIC_BIN").expect("MOLT_STATIC_BIN names the static build");
     let root = tempfile::tempdir().unwrap();
+    let mode = std::os::unix::fs::PermissionsExt::from_mode(0o755);
+    std::fs::set_permissions(root.path(), mode).unwrap();
 
-    // Step 1: the root holds the binary and an empty data directory owned by 10001.
+    // Step 1: the root holds the binary, an empty data directory owned by 10001 and
+    // the devices every container has.
     std::fs::copy(&bin, root.path().join("molt")).unwrap();
     std::fs::create_dir(root.path().join("data")).unwrap();
     let chown = Command::new("chown")
@@ -378,6 +381,19 @@ fn the_static_binary_serves_a_dev_node_from_an_empty_root() {
         .map(|e| e.unwrap().file_name())
         .collect();
     assert_eq!(entries.len(), 2, "{entries:?}");
+    // What a container runtime gives even a `FROM scratch` image: /dev/null,
+    // /dev/random and /dev/urandom (a static binary cannot find libc's getrandom, so
+    // the `getrandom` crate falls back to the files).
+    std::fs::create_dir(root.path().join("dev")).unwrap();
+    for (name, minor) in [("null", "3"), ("random", "8"), ("urandom", "9")] {
+        let path = root.path().join("dev").join(name);
+        let made = Command::new("mknod")
+            .args(["-m", "666"])
+            .arg(&path)
+            .args(["c", "1", minor])
+            .status();
+        assert!(made.unwrap().success(), "mknod {}", path.display());
+    }
 
     // Step 2: the image's command, chrooted, as the image's user.
     let mut command = Command::new("chroot");
@@ -386,6 +402,7 @@ fn the_static_binary_serves_a_dev_node_from_an_empty_root() {
         .arg(root.path())
         .args(["/molt", "dev", "--datadir", "/data", "--http.port", "0"])
         .env_clear()
+        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
         .env("MOLT_CACHE_DIR", "/data/module-cache");
     let node = DevNode::spawn_command(command, "the static molt in an empty root");
 
