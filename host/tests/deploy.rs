@@ -355,14 +355,16 @@ fn the_dashboard_plots_only_metrics_a_node_serves() {
 ///
 /// ```sh
 /// CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS="-C target-feature=+crt-static" \
-///   cargo build --release --target x86_64-unknown-linux-gnu -p molt-host --bin molt
-/// MOLT_STATIC_BIN=target/x86_64-unknown-linux-gnu/release/molt \
+///   cargo build --profile dist --target x86_64-unknown-linux-gnu -p molt-host --bin molt
+/// MOLT_STATIC_BIN=target/x86_64-unknown-linux-gnu/dist/molt \
 ///   cargo test -p molt-host --test deploy -- --ignored
 /// ```
 #[test]
 #[ignore = "needs the static release build and root (run with --ignored, MOLT_STATIC_BIN set)"]
 fn the_static_binary_serves_a_dev_node_from_an_empty_root() {
-    let bin = std::env::var("MOLT_STATIC_BIN").expect("MOLT_STATIC_BIN names the static build");
+    // A relative path is taken from the workspace root.
+    let bin = repo()
+        .join(std::env::var("MOLT_STATIC_BIN").expect("MOLT_STATIC_BIN names the static build"));
     let root = tempfile::tempdir().unwrap();
     let mode = std::os::unix::fs::PermissionsExt::from_mode(0o755);
     std::fs::set_permissions(root.path(), mode).unwrap();
