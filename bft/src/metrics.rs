@@ -82,7 +82,7 @@ impl BftMetrics {
     }
 
     /// The counters in Prometheus' text format, as `molt_bft_<name>_total`, then the
-    /// consensus height and sync lag as gauges.
+    /// consensus height and sync lag as gauges, then Malachite's `malachitebft_*`.
     pub fn prometheus(&self) -> String {
         let mut out: String = self
             .counters()
@@ -101,6 +101,11 @@ impl BftMetrics {
             self.height.load(Ordering::Relaxed),
             self.sync_lag()
         ));
+        // The engine's own figures (Malachite's process-wide registry): connected
+        // peers, height and round, time per block and step, equivocations, gossip.
+        let mut engine = String::new();
+        malachitebft_app_channel::app::metrics::export(&mut engine);
+        out.push_str(engine.trim_end().trim_end_matches("# EOF"));
         out
     }
 }

@@ -309,6 +309,20 @@ fn a_validator_proposing_wrong_blocks_is_outvoted_and_the_chain_goes_on() {
         })
         .sum();
     assert!(counted > 0, "no invalid proposal counted");
+    // The engine's own figures are there too: each validator sees its three peers.
+    let metrics = net.metrics(0);
+    let peers = metrics
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("malachitebft_core_consensus_connected_peers")?
+                .rsplit(' ')
+                .next()?
+                .parse::<f64>()
+                .ok()
+        })
+        .unwrap_or_else(|| panic!("no connected_peers in\n{metrics}"));
+    assert_eq!(peers, 3.0);
+    assert!(metrics.contains("malachitebft_core_consensus_round"));
     // Step 3: every block on the chain re-executes to itself (no wrong root got in).
     for n in 1..=12u64 {
         let block = net
