@@ -291,6 +291,7 @@ mod otlp {
 #[test]
 fn one_eth_call_is_one_connected_trace_from_http_through_the_guests_and_chain_queries() {
     use alloy_primitives::hex;
+    use std::io::{Read, Write};
 
     // Step 1: a collector, and a node exporting to it, logging JSON.
     let collector = otlp::Receiver::start();
@@ -314,11 +315,26 @@ fn one_eth_call_is_one_connected_trace_from_http_through_the_guests_and_chain_qu
         "info,molt::guest=debug",
     );
 
-    // Step 2: one eth_call; stopping the node flushes its spans.
+    // Step 2: one eth_call, and one request that carries a client's `traceparent`;
+    // stopping the node flushes its spans.
     node.ok(
         "eth_call",
         json!([{ "from": common::ACCOUNT0, "to": common::ACCOUNT1, "data": "0x" }, "latest"]),
     );
+    let (client_trace, client_span) = ("4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7");
+    let body = r#"{"jsonrpc":"2.0","id":1,"method":"eth_chainId","params":[]}"#;
+    let mut stream = std::net::TcpStream::connect(node.addr).unwrap();
+    write!(
+        stream,
+        "POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+         traceparent: 00-{client_trace}-{client_span}-01\r\nContent-Length: {}\r\n\
+         Connection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    assert!(answer.contains("0x7a69"), "{answer}");
     node.stop();
     let spans = collector.spans.lock().unwrap().clone();
 
@@ -326,7 +342,7 @@ fn one_eth_call_is_one_connected_trace_from_http_through_the_guests_and_chain_qu
     // and, under one of them, the execution guest — each linked to its parent.
     let request = spans
         .iter()
-        .find(|s| s.name == "http.request")
+        .find(|s| s.name == "http.request" && hex::encode(&s.trace_id) != client_trace)
         .unwrap_or_else(|| panic!("no http.request span in {spans:?}"));
     let trace: Vec<_> = spans
         .iter()
@@ -364,6 +380,13 @@ fn one_eth_call_is_one_connected_trace_from_http_through_the_guests_and_chain_qu
         otlp::attribute(execution, "entry").as_deref(),
         Some("molt_execute_call")
     );
+
+    // The request with a `traceparent` continues the client's trace, under its span.
+    let continued = spans
+        .iter()
+        .find(|s| s.name == "http.request" && hex::encode(&s.trace_id) == client_trace)
+        .expect("the client's trace continued");
+    assert_eq!(hex::encode(&continued.parent_span_id), client_span);
 
     // Step 4: the trace id reaches the log lines written during the request.
     let trace_id = hex::encode(&request.trace_id);

@@ -345,13 +345,14 @@ async fn respond(
         ),
         Method::POST => {
             let path = req.uri().path().to_owned();
+            let parent = trace_parent(req.headers());
             match Limited::new(req.into_body(), config.max_body)
                 .collect()
                 .await
             {
                 Ok(body) => {
                     let body = body.to_bytes();
-                    let span = request_span(&path);
+                    let span = request_span(&path, parent);
                     let answered = match inline {
                         true => Ok(span.in_scope(|| hand.handler.post(&path, &body))),
                         false => {
@@ -408,9 +409,18 @@ async fn respond(
     Ok(response)
 }
 
-/// The root span of one POST: what a trace of the request starts from. Its `trace_id`
-/// (when traces are exported) goes into every log line written under it.
-fn request_span(path: &str) -> tracing::Span {
+/// The trace a client's W3C `traceparent` (and `tracestate`) header says the request
+/// belongs to; an empty context without one.
+fn trace_parent(headers: &hyper::HeaderMap) -> opentelemetry::Context {
+    use opentelemetry::propagation::TextMapPropagator as _;
+    opentelemetry_sdk::propagation::TraceContextPropagator::new()
+        .extract(&opentelemetry_http::HeaderExtractor(headers))
+}
+
+/// The span of one POST: a trace of its own, or a child of the client's span when it
+/// sent a `traceparent`. Its `trace_id` (when traces are exported) goes into every log
+/// line written under it.
+fn request_span(path: &str, parent: opentelemetry::Context) -> tracing::Span {
     use opentelemetry::trace::TraceContextExt as _;
     use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
@@ -421,6 +431,10 @@ fn request_span(path: &str) -> tracing::Span {
         path,
         trace_id = tracing::field::Empty
     );
+    if parent.span().span_context().is_valid() {
+        // Only fails when traces are off (no OpenTelemetry layer): nothing to link.
+        let _ = span.set_parent(parent);
+    }
     let context = span.context();
     let otel = context.span();
     let trace = otel.span_context();
