@@ -30,7 +30,8 @@
 //! Where to start reading: [`Chain`] ([`chain`]), then [`phases`] (propose, verify,
 //! commit), [`pool`], [`queries`] and [`upgrades`]; [`events`] tells listeners of new
 //! heads and pooled transactions, [`filters`] keeps the JSON-RPC filters modules
-//! install, and [`trace`] has blocks and messages traced by the execution module.
+//! install, [`trace`] has blocks and messages traced by the execution module, and
+//! [`metrics`] times the phases for Prometheus.
 
 #![deny(unsafe_op_in_unsafe_fn)]
 #![deny(missing_docs)]

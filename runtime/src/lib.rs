@@ -15,6 +15,10 @@
 //! guest crate) — with the typed calls of each kind: [`Executor`], [`Consensus`],
 //! [`RpcEngine`].
 //!
+//! Every call is counted per module version in [`Runtime::metrics`] ([`metrics`]),
+//! runs in a `guest` tracing span naming its slot, module and version, and passes
+//! through the faults [`Runtime::chaos`] injects, if any ([`chaos`]).
+//!
 //! This crate owns execution of guest code; it does not decide which module to run
 //! (the router does), whether a module is trusted (`molt-upgrade-proxy` does), nor
 //! what the chain is (the host serves a [`services::ChainService`] and a
