@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use alloy_consensus::TxEip1559;
 use alloy_primitives::{Address, Bytes, TxKind, U256};
-use common::{ACCOUNT1, DevNode, KEY0, admin_addr, http_get, quantity};
+use common::{ACCOUNT1, DevNode, KEY0, admin_addr, http_get, metrics_addr, quantity};
 use molt_chain::signer::Signer;
 use serde_json::{Value, json};
 
@@ -50,17 +50,6 @@ fn metric(node_metrics: &str, name: &str, labels: &[&str]) -> f64 {
         .filter(|l| l.starts_with(&format!("{name}{{")) && labels.iter().all(|m| l.contains(m)))
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
         .sum()
-}
-
-fn metrics_addr(node: &DevNode) -> String {
-    node.banner
-        .lines()
-        .find_map(|l| {
-            l.strip_prefix("Metrics:   http://")?
-                .strip_suffix("/metrics")
-        })
-        .unwrap()
-        .to_string()
 }
 
 /// Waits until `ready()` holds (the node's own threads are doing the work).

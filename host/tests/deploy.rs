@@ -302,13 +302,7 @@ fn the_dashboard_plots_only_metrics_a_node_serves() {
         json!([{ "from": common::ACCOUNT0, "to": common::ACCOUNT1, "value": "0x1" }]),
     );
     node.wait_for("eth_getTransactionReceipt", json!([tx]));
-    let metrics = node
-        .banner
-        .lines()
-        .find_map(|l| l.strip_prefix("Metrics:   http://"))
-        .and_then(|l| l.strip_suffix("/metrics"))
-        .unwrap()
-        .to_string();
+    let metrics = common::metrics_addr(&node);
     let (_, text) = http_get(&metrics, "/metrics", None);
     // The image's health check is `molt probe`: 0 when ready, 1 otherwise.
     let probe = |path: &str| {

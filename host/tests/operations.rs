@@ -145,13 +145,7 @@ fn per_module_and_chain_metrics_are_served_without_a_token_on_the_metrics_addres
 
     // Step 1: a node with a metrics address.
     let node = DevNode::start(dir.path(), &["--metrics.addr", "127.0.0.1:0"]);
-    let metrics = node
-        .banner
-        .lines()
-        .find_map(|l| l.strip_prefix("Metrics:   http://"))
-        .and_then(|l| l.strip_suffix("/metrics"))
-        .expect("the banner names the metrics address")
-        .to_string();
+    let metrics = common::metrics_addr(&node);
     let version = |name: &str| {
         node.banner
             .lines()

@@ -1,7 +1,7 @@
 //! `molt probe URL`: GET a probe and exit 0 on a 2xx answer, 1 otherwise — the health
 //! check of an image that holds nothing but `molt` (no shell, no curl).
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::{TcpStream, ToSocketAddrs};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -37,16 +37,8 @@ pub(super) fn run(args: ProbeArgs) -> anyhow::Result<ExitCode> {
         stream,
         "GET {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n"
     )?;
-    let mut answer = Vec::new();
-    stream.read_to_end(&mut answer)?;
-    let answer = String::from_utf8_lossy(&answer);
-    let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
-    let status: u16 = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .context("not an HTTP answer")?;
-    println!("{status} {}", body.trim());
+    let (status, body) = crate::http::read_response(&mut stream).context("not an HTTP answer")?;
+    println!("{status} {}", String::from_utf8_lossy(&body).trim());
     Ok(if (200..300).contains(&status) {
         ExitCode::SUCCESS
     } else {

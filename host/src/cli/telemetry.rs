@@ -7,7 +7,7 @@
 //! plain blocking HTTP/1.1 POST ([`PlainHttp`]): collectors on a node's network speak
 //! plain HTTP, and it keeps TLS stacks and another HTTP client out of the binary.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::{TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
@@ -104,19 +104,7 @@ impl HttpClient for PlainHttp {
         head.push_str("\r\n");
         stream.write_all(head.as_bytes())?;
         stream.write_all(request.body())?;
-        let mut answer = Vec::new();
-        stream.read_to_end(&mut answer)?;
-        let split = answer
-            .windows(4)
-            .position(|w| w == b"\r\n\r\n")
-            .ok_or("the collector's answer is not HTTP")?;
-        let status: u16 = std::str::from_utf8(&answer[..split])?
-            .split_whitespace()
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .ok_or("the collector's answer has no status")?;
-        Ok(Response::builder()
-            .status(status)
-            .body(Bytes::copy_from_slice(&answer[split + 4..]))?)
+        let (status, body) = crate::http::read_response(&mut stream)?;
+        Ok(Response::builder().status(status).body(Bytes::from(body))?)
     }
 }

@@ -472,7 +472,7 @@ pub fn post_json(
     token: Option<&str>,
     body: &[u8],
 ) -> std::io::Result<(u16, Vec<u8>)> {
-    use std::io::{Read, Write};
+    use std::io::Write;
     let mut stream = std::net::TcpStream::connect(addr)?;
     let auth = token
         .map(|t| format!("Authorization: Bearer {t}\r\n"))
@@ -484,6 +484,13 @@ pub fn post_json(
         body.len()
     )?;
     stream.write_all(body)?;
+    read_response(&mut stream)
+}
+
+/// Reads an HTTP/1.1 response to the end of the stream (the request said
+/// `Connection: close`): its status and body. The node's clients — `post_json`,
+/// `molt probe`, the OTLP exporter — share it.
+pub fn read_response(stream: &mut impl std::io::Read) -> std::io::Result<(u16, Vec<u8>)> {
     let mut response = Vec::new();
     stream.read_to_end(&mut response)?;
     let split = response

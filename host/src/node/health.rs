@@ -13,6 +13,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use molt_bft::BftMetrics;
 use serde_json::{Value, json};
 
+use crate::http::Page;
+
 /// Heights a network node may trail its peers and still be ready.
 pub const MAX_SYNC_LAG: u64 = 2;
 
@@ -38,14 +40,18 @@ impl Health {
         self.draining.store(true, Ordering::Release);
     }
 
-    /// The answer to `GET path` if `path` is a probe: status and JSON body.
-    pub fn probe(&self, path: &str) -> Option<(u16, Vec<u8>)> {
+    /// The answer to `GET path` if `path` is a probe: a JSON page.
+    pub fn probe(&self, path: &str) -> Option<Page> {
         let (status, body) = match path {
             "/healthz" => (200, json!({ "status": "ok" })),
             "/readyz" => self.readiness(),
             _ => return None,
         };
-        Some((status, body.to_string().into_bytes()))
+        Some(Page {
+            status,
+            content_type: "application/json",
+            body: body.to_string().into_bytes(),
+        })
     }
 
     fn readiness(&self) -> (u16, Value) {
@@ -104,9 +110,9 @@ mod tests {
         Arc::new(chain.unwrap())
     }
 
-    fn body(answer: Option<(u16, Vec<u8>)>) -> (u16, Value) {
-        let (status, body) = answer.unwrap();
-        (status, serde_json::from_slice(&body).unwrap())
+    fn body(answer: Option<Page>) -> (u16, Value) {
+        let page = answer.unwrap();
+        (page.status, serde_json::from_slice(&page.body).unwrap())
     }
 
     #[test]

@@ -78,11 +78,7 @@ impl RpcModule {
 
 impl RpcHandler for RpcModule {
     fn get(&self, path: &str) -> Option<Page> {
-        self.parts.health.probe(path).map(|(status, body)| Page {
-            status,
-            content_type: "application/json",
-            body,
-        })
+        self.parts.health.probe(path)
     }
 
     fn post(&self, path: &str, body: &[u8]) -> Vec<u8> {

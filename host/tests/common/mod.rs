@@ -295,6 +295,18 @@ pub fn admin_addr(node: &DevNode) -> String {
         .to_string()
 }
 
+/// The metrics address (`--metrics.addr`), from a node's banner.
+pub fn metrics_addr(node: &DevNode) -> String {
+    node.banner
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("Metrics:   http://")?
+                .strip_suffix("/metrics")
+        })
+        .expect("the banner names the metrics address")
+        .to_string()
+}
+
 /// `molt module ARGS… --admin ADMIN --datadir DATADIR`: whether it succeeded, and
 /// what it printed (stdout, then stderr).
 pub fn molt_module(args: &[&str], admin: &str, datadir: &Path) -> (bool, String) {
