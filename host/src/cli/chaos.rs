@@ -57,9 +57,10 @@ fn slot_and(s: &str) -> Result<(String, &str), String> {
     let (slot, value) = s
         .split_once('=')
         .ok_or_else(|| format!("{s:?}: expected SLOT=VALUE"))?;
-    match slot {
-        "rpc" | "execution" | "consensus" => Ok((slot.to_string(), value)),
-        _ => Err(format!(
+    // A slot is named by the kind of module it holds.
+    match slot.parse::<molt_abi::Kind>() {
+        Ok(_) => Ok((slot.to_string(), value)),
+        Err(_) => Err(format!(
             "{slot:?} is not a slot (rpc, execution, consensus)"
         )),
     }

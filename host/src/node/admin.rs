@@ -243,10 +243,7 @@ impl Admin {
         if let Some(faults) = params.first() {
             let faults: molt_runtime::chaos::Faults = serde_json::from_value(faults.clone())
                 .map_err(|e| Refusal::Request(format!("faults: {e}")))?;
-            if let Some(slot) = faults
-                .keys()
-                .find(|s| !matches!(s.as_str(), "rpc" | "execution" | "consensus"))
-            {
+            if let Some(slot) = faults.keys().find(|s| s.parse::<Kind>().is_err()) {
                 return Err(Refusal::Request(format!("{slot:?} is not a slot")));
             }
             let seed = params.get(1).and_then(Value::as_u64).unwrap_or(1);
