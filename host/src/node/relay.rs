@@ -7,7 +7,7 @@
 //! is down misses the batch: the transaction still reaches the chain when this node
 //! proposes.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::{TcpStream, ToSocketAddrs};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -94,13 +94,11 @@ fn post(peer: &str, body: &[u8]) -> std::io::Result<()> {
         body.len()
     )?;
     stream.write_all(body)?;
-    let mut answer = Vec::new();
-    stream.read_to_end(&mut answer)?;
-    if answer.starts_with(b"HTTP/1.1 200") {
-        Ok(())
-    } else {
-        Err(std::io::Error::other(String::from_utf8_lossy(
-            &answer[..answer.len().min(200)],
-        )))
+    match crate::http::read_response(&mut stream)? {
+        (200, _) => Ok(()),
+        (status, answer) => Err(std::io::Error::other(format!(
+            "{status}: {}",
+            String::from_utf8_lossy(&answer[..answer.len().min(200)])
+        ))),
     }
 }
