@@ -95,15 +95,16 @@ fn fingerprint(engine: &Engine) -> String {
     format!("{:016x}", h.finish())
 }
 
-/// Writes a compiled module atomically (temporary file, then rename).
+/// Writes a compiled module atomically (a temporary file of a unique name, then
+/// rename). Several processes may share the directory — containers on one volume are
+/// all process 1, so a name made of the pid is not enough.
 fn store(module: &Module, path: &Path) -> anyhow::Result<()> {
     let dir = path.parent().ok_or_else(|| anyhow::anyhow!("no parent"))?;
     std::fs::create_dir_all(dir)?;
     let bytes = module.serialize().map_err(|e| anyhow::anyhow!("{e}"))?;
-    let tmp = path.with_extension(format!("{}.tmp", std::process::id()));
-    let mut f = std::fs::File::create(&tmp)?;
-    f.write_all(&bytes)?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, path)?;
+    let mut tmp = tempfile::NamedTempFile::with_prefix_in(".compiling-", dir)?;
+    tmp.write_all(&bytes)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path)?;
     Ok(())
 }
