@@ -1,5 +1,7 @@
-//! Builds the built-in guest modules for `wasm32-wasip1` and tells the host crate
-//! where they are (`MOLT_GUEST_<NAME>` environment variables for `include_bytes!`).
+//! Builds the built-in guest modules for `wasm32-wasip1`, gzips them into `OUT_DIR` and
+//! tells the host crate where they are (`MOLT_GUEST_<NAME>` environment variables for
+//! `include_bytes!`). Compressed, the four guests take 1.5 MB of the binary instead of
+//! 4.5 MB; the host inflates one when it signs or loads it.
 //!
 //! This is the project's one way to build guests: the README's commands, the tests,
 //! CI and the benches all get them through here. The guests get their own target
@@ -7,6 +9,8 @@
 //! one's lock, and every host profile shares one guest build.
 
 use std::env;
+use std::fs;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -116,14 +120,24 @@ fn main() {
         );
     }
 
+    let out_dir = PathBuf::from(env::var("OUT_DIR").expect("set by cargo"));
     for (name, _, stem) in GUESTS.iter().flat_map(|(g, _)| g.iter()) {
         let wasm = target_dir
             .join(TARGET)
             .join(PROFILE)
             .join(format!("{stem}.wasm"));
-        assert!(wasm.exists(), "{} was not produced", wasm.display());
-        println!("cargo:rustc-env=MOLT_GUEST_{name}={}", wasm.display());
+        let bytes =
+            fs::read(&wasm).unwrap_or_else(|e| panic!("{} was not produced: {e}", wasm.display()));
+        let gz = out_dir.join(format!("{stem}.wasm.gz"));
+        fs::write(&gz, gzip(&bytes)).expect("write the compressed guest");
+        println!("cargo:rustc-env=MOLT_GUEST_{name}={}", gz.display());
     }
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    encoder.write_all(bytes).expect("gzip into memory");
+    encoder.finish().expect("gzip into memory")
 }
 
 /// The outer cargo's settings (its target, flags, wrappers such as clippy) must not

@@ -20,7 +20,7 @@ fn blocks(c: &mut Criterion) {
     let runtime = Runtime::new(RuntimeConfig::default()).expect("runtime");
     let wasm = Executor::Wasm(
         runtime
-            .load(&EXECUTION.manifest(), EXECUTION.wasm, &Grants::default())
+            .load(&EXECUTION.manifest(), &EXECUTION.wasm(), &Grants::default())
             .expect("execution module loads"),
     );
     for w in molt_host::bench::workloads::standard() {

@@ -35,7 +35,7 @@ fn runtime(pooling: bool) -> Runtime {
 }
 
 fn load_echo(rt: &Runtime) -> LoadedModule {
-    rt.load(&ECHO.manifest(), ECHO.wasm, &Grants::default())
+    rt.load(&ECHO.manifest(), &ECHO.wasm(), &Grants::default())
         .expect("echo loads")
 }
 

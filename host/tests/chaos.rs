@@ -202,7 +202,7 @@ fn a_canary_made_to_trap_is_rolled_back_and_the_active_version_serves_on() {
     let package = dir.path().join("canary.wasm");
     std::fs::write(
         &package,
-        molt_upgrade_proxy::package::sign(builtin.wasm, &manifest, &key).unwrap(),
+        molt_upgrade_proxy::package::sign(&builtin.wasm(), &manifest, &key).unwrap(),
     )
     .unwrap();
     let (ok, out) = common::molt_module(

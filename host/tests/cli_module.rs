@@ -6,8 +6,6 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-const ECHO_WASM: &str = env!("MOLT_GUEST_ECHO");
-
 fn molt(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_molt"))
         .args(args)
@@ -52,7 +50,13 @@ impl Fixture {
         for name in ["publisher.key", "stranger.key"] {
             ok(&["module", "keygen", "-o", f.path(name).to_str().unwrap()]);
         }
+        std::fs::write(f.echo(), molt_host::builtin::ECHO.wasm()).unwrap();
         f
+    }
+
+    /// The built-in echo guest, unsigned.
+    fn echo(&self) -> PathBuf {
+        self.path("echo-unsigned.wasm")
     }
 
     fn path(&self, name: &str) -> PathBuf {
@@ -100,7 +104,7 @@ impl Fixture {
             version,
             "--cap",
             "stdio",
-            ECHO_WASM,
+            self.echo().to_str().unwrap(),
             "-o",
             out.to_str().unwrap(),
         ]);
@@ -174,7 +178,7 @@ fn every_refusal_names_its_reason() {
     let pkg = f.sign_echo("publisher.key", "0.1.0", "echo.wasm");
 
     assert_eq!(
-        refusal(Path::new(ECHO_WASM), &key, &[]),
+        refusal(&f.echo(), &key, &[]),
         "refused: unsigned module: no molt.signature section"
     );
 
@@ -227,7 +231,7 @@ fn every_refusal_names_its_reason() {
         f.path("publisher.key").to_str().unwrap(),
         "--manifest",
         manifest.to_str().unwrap(),
-        ECHO_WASM,
+        f.echo().to_str().unwrap(),
         "-o",
         v2.to_str().unwrap(),
     ]);
@@ -248,7 +252,7 @@ fn every_refusal_names_its_reason() {
         "Echo Module",
         "--module-version",
         "1.0.0",
-        ECHO_WASM,
+        f.echo().to_str().unwrap(),
         "-o",
         f.path("bad.wasm").to_str().unwrap(),
     ]);

@@ -3,7 +3,9 @@
 //! binary: every command line they hold parses as `molt` parses it, their ports are the
 //! ones the nodes `molt testnet init` writes listen on, their probes are the node's, and
 //! every metric the dashboard plots is one a node serves. No container engine is
-//! needed: the files are parsed, and what they run is run here directly.
+//! needed for these: the files are parsed, and what they run is run here directly.
+//! The ignored tests at the end take the static build into an empty root, and into
+//! podman as the image and as the compose network.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
 
@@ -96,9 +98,11 @@ fn the_compose_network_runs_what_init_writes_on_the_ports_it_publishes() {
         let service = &services[&Yaml::from(*host)];
         let args = strings(&service["command"]);
         parses(&args);
-        assert_eq!(flag(&args, "--datadir"), format!("/net/node{i}"));
+        assert_eq!(flag(&args, "--datadir"), format!("/data/node{i}"));
         let volumes = strings(&compose["x-node"]["volumes"]);
-        assert_eq!(volumes, ["net:/net"]);
+        // The image's volume: no anonymous one is made beside it.
+        assert_eq!(volumes, ["data:/data"]);
+        assert!(read("Dockerfile").contains("\nVOLUME [\"/data\"]\n"));
 
         // Step 2: it publishes the RPC port its molt.toml serves on and its metrics.
         let file = &files[i];
@@ -408,4 +412,238 @@ fn the_static_binary_serves_a_dev_node_from_an_empty_root() {
     assert_eq!(node.ok("eth_chainId", json!([])), "0x7a69");
     node.stop();
     assert!(root.path().join("data/db").exists());
+}
+
+/// The image itself, built and run by a container engine (podman) where one runs: the
+/// Dockerfile's final stage verbatim, with its build stage replaced by the static
+/// binary built outside (`MOLT_STATIC_BIN`, as above) — the base image of the build
+/// stage is not reachable everywhere. Checks that the image holds the binary and
+/// nothing else, that it serves as user 10001 with its data on a volume, that its
+/// health check passes, and that `podman stop` (SIGTERM) ends it with exit code 0.
+///
+/// ```sh
+/// MOLT_STATIC_BIN=target/x86_64-unknown-linux-gnu/dist/molt \
+///   cargo test -p molt-host --test deploy -- --ignored the_image
+/// ```
+#[test]
+#[ignore = "needs podman and the static release build (run with --ignored, MOLT_STATIC_BIN set)"]
+fn the_image_serves_a_dev_node_in_a_container_engine() {
+    let name = format!("molt-image-test-{}", std::process::id());
+    let cleanup = Cleanup(name.clone());
+
+    // Step 1: the image holds the binary and nothing else.
+    let bin = build_image(&name);
+    let size: u64 = podman(&["image", "inspect", "--format", "{{.Size}}", &name])
+        .parse()
+        .unwrap();
+    let binary = std::fs::metadata(&bin).unwrap().len();
+    eprintln!("image: {size} bytes, the binary {binary}");
+    assert!(
+        size - binary < 64 << 10,
+        "{size} bytes for a {binary}-byte binary"
+    );
+
+    // Step 2: it runs with its own command, its data on a named volume, the JSON-RPC
+    // port published on an ephemeral host port.
+    podman(&[
+        "run",
+        "-d",
+        "--name",
+        &name,
+        "-v",
+        &format!("{name}:/data"),
+        "-p",
+        "127.0.0.1::8545",
+        &name,
+    ]);
+    let port = podman(&["port", &name, "8545"]);
+    let addr = port.lines().next().unwrap().trim().to_string();
+
+    // Step 3: its health check (`molt probe …/readyz` inside the container) passes
+    // once the node is ready; then it serves from outside, as user 10001.
+    let started = std::time::Instant::now();
+    while !Command::new("podman")
+        .args(["healthcheck", "run", &name])
+        .output()
+        .unwrap()
+        .status
+        .success()
+    {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "not healthy within 60 s: {}",
+            podman(&["logs", &name])
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let (status, body) = http_get(&addr, "/readyz", None);
+    assert_eq!(status, 200, "{body}");
+    let call = json!({"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []});
+    let (_, answer) = common::post(addr.parse().unwrap(), call.to_string().as_bytes());
+    assert!(answer.contains("\"0x7a69\""), "{answer}");
+    assert_eq!(
+        podman(&["top", &name, "huser"]).lines().nth(1),
+        Some("10001")
+    );
+
+    // Step 4: SIGTERM (`podman stop`) drains, flushes and exits 0.
+    podman(&["stop", "-t", "30", &name]);
+    let code = podman(&["inspect", "--format", "{{.State.ExitCode}}", &name]);
+    assert_eq!(code, "0", "{}", podman(&["logs", &name]));
+    drop(cleanup);
+}
+
+/// `deploy/docker-compose.yml` as it is, run by podman-compose (1.1 or later: `pip
+/// install podman-compose`) on the image: `init`, then four validators that find each
+/// other by service name, finalise blocks together and stop with exit code 0. It
+/// publishes fixed host ports (8545–8548, 9001–9004), which must be free, and tags the
+/// image as the compose file names it.
+///
+/// ```sh
+/// MOLT_STATIC_BIN=target/x86_64-unknown-linux-gnu/dist/molt \
+///   cargo test -p molt-host --test deploy -- --ignored the_compose
+/// ```
+#[test]
+#[ignore = "needs podman, podman-compose and the static release build (run with --ignored, MOLT_STATIC_BIN set)"]
+fn the_compose_network_finalises_blocks_in_containers() {
+    let project = format!("molt-compose-test-{}", std::process::id());
+    let file = repo().join("deploy/docker-compose.yml");
+    let compose = |args: &[&str]| {
+        let out = Command::new("podman-compose")
+            .arg("-p")
+            .arg(&project)
+            .arg("-f")
+            .arg(&file)
+            .args(args)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "podman-compose {args:?}: {err}");
+    };
+    let _down = ComposeDown(project.clone(), file.clone());
+
+    // Step 1: the image the compose file names, then `init` writes the four nodes.
+    let compose_file: Yaml = serde_yaml::from_str(&read("deploy/docker-compose.yml")).unwrap();
+    let image = compose_file["x-node"]["image"].as_str().unwrap();
+    build_image(image);
+    compose(&["--profile", "init", "run", "--rm", "init"]);
+
+    // Step 2: four validators; each is ready, serves metrics, and sees three peers.
+    compose(&["up", "-d"]);
+    let started = std::time::Instant::now();
+    let within = |what: &str, done: &dyn Fn() -> bool| {
+        while !done() {
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(120),
+                "{what}: not within 120 s"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(500));
+        }
+    };
+    let rpc = |i: u16| format!("127.0.0.1:{}", 8545 + i);
+    let metric = |i: u16, name: &str| -> Option<f64> {
+        let addr: std::net::SocketAddr = format!("127.0.0.1:{}", 9001 + i).parse().unwrap();
+        std::net::TcpStream::connect(addr).ok()?;
+        let (_, text) = http_get(&addr.to_string(), "/metrics", None);
+        text.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+    };
+    for i in 0..4 {
+        within(&format!("node{i} ready"), &|| {
+            std::net::TcpStream::connect(rpc(i)).is_ok()
+                && http_get(&rpc(i), "/readyz", None).0 == 200
+        });
+        within(&format!("node{i}'s three peers"), &|| {
+            metric(i, "malachitebft_core_consensus_connected_peers") == Some(3.0)
+        });
+    }
+
+    // Step 3: every validator finalises the same blocks.
+    within("height 5 on every node", &|| {
+        (0..4).all(|i| metric(i, "molt_bft_height").is_some_and(|h| h >= 5.0))
+    });
+    let block = json!({"jsonrpc": "2.0", "id": 1, "method": "eth_getBlockByNumber", "params": ["0x4", false]});
+    let hashes: BTreeSet<String> = (0..4)
+        .map(|i| {
+            let (_, answer) = common::post(rpc(i).parse().unwrap(), block.to_string().as_bytes());
+            let answer: serde_json::Value = serde_json::from_str(&answer).unwrap();
+            answer["result"]["hash"].as_str().unwrap().to_string()
+        })
+        .collect();
+    assert_eq!(hashes.len(), 1, "{hashes:?}");
+
+    // Step 4: SIGTERM to all four: each drains, flushes and exits 0.
+    compose(&["stop"]);
+    for i in 0..4 {
+        let container = format!("{project}_node{i}_1");
+        let code = podman(&["inspect", "--format", "{{.State.ExitCode}}", &container]);
+        assert_eq!(code, "0", "{container}: {}", podman(&["logs", &container]));
+    }
+}
+
+/// Takes a compose project down with its volumes, whatever the outcome.
+struct ComposeDown(String, PathBuf);
+
+impl Drop for ComposeDown {
+    fn drop(&mut self) {
+        let _ = Command::new("podman-compose")
+            .arg("-p")
+            .arg(&self.0)
+            .arg("-f")
+            .arg(&self.1)
+            .args(["down", "-v"])
+            .output();
+    }
+}
+
+/// Runs podman; its standard output. Panics with its error output if it fails.
+fn podman(args: &[&str]) -> String {
+    let out = Command::new("podman").args(args).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "podman {args:?}: {err}");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// Builds the image as `tag` from the Dockerfile's final stage verbatim, its build
+/// stage replaced by one that hands over what the real one does (`/out/molt`,
+/// `/out/data`) from the static binary built outside (`MOLT_STATIC_BIN`, a path from
+/// the workspace root): the base image of the build stage is not reachable everywhere.
+/// The binary's path.
+fn build_image(tag: &str) -> PathBuf {
+    let bin = repo()
+        .join(std::env::var("MOLT_STATIC_BIN").expect("MOLT_STATIC_BIN names the static build"));
+    let ctx = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(ctx.path().join("out/data")).unwrap();
+    std::fs::copy(&bin, ctx.path().join("out/molt")).unwrap();
+    let dockerfile = read("Dockerfile");
+    let last = dockerfile
+        .rfind("\nFROM scratch")
+        .expect("a final FROM scratch stage");
+    let stage = &dockerfile[last + 1..];
+    assert!(!stage[1..].contains("\nFROM "), "one final stage");
+    std::fs::write(
+        ctx.path().join("Dockerfile"),
+        format!("FROM scratch AS build\nCOPY out /out\n\n{stage}"),
+    )
+    .unwrap();
+    // `--format docker`: the OCI format has no HEALTHCHECK.
+    let context = ctx.path().to_str().unwrap();
+    podman(&["build", "--format", "docker", "-t", tag, context]);
+    bin
+}
+
+/// Removes the test's container, image and volume, whatever the outcome.
+struct Cleanup(String);
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        for args in [
+            &["rm", "-f", &self.0][..],
+            &["volume", "rm", "-f", &self.0],
+            &["rmi", "-f", &self.0],
+        ] {
+            let _ = Command::new("podman").args(args).output();
+        }
+    }
 }

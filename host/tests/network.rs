@@ -146,7 +146,7 @@ impl Net {
             .join(format!("{}-{version}.wasm", builtin.name));
         std::fs::write(
             &file,
-            package::sign(builtin.wasm, &manifest, &publisher).unwrap(),
+            package::sign(&builtin.wasm(), &manifest, &publisher).unwrap(),
         )
         .unwrap();
         file.to_str().unwrap().to_string()

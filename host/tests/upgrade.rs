@@ -46,7 +46,7 @@ fn the_rpc_module_swaps_under_load_rolls_back_and_refuses_bad_packages() {
         std::fs::write(&path, bytes).unwrap();
         path.to_str().unwrap().to_string()
     };
-    let echo = molt_host::builtin::ECHO.wasm;
+    let echo = &molt_host::builtin::ECHO.wasm();
     let wat_module = |file: &str, source: &str, name: &str| {
         let wasm = wat::parse_str(source).unwrap();
         write(
@@ -158,7 +158,7 @@ fn the_rpc_module_swaps_under_load_rolls_back_and_refuses_bad_packages() {
             write(
                 "exec.wasm",
                 package::sign(
-                    molt_host::builtin::EXECUTION.wasm,
+                    &molt_host::builtin::EXECUTION.wasm(),
                     &manifest(Kind::Execution, "execution-revm", "9.0.0"),
                     &key,
                 )
@@ -232,6 +232,34 @@ fn the_rpc_module_swaps_under_load_rolls_back_and_refuses_bad_packages() {
     assert!(
         versions.iter().any(|v| v.starts_with("molt/")),
         "{versions:?}"
+    );
+    // While it runs, the watch's figures are gauges: its share, the calls it answered,
+    // its p99 and peak memory next to the active version's.
+    let token = std::fs::read_to_string(dir.path().join("admin.token")).unwrap();
+    let (_, text) = http_get(&admin, "/metrics", Some(&token));
+    let series = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .unwrap_or_else(|| panic!("no {name} in {text}"))
+    };
+    let canary = "{slot=\"rpc\",version=\"0.4.0\"";
+    assert_eq!(series(&format!("molt_canary_percent{canary}}}")), 50.0);
+    let calls = series(&format!("molt_canary_calls{canary}}}"));
+    let from_canary = versions
+        .iter()
+        .filter(|v| v.starts_with("molt-echo/"))
+        .count();
+    assert_eq!(calls, from_canary as f64, "{text}");
+    assert!(
+        series(&format!(
+            "molt_canary_p99_seconds{canary},role=\"canary\"}}"
+        )) > 0.0
+    );
+    assert!(
+        series(&format!(
+            "molt_canary_peak_memory_bytes{canary},role=\"canary\"}}"
+        )) > 0.0
     );
     for _ in 0..600 {
         node.ok("web3_clientVersion", json!([]));
@@ -349,7 +377,6 @@ fn the_rpc_module_swaps_under_load_rolls_back_and_refuses_bad_packages() {
     assert!(metrics["rpc_calls"].as_u64().unwrap() > 600, "{metrics}");
     // The same counters for Prometheus, with the token (`authorization` in a scrape
     // config), and nothing without it.
-    let token = std::fs::read_to_string(dir.path().join("admin.token")).unwrap();
     let (status, text) = http_get(&admin, "/metrics", Some(&token));
     assert_eq!(status, 200, "{text}");
     assert!(
@@ -357,6 +384,10 @@ fn the_rpc_module_swaps_under_load_rolls_back_and_refuses_bad_packages() {
         "{text}"
     );
     assert!(text.contains("molt_canary_promoted_total 1\n"), "{text}");
+    assert!(
+        !text.contains("molt_canary_calls"),
+        "no canary runs now: {text}"
+    );
     assert!(
         text.contains("molt_module_info{slot=\"rpc\",name=\"echo\""),
         "{text}"
@@ -653,7 +684,7 @@ fn execution_and_consensus_modules_take_over_at_their_scheduled_heights_and_afte
         let m = manifest(kind, "execution-revm", version);
         std::fs::write(
             &path,
-            package::sign(molt_host::builtin::EXECUTION.wasm, &m, &key).unwrap(),
+            package::sign(&molt_host::builtin::EXECUTION.wasm(), &m, &key).unwrap(),
         )
         .unwrap();
         path.to_str().unwrap().to_string()
@@ -762,7 +793,7 @@ fn execution_and_consensus_modules_take_over_at_their_scheduled_heights_and_afte
         let m = manifest(Kind::Consensus, "consensus-poa", "9.0.0");
         std::fs::write(
             &path,
-            package::sign(molt_host::builtin::CONSENSUS.wasm, &m, &key).unwrap(),
+            package::sign(&molt_host::builtin::CONSENSUS.wasm(), &m, &key).unwrap(),
         )
         .unwrap();
         path.to_str().unwrap().to_string()
@@ -875,13 +906,13 @@ fn rpc_and_execution_upgrade_under_a_stream_of_transactions_loses_nothing() {
     };
     let rpc = signed(
         "rpc.wasm",
-        molt_host::builtin::RPC_ETH.wasm,
+        &molt_host::builtin::RPC_ETH.wasm(),
         Kind::Rpc,
         "rpc-eth",
     );
     let exec = signed(
         "exec.wasm",
-        molt_host::builtin::EXECUTION.wasm,
+        &molt_host::builtin::EXECUTION.wasm(),
         Kind::Execution,
         "execution-revm",
     );
@@ -1042,7 +1073,7 @@ fn execution_and_consensus_modules_must_be_signed_by_a_publisher_named_in_genesi
         let m = manifest(Kind::Execution, "execution-revm", "0.2.0");
         std::fs::write(
             &path,
-            package::sign(molt_host::builtin::EXECUTION.wasm, &m, key).unwrap(),
+            package::sign(&molt_host::builtin::EXECUTION.wasm(), &m, key).unwrap(),
         )
         .unwrap();
         path.to_str().unwrap().to_string()
@@ -1083,7 +1114,7 @@ fn a_transaction_the_execution_module_fails_on_is_dropped_and_the_chain_keeps_se
     let path = dir.path().join("starved.wasm");
     std::fs::write(
         &path,
-        package::sign(molt_host::builtin::EXECUTION.wasm, &m, &key).unwrap(),
+        package::sign(&molt_host::builtin::EXECUTION.wasm(), &m, &key).unwrap(),
     )
     .unwrap();
     let (ok, out) = molt_module(

@@ -209,7 +209,10 @@ mod tests {
     fn every_workload_succeeds_identically_on_both_engines() {
         let rt = Runtime::new(RuntimeConfig::default()).unwrap();
         let m = builtin::EXECUTION;
-        let wasm = Executor::Wasm(rt.load(&m.manifest(), m.wasm, &Grants::default()).unwrap());
+        let wasm = Executor::Wasm(
+            rt.load(&m.manifest(), &m.wasm(), &Grants::default())
+                .unwrap(),
+        );
         let small = [
             workloads::erc20_transfers(5),
             workloads::compute(2, 10),
@@ -230,7 +233,10 @@ mod tests {
     fn a_doubling_evm_memory_leaves_no_holes_in_the_guest_heap() {
         let rt = Runtime::new(RuntimeConfig::default()).unwrap();
         let m = builtin::EXECUTION;
-        let wasm = Executor::Wasm(rt.load(&m.manifest(), m.wasm, &Grants::default()).unwrap());
+        let wasm = Executor::Wasm(
+            rt.load(&m.manifest(), &m.wasm(), &Grants::default())
+                .unwrap(),
+        );
         let small = execution(&wasm, &[workloads::memory_growth(64)], 1).unwrap();
         let big = execution(&wasm, &[workloads::memory_growth(2048)], 1).unwrap();
         // What the heap holds besides the EVM memory (revm's frame stacks, the state).

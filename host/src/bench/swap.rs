@@ -63,7 +63,7 @@ fn percentile(samples: &mut [Duration], q: f64) -> f64 {
 pub fn run(calls: usize, swaps: usize) -> anyhow::Result<SwapFigures> {
     let runtime = Arc::new(Runtime::new(RuntimeConfig::default())?);
     let b = builtin::RPC_ETH;
-    let load = || runtime.load(&b.manifest(), b.wasm, &Grants::default());
+    let load = || runtime.load(&b.manifest(), &b.wasm(), &Grants::default());
     let version = |n: usize| -> anyhow::Result<Version<RpcEngine>> {
         Ok(Version {
             info: VersionInfo {

@@ -11,6 +11,8 @@
 //! engines: blocks, restarts, history, upgrades, and the differential test that the
 //! WebAssembly module and its twin give byte-identical outputs.
 
+use std::io::Read;
+
 use molt_abi::{ABI_VERSION, Budgets, Capability, Kind, Manifest};
 use molt_runtime::{Consensus, ConsensusTwin, Engine, ExecutionTwin, Executor, RpcEngine, RpcTwin};
 
@@ -23,8 +25,9 @@ pub struct Builtin {
     pub kind: Kind,
     /// Module version (the guest crate's version).
     pub version: &'static str,
-    /// The unsigned `wasm32-wasip1` binary.
-    pub wasm: &'static [u8],
+    /// The unsigned `wasm32-wasip1` binary, gzipped (`host/build.rs`); [`Builtin::wasm`]
+    /// inflates it.
+    gz: &'static [u8],
 }
 
 /// The `echo` test guest (kind `rpc`).
@@ -32,7 +35,7 @@ pub const ECHO: Builtin = Builtin {
     name: "echo",
     kind: Kind::Rpc,
     version: molt_echo::VERSION,
-    wasm: include_bytes!(env!("MOLT_GUEST_ECHO")),
+    gz: include_bytes!(env!("MOLT_GUEST_ECHO")),
 };
 
 /// The revm execution guest (kind `execution`).
@@ -40,7 +43,7 @@ pub const EXECUTION: Builtin = Builtin {
     name: "execution-revm",
     kind: Kind::Execution,
     version: env!("CARGO_PKG_VERSION"),
-    wasm: include_bytes!(env!("MOLT_GUEST_EXECUTION")),
+    gz: include_bytes!(env!("MOLT_GUEST_EXECUTION")),
 };
 
 /// The proof-of-authority consensus guest (kind `consensus`).
@@ -48,7 +51,7 @@ pub const CONSENSUS: Builtin = Builtin {
     name: "consensus-poa",
     kind: Kind::Consensus,
     version: env!("CARGO_PKG_VERSION"),
-    wasm: include_bytes!(env!("MOLT_GUEST_CONSENSUS")),
+    gz: include_bytes!(env!("MOLT_GUEST_CONSENSUS")),
 };
 
 /// The Ethereum JSON-RPC guest (kind `rpc`).
@@ -56,7 +59,7 @@ pub const RPC_ETH: Builtin = Builtin {
     name: "rpc-eth",
     kind: Kind::Rpc,
     version: molt_rpc_eth::VERSION,
-    wasm: include_bytes!(env!("MOLT_GUEST_RPC_ETH")),
+    gz: include_bytes!(env!("MOLT_GUEST_RPC_ETH")),
 };
 
 /// Every built-in guest.
@@ -115,6 +118,15 @@ pub fn native_rpc() -> RpcEngine {
 }
 
 impl Builtin {
+    /// The unsigned `wasm32-wasip1` binary.
+    pub fn wasm(&self) -> Vec<u8> {
+        let mut wasm = Vec::with_capacity(self.gz.len() * 4);
+        flate2::read::GzDecoder::new(self.gz)
+            .read_to_end(&mut wasm)
+            .expect("host/build.rs gzipped this module");
+        wasm
+    }
+
     /// The manifest the node signs this module with.
     pub fn manifest(&self) -> Manifest {
         let budgets = match self.kind {
@@ -151,7 +163,7 @@ mod echo_tests {
         let m = rt
             .load(
                 &echo.manifest(),
-                echo.wasm,
+                &echo.wasm(),
                 &Grants {
                     stdio: true,
                     dir: None,

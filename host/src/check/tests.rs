@@ -16,7 +16,7 @@ fn outcomes(report: &Report, check: &str) -> Vec<Outcome> {
 fn the_built_in_modules_pass_with_the_fixture_answered_as_they_answer_it() {
     for b in [builtin::RPC_ETH, builtin::EXECUTION, builtin::CONSENSUS] {
         let signed = molt_upgrade_proxy::package::sign(
-            b.wasm,
+            &b.wasm(),
             &b.manifest(),
             &molt_upgrade_proxy::keys::generate(),
         )
@@ -83,7 +83,7 @@ fn a_module_without_a_manifest_needs_a_kind() {
 fn a_module_of_another_kind_is_failed_before_it_runs() {
     let b = builtin::ECHO;
     let signed = molt_upgrade_proxy::package::sign(
-        b.wasm,
+        &b.wasm(),
         &b.manifest(),
         &molt_upgrade_proxy::keys::generate(),
     )
@@ -92,7 +92,7 @@ fn a_module_of_another_kind_is_failed_before_it_runs() {
     assert_eq!(outcomes(&report, "manifest"), [Outcome::Fail]);
     assert_eq!(report.findings.len(), 1, "{}", report.text());
     // Checked as an execution module without its manifest: the exports do not fit.
-    let report = check(b.wasm.to_vec(), Some(Kind::Execution)).unwrap();
+    let report = check(b.wasm(), Some(Kind::Execution)).unwrap();
     assert_eq!(
         outcomes(&report, "interface"),
         [Outcome::Fail],

@@ -169,7 +169,7 @@ pub(super) fn run(cmd: BenchCommand) -> anyhow::Result<ExitCode> {
         ..RuntimeConfig::default()
     })?;
     let m = builtin::EXECUTION;
-    let wasm = Executor::Wasm(runtime.load(&m.manifest(), m.wasm, &Grants::default())?);
+    let wasm = Executor::Wasm(runtime.load(&m.manifest(), &m.wasm(), &Grants::default())?);
     let mut workloads = bench::workloads::standard();
     workloads.push(bench::workloads::tracer(32, 32));
     workloads.push(bench::workloads::memory_growth(2048));

@@ -37,7 +37,7 @@ pub(super) fn run(args: StatetestArgs) -> anyhow::Result<ExitCode> {
         EngineKind::Wasm => {
             let runtime = Runtime::new(RuntimeConfig::default())?;
             let m = builtin::EXECUTION;
-            Executor::Wasm(runtime.load(&m.manifest(), m.wasm, &Grants::default())?)
+            Executor::Wasm(runtime.load(&m.manifest(), &m.wasm(), &Grants::default())?)
         }
     };
     let jobs = args

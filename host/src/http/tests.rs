@@ -100,7 +100,7 @@ fn the_echo_guest_answers_over_http_and_a_failing_call_is_an_rpc_error() {
     let rt = Runtime::new(RuntimeConfig::default()).unwrap();
     let echo = crate::builtin::ECHO;
     let module = rt
-        .load(&echo.manifest(), echo.wasm, &Grants::default())
+        .load(&echo.manifest(), &echo.wasm(), &Grants::default())
         .unwrap();
     let config = HttpConfig {
         addr: SocketAddr::from(([127, 0, 0, 1], 0)),

@@ -40,6 +40,7 @@ use molt_upgrade_proxy::refusal::Refusal;
 use molt_upgrade_proxy::registry::SlotFiles;
 use molt_upgrade_proxy::router::VersionInfo;
 use molt_upgrade_proxy::shadow::Sample;
+use molt_upgrade_proxy::watch::Figures;
 use serde_json::{Value, json};
 
 use super::rpc::RpcSlot;
@@ -356,6 +357,13 @@ impl Admin {
                 label(|v| &v.digest)
             ));
         }
+        if let Some(canary) = &self.p.rpc.state().canary {
+            extra.push_str(&canary_gauges(
+                &canary.version.info,
+                canary.percent,
+                &canary.figures(),
+            ));
+        }
         if let Some(network) = &self.p.network {
             extra.push_str(&network.prometheus());
         }
@@ -363,6 +371,50 @@ impl Admin {
         extra.push_str(&self.p.runtime.metrics().prometheus());
         self.p.ledger.metrics().prometheus(&extra)
     }
+}
+
+/// The rpc canary's watch as gauges, while one runs: its share of calls, the calls it
+/// answered, and its p99 latency and peak memory next to the active version's over the
+/// same window (the figures the watch promotes or rolls back on).
+fn canary_gauges(canary: &VersionInfo, percent: u8, f: &Figures) -> String {
+    let version = canary.version.replace(['"', '\\', '\n'], "");
+    let mut out = String::new();
+    let mut gauge = |name: &str, help: &str, series: &[(Option<&str>, f64)]| {
+        out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} gauge\n"));
+        for (role, value) in series {
+            let role = role.map(|r| format!(",role=\"{r}\"")).unwrap_or_default();
+            out.push_str(&format!(
+                "{name}{{slot=\"rpc\",version=\"{version}\"{role}}} {value}\n"
+            ));
+        }
+    };
+    gauge(
+        "molt_canary_percent",
+        "Share of rpc calls routed to the canary.",
+        &[(None, f64::from(percent))],
+    );
+    gauge(
+        "molt_canary_calls",
+        "Calls the canary answered.",
+        &[(None, f.canary_calls as f64)],
+    );
+    let mut p99 = vec![(Some("canary"), f.canary_p99.as_secs_f64())];
+    p99.extend(f.active_p99.map(|a| (Some("active"), a.as_secs_f64())));
+    gauge(
+        "molt_canary_p99_seconds",
+        "p99 latency over recent calls: the canary's, and the active version's once it \
+         answered enough calls to compare.",
+        &p99,
+    );
+    gauge(
+        "molt_canary_peak_memory_bytes",
+        "Peak linear memory over the watch's window: the canary's and the active version's.",
+        &[
+            (Some("canary"), f.canary_peak_memory as f64),
+            (Some("active"), f.active_peak_memory as f64),
+        ],
+    );
+    out
 }
 
 /// Of `versions` (`(activation height, version)`, in announcement order), the one in

@@ -623,7 +623,8 @@ fn load_builtin(
 ) -> anyhow::Result<(LoadedModule, VersionInfo)> {
     let dir = datadir.join("modules");
     std::fs::create_dir_all(&dir)?;
-    let signed = package::sign(b.wasm, &b.manifest(), key)?;
+    let wasm = b.wasm();
+    let signed = package::sign(&wasm, &b.manifest(), key)?;
     std::fs::write(dir.join(format!("{}-{}.wasm", b.name, b.version)), &signed)?;
     let verified = verifier.verify(Package::parse(signed)?, Some(b.kind), &[])?;
     // The module itself, without this node's signature sections: the same bytes on
@@ -631,7 +632,7 @@ fn load_builtin(
     // directory.
     let loaded = runtime.load(
         &verified.manifest,
-        b.wasm,
+        &wasm,
         &Grants {
             stdio: true,
             dir: None,

@@ -17,7 +17,7 @@ fn wasm_and_native_rpc_answer_identically() {
     let rpc = runtime
         .load(
             &builtin::RPC_ETH.manifest(),
-            builtin::RPC_ETH.wasm,
+            &builtin::RPC_ETH.wasm(),
             &Grants::default(),
         )
         .unwrap();

@@ -269,7 +269,8 @@ mod driver {
 
         let rt = Runtime::new(RuntimeConfig::default()).unwrap();
         let load = |b: crate::builtin::Builtin| {
-            rt.load(&b.manifest(), b.wasm, &Grants::default()).unwrap()
+            rt.load(&b.manifest(), &b.wasm(), &Grants::default())
+                .unwrap()
         };
         let db = molt_storage::Db::temporary().unwrap();
         let account = crate::dev_accounts::signers(1).unwrap().remove(0);

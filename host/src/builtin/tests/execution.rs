@@ -27,7 +27,7 @@ pub(super) fn wasm() -> Executor {
     let m = builtin::EXECUTION;
     Executor::Wasm(
         runtime()
-            .load(&m.manifest(), m.wasm, &Grants::default())
+            .load(&m.manifest(), &m.wasm(), &Grants::default())
             .expect("loads"),
     )
 }
@@ -186,7 +186,7 @@ fn a_guest_out_of_fuel_fails_the_block_cleanly() {
     manifest.budgets.fuel = 100_000;
     let starved = Executor::Wasm(
         runtime()
-            .load(&manifest, m.wasm, &Grants::default())
+            .load(&manifest, &m.wasm(), &Grants::default())
             .unwrap(),
     );
     let input = block(vec![legacy(5, CHAIN_ID, 1, 21_000)]);
