@@ -261,6 +261,13 @@ fn the_rpc_module_swaps_under_load_rolls_back_and_refuses_bad_packages() {
             "molt_canary_peak_memory_bytes{canary},role=\"canary\"}}"
         )) > 0.0
     );
+    // And the figures its gate judged before it took any traffic.
+    for role in ["candidate", "active"] {
+        let p99 = format!("molt_gate_latency_seconds{canary},role=\"{role}\",measure=\"p99\"}}");
+        assert!(series(&p99) > 0.0, "{p99}");
+        let memory = format!("molt_gate_peak_memory_bytes{canary},role=\"{role}\"}}");
+        assert!(series(&memory) > 0.0, "{memory}");
+    }
     for _ in 0..600 {
         node.ok("web3_clientVersion", json!([]));
     }

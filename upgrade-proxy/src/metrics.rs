@@ -1,7 +1,12 @@
-//! The router's counters: calls and failures of the rpc slot, and every step of the
-//! upgrade pipeline. Read through the admin API (`molt_metrics`, `molt module metrics`).
+//! The router's counters: calls and failures of the rpc slot, every step of the
+//! upgrade pipeline, and what the gate last measured in each slot. Read through the
+//! admin API (`molt_metrics`, `molt module metrics`) and `/metrics`.
 
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 
@@ -34,12 +39,79 @@ pub struct Metrics {
     pub staged: AtomicU64,
     /// Upgrade announcements sent (a staged version scheduled at a height).
     pub scheduled: AtomicU64,
+    /// The gate's last measurement in each slot, by slot name.
+    gate: Mutex<BTreeMap<&'static str, (String, GateFigures)>>,
+}
+
+/// What the gate measured of a candidate next to the active version — whether or not
+/// it then refused it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct GateFigures {
+    /// Which latency the budget judges: `p99` (of the requests an rpc candidate
+    /// answered) or `slowest_block` (of the blocks an execution candidate replayed).
+    pub measure: &'static str,
+    /// That latency, the candidate's.
+    pub candidate: Duration,
+    /// That latency, the active version's.
+    pub active: Duration,
+    /// Peak linear memory, the candidate's.
+    pub candidate_peak_memory: u64,
+    /// Peak linear memory, the active version's.
+    pub active_peak_memory: u64,
 }
 
 impl Metrics {
     /// Adds one to `counter`.
     pub fn inc(counter: &AtomicU64) {
         counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Keeps what the gate measured of `version` in `slot`, replacing the slot's
+    /// previous figures.
+    pub fn gate_measured(&self, slot: &'static str, version: &str, figures: GateFigures) {
+        let mut gate = self.gate.lock().unwrap_or_else(|e| e.into_inner());
+        gate.insert(slot, (version.to_string(), figures));
+    }
+
+    /// The gate's last figures per slot as gauges (`molt_gate_latency_seconds`,
+    /// `molt_gate_peak_memory_bytes`, with `role="candidate"` and `role="active"`).
+    fn gate_gauges(&self) -> String {
+        let gate = self.gate.lock().unwrap_or_else(|e| e.into_inner());
+        if gate.is_empty() {
+            return String::new();
+        }
+        let mut latency = String::from(
+            "# HELP molt_gate_latency_seconds The latency the gate last judged in a slot, \
+             of the candidate and of the active version.\n\
+             # TYPE molt_gate_latency_seconds gauge\n",
+        );
+        let mut memory = String::from(
+            "# HELP molt_gate_peak_memory_bytes Peak linear memory the gate last measured in a \
+             slot, of the candidate and of the active version.\n\
+             # TYPE molt_gate_peak_memory_bytes gauge\n",
+        );
+        for (slot, (version, f)) in gate.iter() {
+            let version = version.replace(['"', '\\', '\n'], "");
+            let labels = |role| format!("slot=\"{slot}\",version=\"{version}\",role=\"{role}\"");
+            for (role, seconds, bytes) in [
+                ("candidate", f.candidate, f.candidate_peak_memory),
+                ("active", f.active, f.active_peak_memory),
+            ] {
+                let _ = writeln!(
+                    latency,
+                    "molt_gate_latency_seconds{{{},measure=\"{}\"}} {}",
+                    labels(role),
+                    f.measure,
+                    seconds.as_secs_f64()
+                );
+                let _ = writeln!(
+                    memory,
+                    "molt_gate_peak_memory_bytes{{{}}} {bytes}",
+                    labels(role)
+                );
+            }
+        }
+        latency + &memory
     }
 
     /// Every counter: name, what it counts, value.
@@ -112,8 +184,8 @@ impl Metrics {
         )
     }
 
-    /// All counters in Prometheus' text format (`molt_<name>_total`), followed by
-    /// `extra` lines.
+    /// All counters in Prometheus' text format (`molt_<name>_total`), the gate's last
+    /// figures, then `extra` lines.
     pub fn prometheus(&self, extra: &str) -> String {
         let mut out = String::new();
         for (name, help, value) in self.counters() {
@@ -121,6 +193,7 @@ impl Metrics {
                 "# HELP molt_{name}_total {help}\n# TYPE molt_{name}_total counter\nmolt_{name}_total {value}\n"
             ));
         }
+        out.push_str(&self.gate_gauges());
         out.push_str(extra);
         out
     }
@@ -144,5 +217,36 @@ mod tests {
         assert!(text.contains("# TYPE molt_rpc_calls_total counter\nmolt_rpc_calls_total 2\n"));
         assert!(text.contains("molt_scheduled_total 0\n"));
         assert!(text.ends_with("molt_chain_head 7\n"));
+        assert!(
+            !text.contains("molt_gate_latency_seconds"),
+            "nothing gated yet"
+        );
+    }
+
+    #[test]
+    fn the_gates_last_figures_read_as_gauges() {
+        let m = Metrics::default();
+        let figures = |ms| GateFigures {
+            measure: "p99",
+            candidate: Duration::from_millis(ms),
+            active: Duration::from_millis(2),
+            candidate_peak_memory: 131072,
+            active_peak_memory: 65536,
+        };
+        m.gate_measured("rpc", "1.0.0", figures(5));
+        m.gate_measured("rpc", "1.1.0", figures(3));
+        let text = m.prometheus("");
+        let rpc = "slot=\"rpc\",version=\"1.1.0\"";
+        for line in [
+            format!(
+                "molt_gate_latency_seconds{{{rpc},role=\"candidate\",measure=\"p99\"}} 0.003\n"
+            ),
+            format!("molt_gate_latency_seconds{{{rpc},role=\"active\",measure=\"p99\"}} 0.002\n"),
+            format!("molt_gate_peak_memory_bytes{{{rpc},role=\"candidate\"}} 131072\n"),
+            format!("molt_gate_peak_memory_bytes{{{rpc},role=\"active\"}} 65536\n"),
+        ] {
+            assert!(text.contains(&line), "{line} in {text}");
+        }
+        assert!(!text.contains("1.0.0"), "only the last figures: {text}");
     }
 }

@@ -191,6 +191,7 @@ pub fn run(calls: usize, swaps: usize) -> anyhow::Result<SwapFigures> {
         &slot.active().module,
         &candidate,
         &Default::default(),
+        &|_| {},
     )?;
     let gate_ms = started.elapsed().as_secs_f64() * 1e3;
 

@@ -17,6 +17,7 @@ use molt_runtime::services::ChainService;
 use molt_runtime::{Consensus, EngineError, Executor, RpcEngine};
 use molt_upgrade_proxy::budget::Budget;
 use molt_upgrade_proxy::gate::GateRefusal;
+use molt_upgrade_proxy::metrics::GateFigures;
 use molt_upgrade_proxy::shadow::Sample;
 use serde_json::{Value, json};
 
@@ -55,13 +56,15 @@ fn budget_figures(budget: &Budget) -> Value {
 ///
 /// A request the candidate fails on refuses it, named; one the active version fails
 /// on is no reason to: it is left out of the comparison (counted as `activeFailed`, and
-/// as `candidateAnswered` where the candidate handles it).
+/// as `candidateAnswered` where the candidate handles it). Once both versions have
+/// answered every request, `measured` gets the figures the budget then judges.
 pub fn rpc(
     chain: &Arc<dyn ChainService>,
     sample: &Sample,
     active: &RpcEngine,
     candidate: &RpcEngine,
     budget: &Budget,
+    measured: &dyn Fn(GateFigures),
 ) -> Result<Value, GateRefusal> {
     let chain: Arc<dyn ChainService> = Arc::new(ShadowChain(chain.clone()));
     let chain = &chain;
@@ -113,6 +116,13 @@ pub fn rpc(
         }
     }
     let (active_p99, p99) = (active_run.p99(), candidate_run.p99());
+    measured(GateFigures {
+        measure: "p99",
+        candidate: p99,
+        active: active_p99,
+        candidate_peak_memory: candidate_run.peak,
+        active_peak_memory: active_run.peak,
+    });
     budget.check_memory(candidate_run.peak, active_run.peak)?;
     budget.check_latency("p99", p99, active_p99)?;
     Ok(json!({
@@ -189,11 +199,12 @@ impl Run {
 }
 
 /// Replays recent blocks with an execution candidate: identical outputs, memory and
-/// slowest block within budget.
+/// slowest block within budget. `measured` gets the figures the budget judges.
 pub fn execution(
     chain: &Chain,
     candidate: &Executor,
     budget: &Budget,
+    measured: &dyn Fn(GateFigures),
 ) -> Result<Value, GateRefusal> {
     let replay = chain
         .replay(REPLAY_BLOCKS, candidate)
@@ -201,13 +212,17 @@ pub fn execution(
     if let Some(m) = &replay.mismatch {
         return Err(GateRefusal::Differs(m.clone()));
     }
-    budget.check_memory(replay.candidate_peak_memory, replay.active_peak_memory)?;
     let ms = |v: f64| Duration::from_secs_f64(v / 1e3);
-    budget.check_latency(
-        "slowest block",
-        ms(replay.candidate_max_ms),
-        ms(replay.active_max_ms),
-    )?;
+    let figures = GateFigures {
+        measure: "slowest_block",
+        candidate: ms(replay.candidate_max_ms),
+        active: ms(replay.active_max_ms),
+        candidate_peak_memory: replay.candidate_peak_memory,
+        active_peak_memory: replay.active_peak_memory,
+    };
+    measured(figures);
+    budget.check_memory(figures.candidate_peak_memory, figures.active_peak_memory)?;
+    budget.check_latency("slowest block", figures.candidate, figures.active)?;
     let mut figures = json!(replay);
     figures["budget"] = budget_figures(budget);
     Ok(figures)

@@ -54,6 +54,12 @@ impl Admin {
         })?;
         let loaded = attempt.run(Phase::Compile, || self.compile(&verified))?;
         let candidate = Engine::Wasm(loaded.clone());
+        let measured = |f| {
+            self.p
+                .ledger
+                .metrics()
+                .gate_measured("rpc", &verified.manifest.version, f)
+        };
         let figures = attempt.run(Phase::Gate, || {
             Ok(gate::rpc(
                 &self.p.queries,
@@ -61,6 +67,7 @@ impl Admin {
                 &active.module,
                 &candidate,
                 &self.p.budget,
+                &measured,
             )?)
         })?;
         // The migration hook, once, before the candidate takes traffic.
@@ -128,7 +135,14 @@ impl Admin {
         let figures = attempt.run(Phase::Gate, || {
             Ok(match &staged {
                 Staged::Execution(candidate, _) => {
-                    gate::execution(&self.p.chain, candidate, &self.p.budget)?
+                    let measured = |f| {
+                        let version = &verified.manifest.version;
+                        self.p
+                            .ledger
+                            .metrics()
+                            .gate_measured("execution", version, f)
+                    };
+                    gate::execution(&self.p.chain, candidate, &self.p.budget, &measured)?
                 }
                 Staged::Consensus(candidate, _) => gate::consensus(&self.p.chain, candidate)?,
             })
