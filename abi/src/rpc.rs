@@ -113,6 +113,9 @@ pub mod op {
     /// `()` → every account (`Vec<AccountOverride>`, with `set` = balance, nonce,
     /// code and whole storage): the state as `anvil_dumpState` saves it. Dev only.
     pub const DUMP_STATE: u8 = 31;
+    /// `()` → [`NodeStatus`](super::NodeStatus): the node's peers and whether it is
+    /// catching up with them (`net_peerCount`, `eth_syncing`).
+    pub const NODE_STATUS: u8 = 32;
 
     /// Whether `op` only reads: it changes nothing (chain, pool, snapshots) and uses
     /// no key of the node's. A host may refuse every other operation where a module
@@ -141,6 +144,7 @@ pub mod op {
                 | POOL_CONTENT
                 | TRACE_BLOCK
                 | TRACE_CALL
+                | NODE_STATUS
         )
     }
 }
@@ -149,6 +153,21 @@ pub mod op {
 /// in [`op`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, RlpEncodable, RlpDecodable)]
 pub struct NoArgs {}
+
+/// The node among its peers. A node without a network (`molt dev`) has no peers and
+/// is never syncing.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, RlpEncodable, RlpDecodable)]
+pub struct NodeStatus {
+    /// Peers connected now.
+    pub peers: u64,
+    /// Whether the node is catching up: its peers are deciding a height more than a
+    /// couple of blocks past its head.
+    pub syncing: bool,
+    /// The head when this sync began (the head at start); meaningful while syncing.
+    pub starting: u64,
+    /// The highest block its peers are known to have; meaningful while syncing.
+    pub highest: u64,
+}
 
 /// What every JSON-RPC answer about "the chain" starts from.
 #[derive(Clone, Debug, Default, PartialEq, Eq, RlpEncodable, RlpDecodable)]
@@ -758,6 +777,10 @@ pub trait ChainQueries {
     fn dump_state(&self) -> Answer<Vec<AccountOverride>> {
         Err(unsupported("state dumps"))
     }
+    /// [`op::NODE_STATUS`]: by default a node alone.
+    fn node_status(&self) -> Answer<NodeStatus> {
+        Ok(NodeStatus::default())
+    }
 }
 
 /// The answer of a node that does not serve an operation.
@@ -824,6 +847,7 @@ pub fn serve<Q: ChainQueries + ?Sized>(chain: &Q, request: &[u8]) -> Vec<u8> {
         op::TRACE_BLOCK => with(args, |t: TraceBlock| reply(chain.trace_block(&t))),
         op::TRACE_CALL => with(args, |t: TraceCall| reply(chain.trace_call(&t))),
         op::DUMP_STATE => reply(chain.dump_state()),
+        op::NODE_STATUS => reply(chain.node_status()),
         other => err(&alloc::format!("unknown chain query {other}")),
     }
 }
@@ -946,6 +970,9 @@ impl<H: crate::imports::ChainHost + ?Sized> ChainQueries for H {
     }
     fn dump_state(&self) -> Answer<Vec<AccountOverride>> {
         self.get(op::DUMP_STATE, &NoArgs {})
+    }
+    fn node_status(&self) -> Answer<NodeStatus> {
+        self.get(op::NODE_STATUS, &NoArgs {})
     }
 }
 

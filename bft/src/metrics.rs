@@ -3,6 +3,8 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use molt_abi::rpc::NodeStatus;
+
 /// The network's counters.
 #[derive(Debug, Default)]
 pub struct BftMetrics {
@@ -22,6 +24,8 @@ pub struct BftMetrics {
     pub height: AtomicU64,
     /// The highest height a peer has proposed a block for: how far the network is.
     pub peer_height: AtomicU64,
+    /// Peers the network layer is connected to.
+    pub peers: AtomicU64,
 }
 
 impl BftMetrics {
@@ -81,6 +85,19 @@ impl BftMetrics {
             .saturating_sub(here)
     }
 
+    /// The node among its peers (`net_peerCount`, `eth_syncing`): syncing while more
+    /// than `max_lag` heights behind the furthest peer proposal seen — since `starting`
+    /// (the head when the node started), towards the block before that proposal.
+    pub fn node_status(&self, max_lag: u64, starting: u64) -> NodeStatus {
+        let lag = self.sync_lag();
+        NodeStatus {
+            peers: self.peers.load(Ordering::Relaxed),
+            syncing: lag > max_lag,
+            starting,
+            highest: self.peer_height.load(Ordering::Relaxed).saturating_sub(1),
+        }
+    }
+
     /// The counters in Prometheus' text format, as `molt_bft_<name>_total`, then the
     /// consensus height and sync lag as gauges, then Malachite's `malachitebft_*`.
     pub fn prometheus(&self) -> String {
@@ -113,6 +130,27 @@ impl BftMetrics {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_node_far_behind_its_peers_is_syncing() {
+        let m = BftMetrics::default();
+        m.peers.store(3, Ordering::Relaxed);
+        m.at_height(11);
+        m.peer_at(12);
+        assert_eq!(
+            m.node_status(2, 0),
+            NodeStatus {
+                peers: 3,
+                syncing: false,
+                starting: 0,
+                highest: 11
+            }
+        );
+        m.at_height(4);
+        let status = m.node_status(2, 3);
+        assert!(status.syncing);
+        assert_eq!((status.starting, status.highest), (3, 11));
+    }
 
     #[test]
     fn counters_read_as_prometheus_text() {

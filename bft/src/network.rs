@@ -15,7 +15,8 @@ use malachitebft_app_channel::app::net::Multiaddr;
 use malachitebft_app_channel::app::types::Keypair;
 use malachitebft_app_channel::app::types::core::LinearTimeouts;
 use malachitebft_app_channel::{
-    ConsensusContext, EngineBuilder, NetworkContext, RequestContext, SyncContext, WalContext,
+    ConsensusContext, EngineBuilder, NetworkContext, NetworkRequest, RequestContext, SyncContext,
+    WalContext,
 };
 use molt_abi::consensus::ValidatorEntry;
 use molt_chain::Chain;
@@ -152,6 +153,7 @@ async fn run(
     ready: std::sync::mpsc::Sender<Result<(), BftError>>,
     stop: oneshot::Receiver<()>,
 ) {
+    let metrics = config.metrics.clone();
     let (mut channels, handle, app) = match build(chain, config).await {
         Ok(built) => built,
         Err(e) => {
@@ -160,14 +162,34 @@ async fn run(
         }
     };
     let _ = ready.send(Ok(()));
+    let peers = tokio::spawn(count_peers(channels.net_requests.clone(), metrics));
     tokio::select! {
         () = app.run(&mut channels) => {
             tracing::error!(target: "molt::bft", "the consensus engine stopped");
         }
         _ = stop => {}
     }
+    peers.abort();
     handle.actor.stop(None);
     let _ = handle.handle.await;
+}
+
+/// Keeps [`BftMetrics::peers`] current: the peers the network layer is connected to,
+/// asked once a second.
+async fn count_peers(
+    requests: tokio::sync::mpsc::Sender<NetworkRequest>,
+    metrics: Arc<BftMetrics>,
+) {
+    let mut every = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        every.tick().await;
+        if let Ok(Some(dump)) = NetworkRequest::dump_state(&requests).await {
+            let peers = u64::try_from(dump.peers.len()).unwrap_or(u64::MAX);
+            metrics
+                .peers
+                .store(peers, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
 }
 
 async fn build(

@@ -15,8 +15,8 @@ use molt_abi::execution::CallOutput;
 use molt_abi::rpc::{
     self, AccountAt, AccountOverride, AccountProof, AccountState, Answer, BlockQuery, BodyTx,
     CallAt, CallRequest, ChainInfo, ChainQueries, DevControl, FilterChanges, FilterPoll,
-    MineRequest, NewFilter, NoArgs, PoolContent, ProofQuery, QueryError, SetBalance, SignRequest,
-    SlotProof, SlotValue, StorageAt, StorageQuery, TraceBlock, TraceCall, TxLocation,
+    MineRequest, NewFilter, NoArgs, NodeStatus, PoolContent, ProofQuery, QueryError, SetBalance,
+    SignRequest, SlotProof, SlotValue, StorageAt, StorageQuery, TraceBlock, TraceCall, TxLocation,
 };
 use molt_runtime::services::ChainService;
 use molt_storage::state::StateView;
@@ -39,7 +39,13 @@ pub struct Queries {
     snapshots: Mutex<(u64, Vec<(u64, DevSnapshot)>)>,
     /// The filters modules installed.
     filters: Filters,
+    /// The node's view of its peers; `None` for a node alone.
+    network: Option<NetworkStatus>,
 }
+
+/// Where [`Queries`] learns how the node stands among its peers (`NODE_STATUS`): the
+/// node's network, which the chain does not know.
+pub type NetworkStatus = Arc<dyn Fn() -> NodeStatus + Send + Sync>;
 
 impl std::fmt::Debug for Queries {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -65,7 +71,14 @@ impl Queries {
             dev,
             limits,
             snapshots: Mutex::new((0, Vec::new())),
+            network: None,
         }
+    }
+
+    /// These queries on a node of a network: `NODE_STATUS` asks `status`.
+    pub fn with_network(mut self, status: NetworkStatus) -> Self {
+        self.network = Some(status);
+        self
     }
 
     /// Whether a client may see block `number`: up to the head (committed and
@@ -300,6 +313,14 @@ impl ChainQueries for Queries {
             })
             .map_err(fail)?;
         Ok(accounts)
+    }
+
+    fn node_status(&self) -> Answer<NodeStatus> {
+        Ok(self
+            .network
+            .as_ref()
+            .map(|status| status())
+            .unwrap_or_default())
     }
 
     fn trace_call(&self, t: &TraceCall) -> Answer<Bytes> {

@@ -260,10 +260,21 @@ fn four_validators_agree_serve_the_same_chain_and_a_killed_one_catches_up() {
     net.assert_agree(head + 2);
     let code = net.node(4).ok("eth_getCode", json!([contract, "latest"]));
     assert_eq!(code, "0x602a60005260206000f3");
-    // Caught up, every node reads ready to its probe.
-    for node in net.running() {
+    // Caught up, every node reads ready to its probe and is not syncing, and counts
+    // its peers: each validator the other three, the full node at least one.
+    for (i, node) in net.running().enumerate() {
         let (status, body) = common::http_get(&node.addr.to_string(), "/readyz", None);
         assert_eq!(status, 200, "{body}");
+        assert_eq!(node.ok("eth_syncing", json!([])), false, "node {i}");
+        let least = if i < 4 { 3 } else { 1 };
+        let started = std::time::Instant::now();
+        while quantity(&node.ok("net_peerCount", json!([]))) < least {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "node {i}: peers"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
     }
 
     // Step 6: a full node never proposes: a transaction sent through it reaches the

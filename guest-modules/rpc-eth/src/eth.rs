@@ -5,7 +5,9 @@ use alloy_eips::eip1559::BaseFeeParams;
 use alloy_eips::eip2718::Encodable2718;
 use alloy_eips::{BlockId, BlockNumberOrTag};
 use alloy_primitives::{Address, B256, Bytes, TxKind, U64, U256, keccak256};
-use alloy_rpc_types_eth::{FeeHistory, Filter, FilterBlockOption, Log, TransactionRequest};
+use alloy_rpc_types_eth::{
+    FeeHistory, Filter, FilterBlockOption, Log, SyncInfo, SyncStatus, TransactionRequest,
+};
 use molt_abi::execution::CallOutput;
 use molt_abi::imports::ChainHost;
 use molt_abi::rpc::{
@@ -37,6 +39,21 @@ fn to<T: Serialize>(value: T) -> Answer {
     serde_json::to_value(value).map_err(RpcError::internal)
 }
 
+/// `eth_syncing`: `false`, or where the node's sync began, where it is and how far
+/// its peers are.
+fn syncing(host: &(impl ChainHost + ?Sized)) -> Result<SyncStatus, RpcError> {
+    let status = host.node_status()?;
+    if !status.syncing {
+        return Ok(SyncStatus::None);
+    }
+    Ok(SyncStatus::Info(Box::new(SyncInfo {
+        starting_block: U256::from(status.starting),
+        current_block: U256::from(info(host)?.head),
+        highest_block: U256::from(status.highest),
+        ..SyncInfo::default()
+    })))
+}
+
 /// Runs `method`.
 pub fn dispatch(host: &(impl ChainHost + ?Sized), method: &str, p: Params) -> Answer {
     match method {
@@ -50,10 +67,10 @@ pub fn dispatch(host: &(impl ChainHost + ?Sized), method: &str, p: Params) -> An
         }
         "net_version" => to(info(host)?.chain_id.to_string()),
         "net_listening" => to(true),
-        "net_peerCount" => to(U64::ZERO),
+        "net_peerCount" => to(U64::from(host.node_status()?.peers)),
         "eth_chainId" => to(U64::from(info(host)?.chain_id)),
         "eth_blockNumber" => to(U64::from(info(host)?.head)),
-        "eth_syncing" => to(false),
+        "eth_syncing" => to(syncing(host)?),
         "eth_accounts" => to(host.accounts()?),
         "eth_getBalance" => {
             p.at_most(2)?;

@@ -424,12 +424,19 @@ impl Node {
         // Dev helpers (evm_mine, snapshots, setBalance) edit the chain: only a node
         // that decides its blocks alone may offer them.
         let dev = matches!(config.driver, Driver::Dev);
-        let queries: Arc<dyn ChainService> = Arc::new(Queries::new(
-            chain.clone(),
-            accounts.clone(),
-            dev,
-            config.call_limits,
-        ));
+        let network_metrics = match &config.driver {
+            Driver::Dev => None,
+            Driver::Network { network, .. } => Some(network.metrics.clone()),
+        };
+        let mut queries = Queries::new(chain.clone(), accounts.clone(), dev, config.call_limits);
+        if let Some(metrics) = network_metrics.clone() {
+            // Syncing by the readiness probe's rule, from the head this process began at.
+            let starting = chain.head_number();
+            queries = queries.with_network(Arc::new(move || {
+                metrics.node_status(health::MAX_SYNC_LAG, starting)
+            }));
+        }
+        let queries: Arc<dyn ChainService> = Arc::new(queries);
         let rpc_slot = Arc::new(rpc::RpcSlot::new(Version {
             info: builtins.rpc.clone(),
             module: rpc,
@@ -449,10 +456,6 @@ impl Node {
                 module: Engine::Wasm(loaded),
             });
         }
-        let network_metrics = match &config.driver {
-            Driver::Dev => None,
-            Driver::Network { network, .. } => Some(network.metrics.clone()),
-        };
         let health = Arc::new(health::Health::new(chain.clone(), network_metrics.clone()));
         let sample = Arc::new(Sample::default());
         let ledger = Ledger::new(audit(chain.db()), Arc::new(Metrics::default()));
