@@ -1,6 +1,7 @@
 //! The router's counters: calls and failures of the rpc slot, every step of the
-//! upgrade pipeline, and what the gate last measured in each slot. Read through the
-//! admin API (`molt_metrics`, `molt module metrics`) and `/metrics`.
+//! upgrade pipeline, what the gate last measured in each slot, and a running canary's
+//! figures ([`canary_gauges`]). Read through the admin API (`molt_metrics`, `molt module
+//! metrics`) and `/metrics`.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -9,6 +10,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use serde_json::{Value, json};
+
+use crate::watch::Figures;
 
 /// Counters, updated without locks.
 #[derive(Debug, Default)]
@@ -91,7 +94,7 @@ impl Metrics {
              # TYPE molt_gate_peak_memory_bytes gauge\n",
         );
         for (slot, (version, f)) in gate.iter() {
-            let version = version.replace(['"', '\\', '\n'], "");
+            let version = label_value(version);
             let labels = |role| format!("slot=\"{slot}\",version=\"{version}\",role=\"{role}\"");
             for (role, seconds, bytes) in [
                 ("candidate", f.candidate, f.candidate_peak_memory),
@@ -197,6 +200,55 @@ impl Metrics {
         out.push_str(extra);
         out
     }
+}
+
+/// `value` as a Prometheus label value: quotes, backslashes and line breaks dropped.
+pub fn label_value(value: &str) -> String {
+    value.replace(['"', '\\', '\n'], "")
+}
+
+/// The rpc canary's watch as gauges, while one runs: its share of calls, the calls it
+/// answered, and its p99 latency and peak memory next to the active version's over the
+/// same window (the figures the watch promotes or rolls back on).
+pub fn canary_gauges(version: &str, percent: u8, f: &Figures) -> String {
+    let version = label_value(version);
+    let mut out = String::new();
+    let mut gauge = |name: &str, help: &str, series: &[(Option<&str>, f64)]| {
+        out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} gauge\n"));
+        for (role, value) in series {
+            let role = role.map(|r| format!(",role=\"{r}\"")).unwrap_or_default();
+            out.push_str(&format!(
+                "{name}{{slot=\"rpc\",version=\"{version}\"{role}}} {value}\n"
+            ));
+        }
+    };
+    gauge(
+        "molt_canary_percent",
+        "Share of rpc calls routed to the canary.",
+        &[(None, f64::from(percent))],
+    );
+    gauge(
+        "molt_canary_calls",
+        "Calls the canary answered.",
+        &[(None, f.canary_calls as f64)],
+    );
+    let mut p99 = vec![(Some("canary"), f.canary_p99.as_secs_f64())];
+    p99.extend(f.active_p99.map(|a| (Some("active"), a.as_secs_f64())));
+    gauge(
+        "molt_canary_p99_seconds",
+        "p99 latency over recent calls: the canary's, and the active version's once it \
+         answered enough calls to compare.",
+        &p99,
+    );
+    gauge(
+        "molt_canary_peak_memory_bytes",
+        "Peak linear memory over the watch's window: the canary's and the active version's.",
+        &[
+            (Some("canary"), f.canary_peak_memory as f64),
+            (Some("active"), f.active_peak_memory as f64),
+        ],
+    );
+    out
 }
 
 #[cfg(test)]

@@ -34,13 +34,13 @@ use molt_chain::signer::Signer;
 use molt_runtime::Runtime;
 use molt_runtime::services::ChainService;
 use molt_upgrade_proxy::budget::Budget;
+use molt_upgrade_proxy::metrics;
 use molt_upgrade_proxy::package::Verifier;
 use molt_upgrade_proxy::pipeline::{Action, Attempt, Entry, Ledger, Phase};
 use molt_upgrade_proxy::refusal::Refusal;
 use molt_upgrade_proxy::registry::SlotFiles;
 use molt_upgrade_proxy::router::VersionInfo;
 use molt_upgrade_proxy::shadow::Sample;
-use molt_upgrade_proxy::watch::Figures;
 use serde_json::{Value, json};
 
 use super::rpc::RpcSlot;
@@ -344,11 +344,7 @@ impl Admin {
         );
         for (slot, active) in self.active_versions() {
             let label = |f: fn(&VersionInfo) -> &str| {
-                active
-                    .as_ref()
-                    .map(f)
-                    .unwrap_or_default()
-                    .replace(['"', '\\', '\n'], "")
+                metrics::label_value(active.as_ref().map(f).unwrap_or_default())
             };
             extra.push_str(&format!(
                 "molt_module_info{{slot=\"{slot}\",name=\"{}\",version=\"{}\",digest=\"{}\"}} 1\n",
@@ -358,8 +354,8 @@ impl Admin {
             ));
         }
         if let Some(canary) = &self.p.rpc.state().canary {
-            extra.push_str(&canary_gauges(
-                &canary.version.info,
+            extra.push_str(&metrics::canary_gauges(
+                &canary.version.info.version,
                 canary.percent,
                 &canary.figures(),
             ));
@@ -371,50 +367,6 @@ impl Admin {
         extra.push_str(&self.p.runtime.metrics().prometheus());
         self.p.ledger.metrics().prometheus(&extra)
     }
-}
-
-/// The rpc canary's watch as gauges, while one runs: its share of calls, the calls it
-/// answered, and its p99 latency and peak memory next to the active version's over the
-/// same window (the figures the watch promotes or rolls back on).
-fn canary_gauges(canary: &VersionInfo, percent: u8, f: &Figures) -> String {
-    let version = canary.version.replace(['"', '\\', '\n'], "");
-    let mut out = String::new();
-    let mut gauge = |name: &str, help: &str, series: &[(Option<&str>, f64)]| {
-        out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} gauge\n"));
-        for (role, value) in series {
-            let role = role.map(|r| format!(",role=\"{r}\"")).unwrap_or_default();
-            out.push_str(&format!(
-                "{name}{{slot=\"rpc\",version=\"{version}\"{role}}} {value}\n"
-            ));
-        }
-    };
-    gauge(
-        "molt_canary_percent",
-        "Share of rpc calls routed to the canary.",
-        &[(None, f64::from(percent))],
-    );
-    gauge(
-        "molt_canary_calls",
-        "Calls the canary answered.",
-        &[(None, f.canary_calls as f64)],
-    );
-    let mut p99 = vec![(Some("canary"), f.canary_p99.as_secs_f64())];
-    p99.extend(f.active_p99.map(|a| (Some("active"), a.as_secs_f64())));
-    gauge(
-        "molt_canary_p99_seconds",
-        "p99 latency over recent calls: the canary's, and the active version's once it \
-         answered enough calls to compare.",
-        &p99,
-    );
-    gauge(
-        "molt_canary_peak_memory_bytes",
-        "Peak linear memory over the watch's window: the canary's and the active version's.",
-        &[
-            (Some("canary"), f.canary_peak_memory as f64),
-            (Some("active"), f.active_peak_memory as f64),
-        ],
-    );
-    out
 }
 
 /// Of `versions` (`(activation height, version)`, in announcement order), the one in
